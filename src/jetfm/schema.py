@@ -1,0 +1,67 @@
+"""The JetClass-II column schema (DESIGN §2): one source of truth for writers and readers.
+
+Column names, list/scalar structure and value types are exactly JetClass-II's, so published
+JetClass-II Parquet files and ours are interchangeable. jetfm may add extra columns
+(`EXTRA_COLUMNS`), never rename or drop these.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+F32, I32, BOOL = pa.float32(), pa.int32(), pa.bool_()
+
+PARTICLE_FLOAT = ["part_px", "part_py", "part_pz", "part_energy", "part_deta", "part_dphi",
+                  "part_d0val", "part_d0err", "part_dzval", "part_dzerr"]
+PARTICLE_INT = ["part_charge"]
+PARTICLE_BOOL = ["part_isElectron", "part_isMuon", "part_isPhoton", "part_isChargedHadron",
+                 "part_isNeutralHadron"]
+JET_FLOAT = ["jet_pt", "jet_eta", "jet_phi", "jet_energy", "jet_sdmass",
+             "jet_tau1", "jet_tau2", "jet_tau3", "jet_tau4"]
+JET_INT = ["jet_nparticles", "jet_label"]
+GENPART_FLOAT = ["genpart_px", "genpart_py", "genpart_pz", "genpart_energy",
+                 "genpart_jet_deta", "genpart_jet_dphi", "genpart_x", "genpart_y", "genpart_z",
+                 "genpart_t"]
+GENPART_INT = ["genpart_pid"]
+GENJET_FLOAT = ["genjet_pt", "genjet_eta", "genjet_phi", "genjet_energy", "genjet_sdmass"]
+GENJET_INT = ["genjet_nparticles"]
+AUX_FLOAT = ["aux_genpart_pt", "aux_genpart_eta", "aux_genpart_phi", "aux_genpart_mass"]
+AUX_INT = ["aux_genpart_pid"]
+AUX_BOOL = ["aux_genpart_isResX", "aux_genpart_isResY", "aux_genpart_isResDecayProd",
+            "aux_genpart_isTauDecayProd", "aux_genpart_isQcdParton"]
+
+
+def _fields() -> list[pa.Field]:
+    fields = []
+    for names, typ, is_list in [
+        (PARTICLE_FLOAT, F32, True), (PARTICLE_INT, I32, True), (PARTICLE_BOOL, BOOL, True),
+        (JET_FLOAT, F32, False), (JET_INT, I32, False),
+        (GENPART_FLOAT, F32, True), (GENPART_INT, I32, True),
+        (GENJET_FLOAT, F32, False), (GENJET_INT, I32, False),
+        (AUX_FLOAT, F32, True), (AUX_INT, I32, True), (AUX_BOOL, BOOL, True),
+    ]:
+        for name in names:
+            fields.append(pa.field(name, pa.list_(typ) if is_list else typ))
+    return fields
+
+
+JETCLASS2_SCHEMA = pa.schema(_fields())
+JETCLASS2_COLUMNS = [f.name for f in JETCLASS2_SCHEMA]
+
+# Columns jetfm adds to its own files (readers never require them).
+EXTRA_COLUMNS = pa.schema([
+    pa.field("event_id", pa.int64()),      # global event number within the sample (shard-unique)
+    pa.field("resim_group", pa.int64()),   # jets from one parton shower share it (-1: no resim)
+    pa.field("sample", pa.string()),       # the --sample name that produced the jet
+])
+OUTPUT_SCHEMA = pa.schema(list(JETCLASS2_SCHEMA) + list(EXTRA_COLUMNS))
+
+
+def value_type(t: pa.DataType) -> pa.DataType:
+    """Element type of a list column (any list flavour), else the type itself."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return t.value_type
+    return t
+
+
+def is_list_type(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
