@@ -1,0 +1,237 @@
+"""`inspect_files`: the first look a physicist takes at a jet sample.
+
+Streams Parquet (JetClass-II) and/or JetClass ROOT files batch by batch, fills fixed-binning
+histograms per label family (res2p / res34p / qcd) and writes four normalised plots --
+soft-drop mass, jet pT, number of constituents, tau21 -- plus `summary.json`. Memory stays
+at one batch plus the histograms, whatever the sample size.
+
+Values outside a histogram's range are folded into its first/last bin (so nothing silently
+disappears from the normalisation); the true ranges are in the summary. tau21 = tau2/tau1 is
+filled only for tau1 > 0; the number of jets with tau1 <= 0 is reported.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from jetfm.data.readers import PathsLike, expand_paths, iter_jets, label_families, label_names
+from jetfm.errors import DataError
+
+COLUMNS = ["jet_pt", "jet_sdmass", "jet_tau1", "jet_tau2", "jet_nparticles", "jet_label"]
+FAMILIES = ("res2p", "res34p", "qcd")
+# name -> (bin edges, x label, file name); fixed so per-batch histograms can be summed.
+HISTS: dict[str, tuple[np.ndarray, str, str]] = {
+    "sdmass": (np.linspace(0.0, 400.0, 81), "Soft-drop mass [GeV]", "sdmass.png"),
+    "pt": (np.linspace(0.0, 3000.0, 121), r"Jet $p_{T}$ [GeV]", "jet_pt.png"),
+    "nparticles": (np.arange(-0.5, 201.0, 2.0), "Number of constituents", "nparticles.png"),
+    "tau21": (np.linspace(0.0, 1.2, 61), r"$\tau_{21} = \tau_{2}/\tau_{1}$", "tau21.png"),
+}
+_COLORS = {"res2p": "tab:blue", "res34p": "tab:orange", "qcd": "tab:green"}
+TOP_LABELS = 10
+
+
+def _fill(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
+    # Fold over/underflow into the edge bins: clip just inside the last edge.
+    x = np.clip(x, edges[0], np.nextafter(edges[-1], edges[0]))
+    return np.histogram(x, bins=edges)[0]
+
+
+class _Accumulator:
+    def __init__(self) -> None:
+        self.hists = {f: {k: np.zeros(len(e) - 1, np.int64) for k, (e, _, _) in HISTS.items()}
+                      for f in FAMILIES}
+        self.family_jets = dict.fromkeys(FAMILIES, 0)
+        self.unassigned = 0
+        self.labels: dict[str, int] = {}
+        self.nconst = np.zeros(1, np.int64)  # exact multiplicity counts -> mean and median
+        self.ranges = {"jet_pt": [np.inf, -np.inf], "jet_sdmass": [np.inf, -np.inf]}
+        self.tau1_zero = 0
+        self.jets = 0
+
+    def add(self, b: dict[str, np.ndarray], names: tuple[str, ...],
+            family_of: np.ndarray, path: Path) -> None:
+        lab = b["jet_label"]
+        if lab.size and (lab.min() < 0 or lab.max() >= len(names)):
+            raise DataError(f"{path}: column 'jet_label' has values outside "
+                            f"[0, {len(names) - 1}] (min {lab.min()}, max {lab.max()})")
+        for i, c in enumerate(np.bincount(lab, minlength=len(names))):
+            if c:
+                self.labels[names[i]] = self.labels.get(names[i], 0) + int(c)
+        npart = b["jet_nparticles"]
+        if npart.size and npart.min() < 0:
+            raise DataError(f"{path}: column 'jet_nparticles' has negative values")
+        counts = np.bincount(npart)
+        if counts.size > self.nconst.size:
+            self.nconst = np.pad(self.nconst, (0, counts.size - self.nconst.size))
+        self.nconst[:counts.size] += counts
+        for col, r in self.ranges.items():
+            if b[col].size:
+                r[0], r[1] = min(r[0], float(b[col].min())), max(r[1], float(b[col].max()))
+        ok = b["jet_tau1"] > 0
+        self.tau1_zero += int((~ok).sum())
+        tau21 = np.divide(b["jet_tau2"], b["jet_tau1"], out=np.zeros_like(b["jet_tau2"]),
+                          where=ok)
+        values = {"sdmass": b["jet_sdmass"], "pt": b["jet_pt"], "nparticles": npart}
+        fam = family_of[lab]
+        self.unassigned += int((fam < 0).sum())
+        for fi, f in enumerate(FAMILIES):
+            sel = fam == fi
+            self.family_jets[f] += int(sel.sum())
+            h = self.hists[f]
+            for k, x in values.items():
+                h[k] += _fill(HISTS[k][0], x[sel])
+            h["tau21"] += _fill(HISTS["tau21"][0], tau21[sel & ok])
+        self.jets += len(lab)
+
+
+def _family_lookup(path: Path, n_labels: int) -> np.ndarray:
+    """label index -> family index in FAMILIES (-1: in no family)."""
+    out = np.full(n_labels, -1, np.int64)
+    for name, idx in label_families(path).items():
+        if name in FAMILIES:
+            out[np.asarray(list(idx), np.int64)] = FAMILIES.index(name)
+    return out
+
+
+def _batch_numpy(batch: ak.Array) -> dict[str, np.ndarray]:
+    out = {c: ak.to_numpy(batch[c]) for c in COLUMNS}
+    out["jet_label"] = out["jet_label"].astype(np.int64)
+    out["jet_nparticles"] = out["jet_nparticles"].astype(np.int64)
+    return out
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write via a temp name + os.replace so a crash never leaves a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _plot(acc: _Accumulator, key: str, out: Path) -> None:
+    import matplotlib.style
+    import mplhep
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
+
+    edges, xlabel, _ = HISTS[key]
+    # style.context == mplhep.style.use("CMS") scoped to this plot (no global rcParams change)
+    with matplotlib.style.context(mplhep.style.CMS):
+        fig = Figure(figsize=(10, 8))
+        ax = fig.add_subplot()
+        for f in FAMILIES:
+            h = acc.hists[f][key]
+            n = h.sum()
+            if n == 0:
+                continue
+            norm = n * np.diff(edges)
+            mplhep.histplot(h / norm, edges, yerr=np.sqrt(h) / norm, ax=ax, histtype="step",
+                            color=_COLORS[f], label=f"{f} ({acc.family_jets[f]} jets)")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("Normalised to unit area")
+        # Zoom the x axis to the filled bins (e.g. JetClass pT stops at 1 TeV), keeping 0.
+        filled = np.flatnonzero(sum(acc.hists[f][key] for f in FAMILIES))
+        hi = edges[min(filled[-1] + 2, len(edges) - 1)] if filled.size else edges[-1]
+        ax.set_xlim(edges[0], hi)
+        ax.set_ylim(bottom=0)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper right")
+        _atomic_write(out, lambda p: fig.savefig(p, format="png", dpi=80, bbox_inches="tight"))
+
+
+def _summary(acc: _Accumulator, files: list[Path], read: list[Path],
+             plots: list[Path]) -> dict[str, Any]:
+    n = int(acc.nconst.sum())
+    cdf = np.cumsum(acc.nconst)
+    median = float((np.searchsorted(cdf, (n - 1) // 2, side="right")
+                    + np.searchsorted(cdf, n // 2, side="right")) / 2) if n else None
+
+    def rng(col):
+        lo, hi = acc.ranges[col]
+        return [lo, hi] if acc.jets else None
+
+    labels = dict(sorted(acc.labels.items(), key=lambda kv: (-kv[1], kv[0])))
+    return {
+        "files": [str(p) for p in files],
+        "files_read": len(read),
+        "jets": acc.jets,
+        "jets_per_family": dict(acc.family_jets),
+        "jets_unassigned": acc.unassigned,
+        "label_counts": labels,
+        "n_labels_present": len(labels),
+        "constituents_mean": float((acc.nconst * np.arange(acc.nconst.size)).sum() / n)
+        if n else None,
+        "constituents_median": median,
+        "constituents_max": int(np.flatnonzero(acc.nconst).max()) if n else None,
+        "jet_pt_range": rng("jet_pt"),
+        "jet_sdmass_range": rng("jet_sdmass"),
+        "jets_tau1_nonpositive": acc.tau1_zero,
+        "plots": [str(p) for p in plots],
+    }
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """Human-readable table of `inspect_files`' summary."""
+    def fmt_range(r):
+        return "-" if r is None else f"{r[0]:.1f} .. {r[1]:.1f}"
+    lines = [f"files         {len(s['files'])} ({s['files_read']} read)",
+             f"jets          {s['jets']}"]
+    for f, n in s["jets_per_family"].items():
+        frac = n / s["jets"] if s["jets"] else 0.0
+        lines.append(f"  {f:<11} {n:>10}  {frac:6.1%}")
+    if s["jets_unassigned"]:
+        lines.append(f"  {'unassigned':<11} {s['jets_unassigned']:>10}")
+    lines.append(f"labels        {s['n_labels_present']} present; top {TOP_LABELS}:")
+    for name, n in list(s["label_counts"].items())[:TOP_LABELS]:
+        lines.append(f"  {name:<22} {n:>10}")
+    mean, med = s["constituents_mean"], s["constituents_median"]
+    lines += [f"constituents  mean {'-' if mean is None else f'{mean:.2f}'}, "
+              f"median {'-' if med is None else f'{med:g}'}, max {s['constituents_max']}",
+              f"jet pT [GeV]  {fmt_range(s['jet_pt_range'])}",
+              f"m_SD [GeV]    {fmt_range(s['jet_sdmass_range'])}",
+              f"tau1 <= 0     {s['jets_tau1_nonpositive']} jets (no tau21)"]
+    return "\n".join(lines)
+
+
+def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
+                  batch_size: int = 8192, verbose: bool = True) -> dict[str, Any]:
+    """Stream `paths`, write sdmass/jet_pt/nparticles/tau21 PNGs + summary.json to `out_dir`.
+
+    Returns the summary dict (also printed when `verbose`). `max_jets` stops after that many
+    jets (the first ones in file order). Raises DataError for unreadable or invalid input.
+    """
+    files = expand_paths(paths)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    acc, read = _Accumulator(), []
+    for path in files:
+        if max_jets is not None and acc.jets >= max_jets:
+            break
+        read.append(path)
+        names = label_names(path)
+        family_of = _family_lookup(path, len(names))
+        for _, batch in iter_jets(path, columns=COLUMNS, batch_size=batch_size):
+            if max_jets is not None:
+                batch = batch[: max_jets - acc.jets]
+            acc.add(_batch_numpy(batch), names, family_of, path)
+            if max_jets is not None and acc.jets >= max_jets:
+                break
+    plots = [out / HISTS[k][2] for k in HISTS]
+    for key, p in zip(HISTS, plots):
+        _plot(acc, key, p)
+    summary = _summary(acc, files, read, plots)
+    _atomic_write(out / "summary.json",
+                  lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+    if verbose:
+        print(format_summary(summary))
+    return summary
+
+
+__all__ = ["inspect_files", "format_summary", "HISTS", "FAMILIES", "COLUMNS"]

@@ -1,0 +1,140 @@
+"""One chunk, end to end: Pythia → (pileup) → detector → AK8 jets → truth labels → Arrow table.
+
+A chunk is fully determined by (sample, seed, file index, chunk index), so any worker on any
+machine produces the same jets for it; `generate.py` only decides which chunks to run.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pyarrow as pa
+
+from ..schema import OUTPUT_SCHEMA
+from .detector import simulate_detector
+from .jets import build_jets
+from .pileup import apply_chs_puppi
+from .processes import draw_chunk
+from .pythia_run import (EventRecords, final_state, generate_events, is_invisible,
+                         merge_particles, pileup_particles, seed_for_pythia)
+from .truth import event_truth, label_jets
+
+# event_id / resim_group = file * FILE_STRIDE + chunk * CHUNK_STRIDE + event-in-chunk
+FILE_STRIDE, CHUNK_STRIDE = 10**9, 10**4
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    sample: str
+    seed: int
+    file_index: int
+    chunk_index: int
+    n_events: int
+    resim: int = 0
+    pileup: float = 0.0
+    mpi_file: str | None = None
+
+
+@dataclass
+class ChunkResult:
+    table: pa.Table          # jets in OUTPUT_SCHEMA order
+    n_events: int            # generated events (replicas included)
+    params: dict             # the drawn grid point, for the record
+
+
+def chunk_seeds(task: ChunkTask) -> list[np.random.SeedSequence]:
+    """Independent streams (grid draw, Pythia, pileup, detector) for one chunk."""
+    key = [task.seed, zlib.crc32(task.sample.encode()), task.file_index, task.chunk_index]
+    return np.random.SeedSequence(key).spawn(4)
+
+
+def _hard_partons(record: dict[str, np.ndarray]) -> np.ndarray:
+    """(eta, phi) of the outgoing particles of the hard process (status ±23)."""
+    sel = np.abs(record["status"]) == 23
+    px, py, pz = record["px"][sel], record["py"][sel], record["pz"][sel]
+    pt = np.hypot(px, py)
+    return np.stack([np.arcsinh(pz / np.maximum(pt, 1e-9)), np.arctan2(py, px)], axis=1)
+
+
+def _nearest(axes: np.ndarray, eta: float, phi: float) -> int:
+    if len(axes) == 0:
+        return 0
+    dphi = np.angle(np.exp(1j * (axes[:, 1] - phi)))
+    return int(np.argmin((axes[:, 0] - eta) ** 2 + dphi ** 2))
+
+
+def run_chunk(task: ChunkTask) -> ChunkResult:
+    s_grid, s_pythia, s_pileup, s_detector = chunk_seeds(task)
+    spec = draw_chunk(task.sample, np.random.default_rng(s_grid))
+    mpi = Path(task.mpi_file) if task.mpi_file else None
+    records = generate_events(spec, seed_for_pythia(s_pythia), task.n_events,
+                              resim=task.resim, mpi_file=mpi)
+    hard = final_state(records)
+    visible = {k: v[~is_invisible(hard["pid"])] for k, v in hard.items()}
+    particles = hard
+    if task.pileup > 0:
+        pu = pileup_particles(records.n_events, task.pileup, seed_for_pythia(s_pileup), mpi)
+        particles = merge_particles(hard, pu)
+    pf = simulate_detector(particles, np.random.default_rng(s_detector))
+    if task.pileup > 0:
+        pf = apply_chs_puppi(pf)
+    jets = build_jets(pf, visible, records.n_events)
+    table = _label_and_assemble(task, spec.family, records, jets)
+    return ChunkResult(table, records.n_events, dict(spec.params))
+
+
+def _label_and_assemble(task: ChunkTask, family: str, records: EventRecords, jets: dict) -> pa.Table:
+    jet_event = np.asarray(jets["event"], dtype=np.int64)
+    n_jets = len(jet_event)
+    labels = np.full(n_jets, -1, dtype=np.int32)
+    aux: dict[str, list] = {}
+    group = np.full(n_jets, -1, dtype=np.int64)
+    base = task.file_index * FILE_STRIDE + task.chunk_index * CHUNK_STRIDE
+    jet_eta = np.asarray(jets["jet_eta"], dtype=np.float64)
+    jet_phi = np.asarray(jets["jet_phi"], dtype=np.float64)
+    for ev in np.unique(jet_event):
+        idx = np.flatnonzero(jet_event == ev)
+        record = records.event(int(ev))
+        truth = event_truth(record, family)
+        lab, aux_ev = label_jets(truth, family, jet_eta[idx], jet_phi[idx])
+        labels[idx] = lab
+        for k, per_jet in aux_ev.items():
+            aux.setdefault(k, [None] * n_jets)
+            for j, arr in zip(idx, per_jet):
+                aux[k][j] = arr
+        if task.resim > 0:
+            # Same shower (parton-level event) and same hard parton -> same group.
+            axes = _hard_partons(record)
+            pev = int(records.parton_event[ev])
+            for j in idx:
+                group[j] = (base + pev) * 8 + _nearest(axes, jet_eta[j], jet_phi[j])
+    keep = labels >= 0
+    columns = {}
+    for field in OUTPUT_SCHEMA:
+        name = field.name
+        if name == "jet_label":
+            col = labels
+        elif name == "event_id":
+            col = base + jet_event
+        elif name == "resim_group":
+            col = group
+        elif name == "sample":
+            col = np.array([task.sample] * n_jets, dtype=object)
+        elif name.startswith("aux_genpart_"):
+            col = ak.Array([a if a is not None else [] for a in aux.get(name, [None] * n_jets)])
+        else:
+            col = jets[name]
+        columns[name] = _to_arrow(col, field.type, keep)
+    return pa.Table.from_arrays(list(columns.values()), schema=OUTPUT_SCHEMA)
+
+
+def _to_arrow(col, typ: pa.DataType, keep: np.ndarray) -> pa.Array:
+    if isinstance(col, ak.Array):
+        col = col[keep]
+        if len(col) == 0:
+            return pa.array([], type=typ)
+        return ak.to_arrow(col, extensionarray=False, list_to32=True).cast(typ)
+    return pa.array(np.asarray(col)[keep], type=typ)

@@ -1,0 +1,271 @@
+"""Jets and jet substructure (DESIGN §3 "Jets and truth"): PF candidates → AK8 jets in the
+JetClass-II column layout (DESIGN §2), with soft-drop mass, N-subjettiness and matched GEN-jets.
+
+Everything runs on whole chunks: fastjet's awkward multi-event API clusters every event (and,
+for grooming/N-subjettiness, every jet) in one C++ call; the rest is flat numpy on index arrays.
+There is no Python loop over particles or jets.
+"""
+from __future__ import annotations
+
+import awkward as ak
+import fastjet
+import numpy as np
+
+from jetfm.errors import JetfmError
+from jetfm.schema import (GENJET_FLOAT, GENJET_INT, GENPART_FLOAT, GENPART_INT, JET_FLOAT,
+                          JET_INT, PARTICLE_BOOL, PARTICLE_FLOAT, PARTICLE_INT)
+
+__all__ = ["build_jets", "output_columns"]
+
+# Soft drop (beta=0, z_cut=0.1, R0=0.8) and N-subjettiness (beta=1, R0=0.8, one-pass kT axes,
+# normalised measure), as in the JetClass-II / CMS AK8 set-up.
+SD_BETA, SD_ZCUT, SD_R0 = 0.0, 0.1, 0.8
+NSUB_BETA, NSUB_R0 = 1.0, 0.8
+# C/A radius for re-clustering one jet's constituents: large enough that nothing merges with the
+# beam before the whole jet is one tree (pairwise ΔR inside an R=0.8 jet is < ~2).
+_RECLUSTER_R = 10.0
+
+# input flag names: the schema's part_is* without the prefix
+PF_FLAGS = [c.removeprefix("part_") for c in PARTICLE_BOOL]
+
+
+def output_columns() -> list[str]:
+    """Names `build_jets` returns: `event` plus every part_/jet_/genpart_/genjet_ column
+    of the schema except `jet_label` (truth labelling is a separate step)."""
+    jet = [c for c in JET_FLOAT + JET_INT if c != "jet_label"]
+    return (["event"] + PARTICLE_FLOAT + PARTICLE_INT + PARTICLE_BOOL + jet
+            + GENPART_FLOAT + GENPART_INT + GENJET_FLOAT + GENJET_INT)
+
+
+# --------------------------------------------------------------------------------------------
+# small vectorised kinematics helpers
+
+def _pt_eta_phi(px, py, pz):
+    pt = np.hypot(px, py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # pseudorapidity asinh(pz/pT); a particle along the beam gets a huge |η| instead of nan
+        eta = np.arcsinh(np.divide(pz, pt, out=np.copysign(np.full_like(pz, 1e10), pz),
+                                   where=pt > 0))
+    return pt, eta, _wrap_phi(np.arctan2(py, px))
+
+
+def _wrap_phi(dphi):
+    """Map angles into (−π, π]."""
+    return -((np.pi - dphi) % (2 * np.pi) - np.pi)
+
+
+def _eta_sign(eta):
+    # JetClass-II flips Δη for backward jets so that Δη > 0 always points to larger |η|;
+    # η = 0 exactly counts as positive.
+    return np.where(eta >= 0, 1.0, -1.0)
+
+
+def _mass(px, py, pz, e):
+    m2 = e * e - px * px - py * py - pz * pz
+    return np.sqrt(np.maximum(m2, 0.0))
+
+
+# --------------------------------------------------------------------------------------------
+# fastjet wrappers (one C++ call per chunk)
+
+def _zip4(px, py, pz, e, counts) -> ak.Array:
+    counts = np.asarray(counts, dtype=np.int64)
+    return ak.zip({k: ak.unflatten(np.ascontiguousarray(v, dtype=np.float64), counts)
+                   for k, v in (("px", px), ("py", py), ("pz", pz), ("E", e))})
+
+
+def _cluster(px, py, pz, e, counts, r: float, min_pt: float):
+    """Anti-kT on every event of a chunk. Returns (jet_event, con_jet, con_idx): for each jet the
+    event it belongs to, and for each constituent its jet number and its index in the flat
+    particle arrays. Jets of one event are contiguous; their order is fastjet's."""
+    counts = np.asarray(counts, dtype=np.int64)
+    empty = np.zeros(0, np.int64)
+    if counts.sum() == 0:
+        return empty, empty, empty
+    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, r)  # default E-scheme
+    cs = fastjet.ClusterSequence(_zip4(px, py, pz, e, counts), jetdef)
+    ci = cs.constituent_index(min_pt)  # events → jets → index within the event
+    jets_per_event = ak.to_numpy(ak.num(ci, axis=1)).astype(np.int64)
+    cons_per_jet = ak.to_numpy(ak.flatten(ak.num(ci, axis=2))).astype(np.int64)
+    local = ak.to_numpy(ak.flatten(ci, axis=None)).astype(np.int64)
+    jet_event = np.repeat(np.arange(len(counts)), jets_per_event)
+    con_jet = np.repeat(np.arange(len(cons_per_jet)), cons_per_jet)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return jet_event, con_jet, local + starts[jet_event[con_jet]]
+
+
+def _groom(px, py, pz, e, counts, with_taus: bool):
+    """Soft-drop mass (and τ1..τ4) of many jets at once: each jet's constituents are one
+    'event' of an awkward array, re-clustered with C/A; fastjet's SoftDrop grooms the single
+    exclusive jet, fjcontrib's Nsubjettiness runs on each jet's constituents."""
+    counts = np.asarray(counts, dtype=np.int64)
+    nj = len(counts)
+    taus = np.zeros((nj, 4))
+    if nj == 0:
+        return np.zeros(0), taus
+    jetdef = fastjet.JetDefinition(fastjet.cambridge_algorithm, _RECLUSTER_R)
+    cs = fastjet.ClusterSequence(_zip4(px, py, pz, e, counts), jetdef)
+    sd = cs.exclusive_jets_softdrop_grooming(njets=1, beta=SD_BETA, symmetry_cut=SD_ZCUT,
+                                              symmetry_measure="scalar_z", R0=SD_R0,
+                                              recursion_choice="larger_pt")
+    # PseudoJet::m() is −sqrt(−m²) for rounding-negative m²: a groomed massless core is 0 GeV
+    sdmass = np.maximum(ak.to_numpy(sd.msoftdrop), 0.0)
+    if with_taus:
+        # fjcontrib Nsubjettiness: OnePass_KT_Axes = exclusive kT axes + one β=1 minimisation
+        # pass; NormalizedMeasure = Σ pT·min ΔR / Σ pT·R0 (ΔR in y–φ, as fjcontrib). A jet with
+        # fewer than N constituents gets τN = 0 (every particle is its own axis).
+        t = cs.njettiness(measure_definition="NormalizedMeasure",
+                          axes_definition="OnePass_KT_Axes", njets=[1, 2, 3, 4],
+                          beta=NSUB_BETA, R0=NSUB_R0)
+        taus = np.maximum(ak.to_numpy(t).reshape(nj, 4), 0.0)
+    return sdmass, taus
+
+
+# --------------------------------------------------------------------------------------------
+
+def _check(name: str, cols: dict, n_events: int, required: list[str]) -> np.ndarray:
+    missing = [c for c in required if c not in cols]
+    if missing:
+        raise JetfmError(f"build_jets: {name} is missing columns {missing}")
+    ev = np.asarray(cols["event"], dtype=np.int64)
+    if ev.size and (ev[0] < 0 or ev[-1] >= n_events or np.any(np.diff(ev) < 0)):
+        raise JetfmError(f"build_jets: {name}['event'] must be non-decreasing in [0, {n_events})")
+    return np.bincount(ev, minlength=n_events)
+
+
+def _ranges(starts, counts) -> np.ndarray:
+    """Concatenation of arange(s, s + c) over (starts, counts), without a loop."""
+    counts = np.asarray(counts, dtype=np.int64)
+    first = np.cumsum(counts) - counts
+    return np.repeat(np.asarray(starts, np.int64) - first, counts) + np.arange(counts.sum())
+
+
+def _jagged(values, counts, dtype) -> ak.Array:
+    return ak.unflatten(np.asarray(values, dtype=dtype), np.asarray(counts, dtype=np.int64))
+
+
+def build_jets(pf: dict[str, np.ndarray], gen: dict[str, np.ndarray], n_events: int, *,
+               pt_min: float = 200.0, abs_eta_max: float = 2.5, r: float = 0.8
+               ) -> dict[str, object]:
+    """Cluster PF candidates into anti-kT jets, keep pT > `pt_min`, |η| < `abs_eta_max`, and
+    return JetClass-II columns, one row per jet ordered by (event, pT descending).
+
+    `pf`/`gen` are flat per-particle arrays over a chunk of `n_events` events with a
+    non-decreasing `event` column. List columns come back as awkward jagged arrays, scalar
+    columns as numpy float32/int32, plus `event` (int64): the jet's event within the chunk.
+    """
+    pf_counts = _check("pf", pf, n_events, ["event", "px", "py", "pz", "e", "charge", "d0val",
+                                             "d0err", "dzval", "dzerr"] + PF_FLAGS)
+    gen_counts = _check("gen", gen, n_events, ["event", "px", "py", "pz", "e", "pid",
+                                                "vx", "vy", "vz", "vt"])
+    px, py, pz, e = (np.asarray(pf[k], dtype=np.float64) for k in ("px", "py", "pz", "e"))
+
+    # ---- reco jets: 4-vectors are E-scheme sums of their constituents (exactly fastjet's)
+    jet_event, con_jet, con_idx = _cluster(px, py, pz, e, pf_counts, r, pt_min)
+    nj_all = len(jet_event)
+    jsum = [np.bincount(con_jet, weights=v[con_idx], minlength=nj_all) for v in (px, py, pz, e)]
+    jpt, jeta, jphi = _pt_eta_phi(*jsum[:3])
+    sel = np.flatnonzero((jpt > pt_min) & (np.abs(jeta) < abs_eta_max))
+    sel = sel[np.lexsort((-jpt[sel], jet_event[sel]))]   # (event, pT desc)
+    nj = len(sel)
+    rank = np.full(nj_all, -1, np.int64)
+    rank[sel] = np.arange(nj)
+
+    # constituents of kept jets, grouped by jet rank and pT-descending inside each jet
+    cpt_all, ceta_all, cphi_all = _pt_eta_phi(px, py, pz)
+    crank = rank[con_jet]
+    keep = crank >= 0
+    crank, cidx = crank[keep], con_idx[keep]
+    order = np.lexsort((-cpt_all[cidx], crank))
+    crank, cidx = crank[order], cidx[order]
+    ncon = np.bincount(crank, minlength=nj)
+
+    j_px, j_py, j_pz, j_e = (v[sel] for v in jsum)
+    j_pt, j_eta, j_phi = jpt[sel], jeta[sel], jphi[sel]
+    sgn = _eta_sign(j_eta)
+
+    out: dict[str, object] = {"event": jet_event[sel].astype(np.int64)}
+    for col, src in (("part_px", px), ("part_py", py), ("part_pz", pz), ("part_energy", e)):
+        out[col] = _jagged(src[cidx], ncon, np.float32)
+    out["part_deta"] = _jagged(sgn[crank] * (ceta_all[cidx] - j_eta[crank]), ncon, np.float32)
+    out["part_dphi"] = _jagged(_wrap_phi(cphi_all[cidx] - j_phi[crank]), ncon, np.float32)
+    for col in ("d0val", "d0err", "dzval", "dzerr"):
+        out["part_" + col] = _jagged(np.asarray(pf[col])[cidx], ncon, np.float32)
+    out["part_charge"] = _jagged(np.asarray(pf["charge"])[cidx], ncon, np.int32)
+    for col in PF_FLAGS:
+        out["part_" + col] = _jagged(np.asarray(pf[col])[cidx], ncon, np.bool_)
+
+    sdmass, taus = _groom(px[cidx], py[cidx], pz[cidx], e[cidx], ncon, with_taus=True)
+    out["jet_pt"] = j_pt.astype(np.float32)
+    out["jet_eta"] = j_eta.astype(np.float32)
+    out["jet_phi"] = j_phi.astype(np.float32)
+    out["jet_energy"] = j_e.astype(np.float32)
+    out["jet_sdmass"] = sdmass.astype(np.float32)
+    for n in range(4):
+        out[f"jet_tau{n + 1}"] = taus[:, n].astype(np.float32)
+    out["jet_nparticles"] = ncon.astype(np.int32)
+
+    out.update(_gen_columns(gen, gen_counts, jet_event[sel], j_eta, j_phi, sgn, r))
+    return out
+
+
+def _gen_columns(gen, gen_counts, jet_event, j_eta, j_phi, sgn, r) -> dict[str, object]:
+    """GEN-jets (anti-kT R on visible gen particles); each reco jet takes the ΔR-closest GEN-jet
+    of its event within ΔR < r; its constituents get Δη/Δφ w.r.t. the reco axis."""
+    nj = len(jet_event)
+    gpx, gpy, gpz, ge = (np.asarray(gen[k], dtype=np.float64) for k in ("px", "py", "pz", "e"))
+    g_event, gcon_jet, gcon_idx = _cluster(gpx, gpy, gpz, ge, gen_counts, r, 0.0)
+    ng_all = len(g_event)
+    gsum = [np.bincount(gcon_jet, weights=v[gcon_idx], minlength=ng_all)
+            for v in (gpx, gpy, gpz, ge)]
+    gpt, geta, gphi = _pt_eta_phi(*gsum[:3])
+
+    # all (reco jet, gen jet of the same event) pairs, from per-event gen-jet ranges
+    g_per_ev = np.bincount(g_event, minlength=len(gen_counts))
+    npair = g_per_ev[jet_event]
+    p_reco = np.repeat(np.arange(nj), npair)
+    p_gen = _ranges((np.cumsum(g_per_ev) - g_per_ev)[jet_event], npair)
+    dr = np.hypot(geta[p_gen] - j_eta[p_reco], _wrap_phi(gphi[p_gen] - j_phi[p_reco]))
+    o = np.lexsort((dr, p_reco))
+    first = o[np.r_[True, p_reco[o][1:] != p_reco[o][:-1]]] if len(o) else o
+    match = np.full(nj, -1, np.int64)
+    ok = dr[first] < r
+    match[p_reco[first][ok]] = p_gen[first][ok]
+
+    # constituents of matched gen jets, placed under their reco jet (a GEN-jet closest to two
+    # reco jets serves both), pT-descending; gcon_* are grouped by gen jet already
+    gpt_c, geta_c, gphi_c = _pt_eta_phi(gpx, gpy, gpz)
+    g_ncon = np.bincount(gcon_jet, minlength=ng_all)
+    g_cstart = np.cumsum(g_ncon) - g_ncon
+    reco = np.flatnonzero(match >= 0)
+    n = g_ncon[match[reco]]
+    crank = np.repeat(reco, n)
+    cidx = gcon_idx[_ranges(g_cstart[match[reco]], n)]
+    order = np.lexsort((-gpt_c[cidx], crank))
+    crank, cidx = crank[order], cidx[order]
+    ncon = np.bincount(crank, minlength=nj)
+
+    out: dict[str, object] = {}
+    for col, src in (("genpart_px", gpx), ("genpart_py", gpy), ("genpart_pz", gpz),
+                     ("genpart_energy", ge)):
+        out[col] = _jagged(src[cidx], ncon, np.float32)
+    out["genpart_jet_deta"] = _jagged(sgn[crank] * (geta_c[cidx] - j_eta[crank]), ncon,
+                                      np.float32)
+    out["genpart_jet_dphi"] = _jagged(_wrap_phi(gphi_c[cidx] - j_phi[crank]), ncon, np.float32)
+    for col, src in (("genpart_x", "vx"), ("genpart_y", "vy"), ("genpart_z", "vz"),
+                     ("genpart_t", "vt")):
+        out[col] = _jagged(np.asarray(gen[src])[cidx], ncon, np.float32)
+    out["genpart_pid"] = _jagged(np.asarray(gen["pid"])[cidx], ncon, np.int32)
+
+    has = match >= 0
+    m = match[has]
+    sdm = np.zeros(nj)
+    sdm[has] = _groom(gpx[cidx], gpy[cidx], gpz[cidx], ge[cidx], ncon[has], with_taus=False)[0]
+    for col, vals in (("genjet_pt", gpt), ("genjet_eta", geta), ("genjet_phi", gphi),
+                      ("genjet_energy", gsum[3])):
+        v = np.zeros(nj, np.float32)
+        v[has] = vals[m]
+        out[col] = v
+    out["genjet_sdmass"] = sdm.astype(np.float32)
+    out["genjet_nparticles"] = ncon.astype(np.int32)
+    return out

@@ -1,0 +1,144 @@
+"""Pythia process cards for every sample `jetfm generate` knows (DESIGN §3).
+
+A sample is a recipe that, given a random generator, draws the settings of one *chunk* of ~100
+events: the hard process, the resonance masses and decay tables, and `PhaseSpace:pTHatMin`
+from the log grid. Pythia is re-initialised per chunk, as JetClass-II drew one grid point per
+100-event batch. Cards are plain `readString` lines, so a chunk is reproducible from its record.
+
+Resonance stand-ins (documented choices):
+- Res2P neutral X: the SM-like `h0` (25) produced with a recoiling parton (`HiggsSM:*2H*(l:t)`)
+  with its decay table replaced by the JetClass-II table (matrix-element mode 100).
+- Res2P charged X: a W-like spin-1 boson (24, `WeakBosonAndParton:qqbar2Wg/qg2Wq`) with its
+  mass moved to m_X and six equal quark channels — the documented stand-in for X±.
+- Res34P: BSM `H1` (25) → Y Y with Y = `H2` (35, neutral, Res2P table) or `H±` (37, six quark
+  channels + lν). Charge conjugate channels of 24/37 are implied by Pythia.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError
+
+ECM_GEV = 13000.0
+PTHAT_GRID = np.geomspace(100.0, 2500.0, 25)           # log grid of PhaseSpace:pTHatMin
+RES2P_MASSES = np.arange(15.0, 500.0 + 1e-9, 5.0)      # m_X grid (GeV), JetClass-II Res2P
+RES34P_MX = np.arange(40.0, 500.0 + 1e-9, 10.0)        # m_X grid for X -> YY (ours)
+RES34P_MY_MIN, RES34P_MY_STEP = 10.0, 5.0              # m_Y grid: 10, 15, ... < m_X / 2
+
+# Final-state stability as in the CMS/Delphes setups: decay everything with c*tau < 10 mm
+# (B/D hadrons, tau, pi0 ...) with displaced vertices; K0S, Lambda, Sigma... reach the detector.
+COMMON_SETTINGS = (
+    f"Beams:eCM = {ECM_GEV}",
+    "Next:numberCount = 0",
+    "Next:numberShowEvent = 0",
+    "Next:numberShowInfo = 0",
+    "Next:numberShowProcess = 0",
+    "Init:showProcesses = off",
+    "Init:showMultipartonInteractions = off",
+    "Init:showChangedSettings = off",
+    "Init:showChangedParticleData = off",
+    "Print:quiet = on",
+    "ParticleDecays:limitTau0 = on",
+    "ParticleDecays:tau0Max = 10",
+)
+
+# (daughter ids, branching ratio) for a neutral spin-0 X or Y (DESIGN §3 Res2P table).
+NEUTRAL_TABLE = (
+    ((5, -5), 0.125), ((4, -4), 0.125), ((3, -3), 0.125), ((2, -2), 0.0625), ((1, -1), 0.0625),
+    ((21, 21), 0.125), ((11, -11), 0.0625), ((13, -13), 0.0625), ((15, -15), 0.25),
+)
+# Six equal quark channels of a positive charged X (W-like 24): ud~, us~, ub~, cd~, cs~, cb~.
+CHARGED_QUARKS = ((2, -1), (2, -3), (2, -5), (4, -1), (4, -3), (4, -5))
+# H+ (37) for Res34P: six quark channels ~0.104 each, e nu .0625, mu nu .0625, tau nu .25.
+CHARGED_Y_TABLE = tuple((q, 0.625 / 6) for q in CHARGED_QUARKS) + (
+    ((-11, 12), 0.0625), ((-13, 14), 0.0625), ((-15, 16), 0.25))
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """Settings of one chunk: the sample, its truth family and the Pythia card lines."""
+    sample: str
+    family: str                   # res2p | res34p | qcd: which labelling rules apply
+    settings: tuple[str, ...]
+    params: dict = field(default_factory=dict)   # drawn grid values, for the record
+
+
+def decay_table(pid: int, channels, width: float) -> list[str]:
+    """Replace `pid`'s decay table by `channels`: switch the built-in channels off and add ours
+    with matrix-element mode 100 (use the given BR). With mode 0 user channels get zero width
+    and init() fails with "vanishing cross sections"; `oneChannel` fails the same way for the
+    BSM H1 -> YY chain, while `onMode = off` + `addChannel` works for every resonance here."""
+    lines = [f"{pid}:mWidth = {width:.6g}", f"{pid}:onMode = off"]
+    for ids, br in channels:
+        lines.append(f"{pid}:addChannel = 1 {br:.6g} 100 {' '.join(str(d) for d in ids)}")
+    return lines
+
+
+def mass_lines(pid: int, mass: float, width: float) -> list[str]:
+    # Narrow resonance; mMin/mMax bracket it so Pythia's Breit-Wigner stays physical.
+    return [f"{pid}:m0 = {mass:.6g}", f"{pid}:mMin = {max(mass - 10 * width, 0.1):.6g}",
+            f"{pid}:mMax = {mass + 10 * width:.6g}"]
+
+
+def _width(mass: float) -> float:
+    return max(1e-3 * mass, 0.01)
+
+
+def _pthat_lines(rng: np.random.Generator) -> tuple[list[str], float]:
+    pthat = float(rng.choice(PTHAT_GRID))
+    return [f"PhaseSpace:pTHatMin = {pthat:.6g}"], pthat
+
+
+def res2p_chunk(rng: np.random.Generator, sample: str = "res2p") -> ChunkSpec:
+    mass = float(rng.choice(RES2P_MASSES))
+    pthat_lines, pthat = _pthat_lines(rng)
+    w = _width(mass)
+    # 10 of the 15 Res2P labels come from the neutral X, 5 (+ half of X_qq) from the charged.
+    if rng.random() < 0.6:
+        lines = ["HiggsSM:gg2Hg(l:t) = on", "HiggsSM:qg2Hq(l:t) = on", "HiggsSM:qqbar2Hg(l:t) = on",
+                 *mass_lines(25, mass, w), *decay_table(25, NEUTRAL_TABLE, w)]
+        kind = "neutral"
+    else:
+        eq = 1.0 / len(CHARGED_QUARKS)
+        lines = ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on",
+                 *mass_lines(24, mass, w), *decay_table(24, [(q, eq) for q in CHARGED_QUARKS], w)]
+        kind = "charged"
+    return ChunkSpec(sample, "res2p", tuple(lines + pthat_lines),
+                     {"m_X": mass, "pthat_min": pthat, "x_charge": kind})
+
+
+def res34p_chunk(rng: np.random.Generator, sample: str = "res34p") -> ChunkSpec:
+    m_x = float(rng.choice(RES34P_MX))
+    my_grid = np.arange(RES34P_MY_MIN, m_x / 2.0 - 1e-9, RES34P_MY_STEP)
+    m_y = float(rng.choice(my_grid))
+    pthat_lines, pthat = _pthat_lines(rng)
+    wx, wy = _width(m_x), _width(m_y)
+    lines = ["Higgs:useBSM = on", "HiggsBSM:gg2H1g(l:t) = on", "HiggsBSM:qg2H1q(l:t) = on",
+             "HiggsBSM:qqbar2H1g(l:t) = on",
+             *mass_lines(25, m_x, wx), *decay_table(25, [((35, 35), 0.5), ((37, -37), 0.5)], wx),
+             *mass_lines(35, m_y, wy), *decay_table(35, NEUTRAL_TABLE, wy),
+             *mass_lines(37, m_y, wy), *decay_table(37, CHARGED_Y_TABLE, wy)]
+    return ChunkSpec(sample, "res34p", tuple(lines + pthat_lines),
+                     {"m_X": m_x, "m_Y": m_y, "pthat_min": pthat})
+
+
+def qcd_chunk(rng: np.random.Generator, sample: str = "qcd") -> ChunkSpec:
+    pthat_lines, pthat = _pthat_lines(rng)
+    return ChunkSpec(sample, "qcd", tuple(["HardQCD:all = on"] + pthat_lines), {"pthat_min": pthat})
+
+
+SAMPLES = {
+    "res2p": res2p_chunk,
+    "res34p": res34p_chunk,
+    "qcd": qcd_chunk,
+}
+
+
+def draw_chunk(sample: str, rng: np.random.Generator) -> ChunkSpec:
+    try:
+        make = SAMPLES[sample]
+    except KeyError:
+        raise ConfigError(f"--sample {sample!r} is not known; choose one of {sorted(SAMPLES)}") from None
+    return make(rng)

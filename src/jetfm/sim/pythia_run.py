@@ -1,0 +1,234 @@
+"""Run Pythia 8 for one chunk and return its event records as flat numpy arrays.
+
+Three modes share one output layout (`EventRecords`):
+- plain: `Pythia.nextBatch(n)` converts the whole chunk to awkward in C++ (no Python loop);
+- re-simulation (RS3L): the parton-level event is kept and hadronised R times with
+  `forceHadronLevel()`; each replica is its own event with a common `parton_event` index;
+- pileup: Poisson(mu) minimum-bias events from a second Pythia instance, appended per event.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pythia8mc
+
+from ..errors import ConfigError
+from .processes import COMMON_SETTINGS, ChunkSpec
+
+RECORD_INT = ("id", "status", "mother1", "mother2", "daughter1", "daughter2")
+RECORD_FLOAT = ("px", "py", "pz", "e", "m", "vx", "vy", "vz", "vt")
+PILEUP_SIGMA_Z_MM = 50.0      # luminous-region length for pileup vertices (CMS-like)
+# Invisible final-state particles: neutrinos, the neutralino and Hidden-Valley dark states.
+_NEUTRINOS = (12, 14, 16)
+
+
+@dataclass
+class EventRecords:
+    """All particles of all events of a chunk, flat, with `offsets[i]:offsets[i+1]` = event i.
+
+    Pythia's mother/daughter indices are local to each event (row 0 = the system)."""
+    fields: dict[str, np.ndarray]
+    offsets: np.ndarray
+    parton_event: np.ndarray     # per event: index of the parton-level event it came from
+
+    @property
+    def n_events(self) -> int:
+        return len(self.offsets) - 1
+
+    def event(self, i: int) -> dict[str, np.ndarray]:
+        a, b = self.offsets[i], self.offsets[i + 1]
+        return {k: v[a:b] for k, v in self.fields.items()}
+
+    def event_index(self) -> np.ndarray:
+        return np.repeat(np.arange(self.n_events, dtype=np.int64), np.diff(self.offsets))
+
+
+def seed_for_pythia(seed_seq: np.random.SeedSequence) -> int:
+    # Pythia accepts seeds in [1, 900000000].
+    return int(seed_seq.generate_state(1, np.uint32)[0] % 899_999_999) + 1
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Pythia's C++ code prints banners and warnings to fd 1; keep the progress bar clean."""
+    if os.environ.get("JETFM_PYTHIA_VERBOSE"):
+        yield
+        return
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def make_pythia(settings, seed: int, mpi_file: Path | None = None) -> pythia8mc.Pythia:
+    """A fresh, initialised Pythia (fresh so decay tables of earlier chunks never leak in)."""
+    lines = list(COMMON_SETTINGS) + list(settings) + ["Random:setSeed = on", f"Random:seed = {seed}"]
+    if mpi_file is not None:
+        # MPI initialisation is process independent; computing it once (fixed seed) and
+        # reusing it halves the per-chunk init time and keeps results worker-count independent.
+        lines += ["MultipartonInteractions:reuseInit = 3",
+                  f"MultipartonInteractions:initFile = {mpi_file}"]
+    with _quiet_stdout():
+        pythia = pythia8mc.Pythia("", False)
+        for line in lines:
+            if not pythia.readString(line):
+                raise ConfigError(f"Pythia rejected the setting {line!r}")
+        ok = pythia.init()
+    if not ok:
+        raise ConfigError(f"Pythia init() failed for settings {list(settings)}")
+    return pythia
+
+
+def prepare_mpi_file(path: Path) -> Path:
+    """Create the shared MPI initialisation file once (atomic), with a fixed seed."""
+    if path.exists():
+        return path
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    make_pythia(["HardQCD:all = on", "PhaseSpace:pTHatMin = 200"], seed=1, mpi_file=tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _from_batch(batch: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    prt = batch.prt
+    counts = ak.to_numpy(ak.num(prt, axis=1))
+    flat = ak.flatten(prt, axis=1)
+    out = {k: ak.to_numpy(flat[k]).astype(np.int32) for k in RECORD_INT}
+    out["m"] = ak.to_numpy(flat.m)
+    for k in ("px", "py", "pz", "e"):
+        out[k] = ak.to_numpy(flat.p[k])
+    # vProd is missing (None) for particles produced at the origin.
+    for src, dst in (("px", "vx"), ("py", "vy"), ("pz", "vz"), ("e", "vt")):
+        out[dst] = ak.to_numpy(ak.fill_none(flat.vProd[src], 0.0))
+    return out, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def _from_event(event) -> dict[str, list]:
+    """Python copy of one Pythia Event (used for re-simulation replicas only)."""
+    cols = {k: [] for k in RECORD_INT + RECORD_FLOAT}
+    for p in event:
+        cols["id"].append(p.id()); cols["status"].append(p.status())
+        cols["mother1"].append(p.mother1()); cols["mother2"].append(p.mother2())
+        cols["daughter1"].append(p.daughter1()); cols["daughter2"].append(p.daughter2())
+        cols["px"].append(p.px()); cols["py"].append(p.py()); cols["pz"].append(p.pz())
+        cols["e"].append(p.e()); cols["m"].append(p.m())
+        cols["vx"].append(p.xProd()); cols["vy"].append(p.yProd()); cols["vz"].append(p.zProd())
+        cols["vt"].append(p.tProd())
+    return cols
+
+
+def _concat(chunks: list[dict[str, list]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    counts = [len(c["id"]) for c in chunks]
+    fields = {}
+    for k in RECORD_INT:
+        fields[k] = np.concatenate([np.asarray(c[k], dtype=np.int32) for c in chunks])
+    for k in RECORD_FLOAT:
+        fields[k] = np.concatenate([np.asarray(c[k], dtype=np.float64) for c in chunks])
+    return fields, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def generate_events(spec: ChunkSpec, seed: int, n_events: int, *, resim: int = 0,
+                    mpi_file: Path | None = None) -> EventRecords:
+    """Generate `n_events` parton-level events of one chunk (× `resim` replicas if > 0)."""
+    if resim < 0:
+        raise ConfigError("--resim must be >= 0")
+    if resim == 0:
+        pythia = make_pythia(spec.settings, seed, mpi_file)
+        with _quiet_stdout():
+            batch = pythia.nextBatch(n_events)
+        fields, offsets = _from_batch(batch)
+        return EventRecords(fields, offsets, np.arange(len(offsets) - 1, dtype=np.int64))
+
+    pythia = make_pythia(list(spec.settings) + ["HadronLevel:all = off"], seed, mpi_file)
+    events, parton_event = [], []
+    with _quiet_stdout():
+        for i in range(n_events):
+            while not pythia.next():
+                pass
+            saved = pythia8mc.Event(pythia.event)       # the parton-level shower
+            for _ in range(resim):
+                pythia.event.clear()
+                for j in range(saved.size()):       # restore it, then hadronise anew
+                    pythia.event.append(saved[j])
+                if not pythia.forceHadronLevel():
+                    continue
+                events.append(_from_event(pythia.event))
+                parton_event.append(i)
+    fields, offsets = _concat(events)
+    return EventRecords(fields, offsets, np.asarray(parton_event, dtype=np.int64))
+
+
+def charges(pid: np.ndarray, pythia_data=None) -> np.ndarray:
+    """Electric charge per PDG id, looked up once per distinct id in Pythia's particle table."""
+    table = pythia_data or _particle_data()
+    uniq, inverse = np.unique(pid, return_inverse=True)
+    q = np.array([table.charge(int(i)) for i in uniq], dtype=np.float64)
+    return q[inverse]
+
+
+_PDATA = None
+
+
+def _particle_data():
+    global _PDATA
+    if _PDATA is None:
+        with _quiet_stdout():
+            _PDATA = pythia8mc.Pythia("", False).particleData
+    return _PDATA
+
+
+def is_invisible(pid: np.ndarray) -> np.ndarray:
+    apid = np.abs(pid)
+    return np.isin(apid, _NEUTRINOS) | (apid == 1000022) | ((apid >= 4900000) & (apid < 5000000))
+
+
+def final_state(records: EventRecords, *, from_pv: bool = True) -> dict[str, np.ndarray]:
+    """Flat final-state particles (status > 0) with event index and charge."""
+    f = records.fields
+    sel = f["status"] > 0
+    out = {k: f[k][sel] for k in ("px", "py", "pz", "e", "vx", "vy", "vz", "vt")}
+    out["pid"] = f["id"][sel]
+    out["event"] = records.event_index()[sel]
+    out["charge"] = charges(out["pid"])
+    out["from_pv"] = np.full(sel.sum(), from_pv)
+    return out
+
+
+def pileup_particles(n_hard: int, mu: float, seed: int, mpi_file: Path | None = None
+                     ) -> dict[str, np.ndarray]:
+    """Final-state particles of Poisson(mu) minimum-bias events per hard event, displaced in z."""
+    rng = np.random.default_rng(seed)
+    n_pu = rng.poisson(mu, size=n_hard)
+    total = int(n_pu.sum())
+    if total == 0:
+        return {}
+    pythia = make_pythia(["SoftQCD:inelastic = on"], seed, mpi_file=None)
+    with _quiet_stdout():
+        batch = pythia.nextBatch(total)
+    fields, offsets = _from_batch(batch)
+    recs = EventRecords(fields, offsets, np.arange(total))
+    pu = final_state(recs, from_pv=False)
+    # Each pileup interaction sits at its own z along the beam; times are not simulated.
+    z0 = rng.normal(0.0, PILEUP_SIGMA_Z_MM, size=total)
+    pu["vz"] = pu["vz"] + z0[pu["event"]]
+    owner = np.repeat(np.arange(n_hard, dtype=np.int64), n_pu)   # pileup event -> hard event
+    pu["event"] = owner[pu["event"]]
+    return pu
+
+
+def merge_particles(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Concatenate two flat particle dicts and keep them sorted by event (stable)."""
+    if not b:
+        return a
+    merged = {k: np.concatenate([a[k], b[k]]) for k in a}
+    order = np.argsort(merged["event"], kind="stable")
+    return {k: v[order] for k, v in merged.items()}

@@ -1,0 +1,77 @@
+"""inspect_files: plots + summary written atomically, counts equal to what the fixtures hold."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from jetfm.data.inspect import HISTS, inspect_files
+from jetfm.errors import DataError
+from jetfm.labels import FAMILIES, LABEL_NAMES
+from tests.data.fixtures import jetclass2_table, write_jetclass2_parquet, write_jetclass_root
+
+PNGS = sorted(spec[2] for spec in HISTS.values())
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _family(label: int) -> str:
+    return next(f for f, r in FAMILIES.items() if label in r)
+
+
+def test_inspect_parquet_counts_and_files(tmp_path, capsys):
+    # Labels chosen so every family is present and one label dominates.
+    labels_a = [0] * 10 + [14, 15, 100, 160, 161, 187]
+    t1 = write_jetclass2_parquet(tmp_path / "in/a.parquet", len(labels_a), seed=1,
+                                 labels=labels_a, row_group_size=5)
+    t2 = write_jetclass2_parquet(tmp_path / "in/b.parquet", 30, seed=2)
+    truth = pa.concat_tables([t1, t2])
+    lab = truth["jet_label"].to_numpy()
+    out = tmp_path / "out"
+    s = inspect_files(tmp_path / "in", out, batch_size=4)
+
+    assert sorted(p.name for p in out.iterdir()) == sorted(PNGS + ["summary.json"])
+    for name in PNGS:
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    assert json.loads((out / "summary.json").read_text()) == s
+
+    assert s["jets"] == 46 and s["files_read"] == 2 and len(s["files"]) == 2
+    fams = [_family(int(x)) for x in lab]
+    assert s["jets_per_family"] == {f: fams.count(f) for f in ("res2p", "res34p", "qcd")}
+    assert s["jets_unassigned"] == 0
+    names, counts = np.unique(lab, return_counts=True)
+    assert s["label_counts"] == {LABEL_NAMES[n]: int(c) for n, c in zip(names, counts)}
+    assert next(iter(s["label_counts"])) == LABEL_NAMES[0]  # sorted by count
+    npart = truth["jet_nparticles"].to_numpy()
+    assert s["constituents_mean"] == pytest.approx(npart.mean())
+    assert s["constituents_median"] == np.median(npart)
+    assert s["constituents_max"] == npart.max()
+    pt = truth["jet_pt"].to_numpy()
+    assert s["jet_pt_range"] == pytest.approx([pt.min(), pt.max()])
+    assert s["jets_tau1_nonpositive"] == int((truth["jet_tau1"].to_numpy() <= 0).sum())
+    assert "res34p" in capsys.readouterr().out  # the table is printed
+
+
+def test_inspect_max_jets_and_root(tmp_path):
+    w = write_jetclass_root(tmp_path / "j.root", 40, seed=4)
+    s = inspect_files(tmp_path / "j.root", tmp_path / "o", max_jets=25, verbose=False)
+    assert s["jets"] == 25
+    lab = w["labels"][:25]
+    # JetClass label space: QCD = 0; H4q, Hqql, Tbqq, Tbl are 3/4-prong.
+    assert s["jets_per_family"]["qcd"] == int((lab == 0).sum())
+    assert s["jets_per_family"]["res34p"] == int(np.isin(lab, [4, 5, 8, 9]).sum())
+    assert sum(s["label_counts"].values()) == 25
+    assert set(s["label_counts"]) <= {"label_QCD", "label_Hbb", "label_Hcc", "label_Hgg",
+                                      "label_H4q", "label_Hqql", "label_Zqq", "label_Wqq",
+                                      "label_Tbqq", "label_Tbl"}
+    assert not [p for p in (tmp_path / "o").iterdir() if p.name.startswith(".")]  # no temps
+
+
+def test_inspect_rejects_out_of_range_label(tmp_path):
+    t = jetclass2_table(5)
+    t = t.set_column(t.schema.get_field_index("jet_label"), "jet_label",
+                     pa.array([0, 1, 2, 188, 3], pa.int32()))
+    write_jetclass2_parquet(tmp_path / "bad.parquet", table=t)
+    with pytest.raises(DataError, match=r"bad.parquet: column 'jet_label' has values outside"):
+        inspect_files(tmp_path / "bad.parquet", tmp_path / "o", verbose=False)
