@@ -20,7 +20,7 @@ from .pileup import apply_chs_puppi
 from .processes import draw_chunk
 from .pythia_run import (EventRecords, final_state, generate_events, is_invisible,
                          merge_particles, pileup_particles, seed_for_pythia)
-from .truth import event_truth, label_jets
+from .truth import AUX_COLUMNS, event_truth, label_jets
 
 # event_id / resim_group = file * FILE_STRIDE + chunk * CHUNK_STRIDE + event-in-chunk
 FILE_STRIDE, CHUNK_STRIDE = 10**9, 10**4
@@ -90,21 +90,22 @@ def _label_and_assemble(task: ChunkTask, family: str, records: EventRecords, jet
     jet_event = np.asarray(jets["event"], dtype=np.int64)
     n_jets = len(jet_event)
     labels = np.full(n_jets, -1, dtype=np.int32)
-    aux: dict[str, list] = {}
+    aux: list[list[np.ndarray]] = [[] for _ in AUX_COLUMNS]   # per column: one array per jet
+    aux_order = np.empty(n_jets, dtype=np.int64)               # jets are visited event by event
     group = np.full(n_jets, -1, dtype=np.int64)
     base = task.file_index * FILE_STRIDE + task.chunk_index * CHUNK_STRIDE
     jet_eta = np.asarray(jets["jet_eta"], dtype=np.float64)
     jet_phi = np.asarray(jets["jet_phi"], dtype=np.float64)
+    pos = 0
     for ev in np.unique(jet_event):
         idx = np.flatnonzero(jet_event == ev)
         record = records.event(int(ev))
-        truth = event_truth(record, family)
-        lab, aux_ev = label_jets(truth, family, jet_eta[idx], jet_phi[idx])
+        lab, aux_ev = label_jets(event_truth(record, family), family, jet_eta[idx], jet_phi[idx])
         labels[idx] = lab
-        for k, per_jet in aux_ev.items():
-            aux.setdefault(k, [None] * n_jets)
-            for j, arr in zip(idx, per_jet):
-                aux[k][j] = arr
+        for col, name in zip(aux, AUX_COLUMNS):
+            col.extend(aux_ev[name])
+        aux_order[pos:pos + len(idx)] = idx
+        pos += len(idx)
         if task.resim > 0:
             # Same shower (parton-level event) and same hard parton -> same group.
             axes = _hard_partons(record)
@@ -112,9 +113,16 @@ def _label_and_assemble(task: ChunkTask, family: str, records: EventRecords, jet
             for j in idx:
                 group[j] = (base + pev) * 8 + _nearest(axes, jet_eta[j], jet_phi[j])
     keep = labels >= 0
-    columns = {}
+    # aux rows were appended in visiting order; map them back to jet order, keep labelled jets
+    rank = np.empty(n_jets, dtype=np.int64)
+    rank[aux_order] = np.arange(n_jets)
+    aux_rows = rank[np.flatnonzero(keep)]
+    columns = []
     for field in OUTPUT_SCHEMA:
         name = field.name
+        if name in AUX_COLUMNS:
+            columns.append(_list_array([aux[AUX_COLUMNS.index(name)][r] for r in aux_rows], field.type))
+            continue
         if name == "jet_label":
             col = labels
         elif name == "event_id":
@@ -123,12 +131,18 @@ def _label_and_assemble(task: ChunkTask, family: str, records: EventRecords, jet
             col = group
         elif name == "sample":
             col = np.array([task.sample] * n_jets, dtype=object)
-        elif name.startswith("aux_genpart_"):
-            col = ak.Array([a if a is not None else [] for a in aux.get(name, [None] * n_jets)])
         else:
             col = jets[name]
-        columns[name] = _to_arrow(col, field.type, keep)
-    return pa.Table.from_arrays(list(columns.values()), schema=OUTPUT_SCHEMA)
+        columns.append(_to_arrow(col, field.type, keep))
+    return pa.Table.from_arrays(columns, schema=OUTPUT_SCHEMA)
+
+
+def _list_array(rows: list[np.ndarray], typ: pa.DataType) -> pa.Array:
+    """Arrow list column from per-row numpy arrays (one concatenate, no Python per element)."""
+    counts = np.fromiter((len(r) for r in rows), dtype=np.int32, count=len(rows))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    values = np.concatenate(rows) if rows else np.zeros(0)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values).cast(typ.value_type))
 
 
 def _to_arrow(col, typ: pa.DataType, keep: np.ndarray) -> pa.Array:
