@@ -21,7 +21,8 @@ import numpy as np
 from jetfm.sim.chunk import ChunkTask, chunk_seeds, run_chunk
 from jetfm.sim.generate import GenerateConfig, generate
 from jetfm.sim.processes import draw_chunk
-from jetfm.sim.pythia_run import _quiet_stdout, make_pythia, prepare_mpi_file, seed_for_pythia
+from jetfm.io import quiet_stdout
+from jetfm.sim.pythia_run import make_pythia, prepare_mpi_file, seed_for_pythia
 
 
 def bare_pythia(task: ChunkTask) -> float:
@@ -30,7 +31,7 @@ def bare_pythia(task: ChunkTask) -> float:
     spec = draw_chunk(task.sample, np.random.default_rng(s_grid))
     t0 = time.perf_counter()
     pythia = make_pythia(spec.settings, seed_for_pythia(s_pythia), Path(task.mpi_file))
-    with _quiet_stdout():
+    with quiet_stdout():
         for _ in range(task.n_events):
             pythia.next()
     return time.perf_counter() - t0

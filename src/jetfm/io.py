@@ -56,3 +56,19 @@ def write_config(path: str | os.PathLike, config: dict) -> None:
 
 def write_json(path: str | os.PathLike, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """Silence C++ libraries (Pythia, FastJet) that print banners and warnings to fd 1."""
+    if os.environ.get("JETFM_PYTHIA_VERBOSE"):
+        yield
+        return
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -17,7 +17,7 @@ from ..schema import OUTPUT_SCHEMA
 from .detector import simulate_detector
 from .jets import build_jets
 from .pileup import apply_chs_puppi
-from .processes import draw_chunk
+from .processes import ChunkSpec, draw_chunk
 from .pythia_run import (EventRecords, final_state, generate_events, is_invisible,
                          merge_particles, pileup_particles, seed_for_pythia)
 from .truth import AUX_COLUMNS, event_truth, label_jets
@@ -66,9 +66,11 @@ def _nearest(axes: np.ndarray, eta: float, phi: float) -> int:
     return int(np.argmin((axes[:, 0] - eta) ** 2 + dphi ** 2))
 
 
-def run_chunk(task: ChunkTask) -> ChunkResult:
+def run_chunk(task: ChunkTask, spec: ChunkSpec | None = None) -> ChunkResult:
+    """Simulate one chunk; `spec` replaces the sample's drawn card (validation studies)."""
     s_grid, s_pythia, s_pileup, s_detector = chunk_seeds(task)
-    spec = draw_chunk(task.sample, np.random.default_rng(s_grid))
+    if spec is None:
+        spec = draw_chunk(task.sample, np.random.default_rng(s_grid))
     mpi = Path(task.mpi_file) if task.mpi_file else None
     records = generate_events(spec, seed_for_pythia(s_pythia), task.n_events,
                               resim=task.resim, mpi_file=mpi)

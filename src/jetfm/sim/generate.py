@@ -168,7 +168,6 @@ def _write_file(cfg, f, target, path, key, mpi_file, pool, stats, bar):
                     stats["label_counts"] += np.bincount(labels, minlength=188)
                     stats["nparticles_sum"] += int(pa.compute.sum(table.column("jet_nparticles")).as_py())
                     bar.update(table.num_rows)
-                    bar.set_postfix(jets_per_s=f"{bar.n / max(bar.format_dict['elapsed'], 1e-9):.1f}")
                 if written >= target:
                     break
     stats["jets"] += written

@@ -12,6 +12,8 @@ import fastjet
 import numpy as np
 
 from jetfm.errors import JetfmError
+from jetfm.io import quiet_stdout
+from jetfm.sim.substructure import nsubjettiness, recluster, softdrop_mass
 from jetfm.schema import (GENJET_FLOAT, GENJET_INT, GENPART_FLOAT, GENPART_INT, JET_FLOAT,
                           JET_INT, PARTICLE_BOOL, PARTICLE_FLOAT, PARTICLE_INT)
 
@@ -21,12 +23,13 @@ __all__ = ["build_jets", "output_columns"]
 # normalised measure), as in the JetClass-II / CMS AK8 set-up.
 SD_BETA, SD_ZCUT, SD_R0 = 0.0, 0.1, 0.8
 NSUB_BETA, NSUB_R0 = 1.0, 0.8
-# C/A radius for re-clustering one jet's constituents: large enough that nothing merges with the
-# beam before the whole jet is one tree (pairwise ΔR inside an R=0.8 jet is < ~2).
-_RECLUSTER_R = 10.0
 
 # input flag names: the schema's part_is* without the prefix
 PF_FLAGS = [c.removeprefix("part_") for c in PARTICLE_BOOL]
+# GEN-jets softer than this are never match candidates: a soft underlying-event cluster is not
+# the truth counterpart of a > 200 GeV jet, and fastjet's constituent extraction costs
+# O(jets × particles) per event, so thousands of soft GEN-jets would dominate the run time.
+GENJET_PT_MIN = 10.0
 
 
 def output_columns() -> list[str]:
@@ -60,11 +63,6 @@ def _eta_sign(eta):
     return np.where(eta >= 0, 1.0, -1.0)
 
 
-def _mass(px, py, pz, e):
-    m2 = e * e - px * px - py * py - pz * pz
-    return np.sqrt(np.maximum(m2, 0.0))
-
-
 # --------------------------------------------------------------------------------------------
 # fastjet wrappers (one C++ call per chunk)
 
@@ -75,15 +73,16 @@ def _zip4(px, py, pz, e, counts) -> ak.Array:
 
 
 def _cluster(px, py, pz, e, counts, r: float, min_pt: float):
-    """Anti-kT on every event of a chunk. Returns (jet_event, con_jet, con_idx): for each jet the
-    event it belongs to, and for each constituent its jet number and its index in the flat
-    particle arrays. Jets of one event are contiguous; their order is fastjet's."""
+    """Anti-kT on every event of a chunk; jets with pT ≥ `min_pt`. Returns (jet_event, con_jet,
+    con_idx): for each jet the event it belongs to, and for each constituent its jet number and
+    its index in the flat particle arrays. Jets are grouped by event, constituents by jet."""
     counts = np.asarray(counts, dtype=np.int64)
     empty = np.zeros(0, np.int64)
     if counts.sum() == 0:
         return empty, empty, empty
     jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, r)  # default E-scheme
-    cs = fastjet.ClusterSequence(_zip4(px, py, pz, e, counts), jetdef)
+    with quiet_stdout():   # FastJet prints its banner on first use
+        cs = fastjet.ClusterSequence(_zip4(px, py, pz, e, counts), jetdef)
     ci = cs.constituent_index(min_pt)  # events → jets → index within the event
     jets_per_event = ak.to_numpy(ak.num(ci, axis=1)).astype(np.int64)
     cons_per_jet = ak.to_numpy(ak.flatten(ak.num(ci, axis=2))).astype(np.int64)
@@ -95,29 +94,11 @@ def _cluster(px, py, pz, e, counts, r: float, min_pt: float):
 
 
 def _groom(px, py, pz, e, counts, with_taus: bool):
-    """Soft-drop mass (and τ1..τ4) of many jets at once: each jet's constituents are one
-    'event' of an awkward array, re-clustered with C/A; fastjet's SoftDrop grooms the single
-    exclusive jet, fjcontrib's Nsubjettiness runs on each jet's constituents."""
-    counts = np.asarray(counts, dtype=np.int64)
-    nj = len(counts)
-    taus = np.zeros((nj, 4))
-    if nj == 0:
-        return np.zeros(0), taus
-    jetdef = fastjet.JetDefinition(fastjet.cambridge_algorithm, _RECLUSTER_R)
-    cs = fastjet.ClusterSequence(_zip4(px, py, pz, e, counts), jetdef)
-    sd = cs.exclusive_jets_softdrop_grooming(njets=1, beta=SD_BETA, symmetry_cut=SD_ZCUT,
-                                              symmetry_measure="scalar_z", R0=SD_R0,
-                                              recursion_choice="larger_pt")
-    # PseudoJet::m() is −sqrt(−m²) for rounding-negative m²: a groomed massless core is 0 GeV
-    sdmass = np.maximum(ak.to_numpy(sd.msoftdrop), 0.0)
-    if with_taus:
-        # fjcontrib Nsubjettiness: OnePass_KT_Axes = exclusive kT axes + one β=1 minimisation
-        # pass; NormalizedMeasure = Σ pT·min ΔR / Σ pT·R0 (ΔR in y–φ, as fjcontrib). A jet with
-        # fewer than N constituents gets τN = 0 (every particle is its own axis).
-        t = cs.njettiness(measure_definition="NormalizedMeasure",
-                          axes_definition="OnePass_KT_Axes", njets=[1, 2, 3, 4],
-                          beta=NSUB_BETA, R0=NSUB_R0)
-        taus = np.maximum(ak.to_numpy(t).reshape(nj, 4), 0.0)
+    """Soft-drop mass (and τ1..τ4) of many jets at once (see `substructure`)."""
+    cs = recluster(px, py, pz, e, counts)
+    sdmass = softdrop_mass(cs, counts, zcut=SD_ZCUT, beta=SD_BETA, r0=SD_R0)
+    taus = (nsubjettiness(cs, len(counts), n_max=4, beta=NSUB_BETA, r0=NSUB_R0)
+            if with_taus else None)
     return sdmass, taus
 
 
@@ -145,14 +126,15 @@ def _jagged(values, counts, dtype) -> ak.Array:
 
 
 def build_jets(pf: dict[str, np.ndarray], gen: dict[str, np.ndarray], n_events: int, *,
-               pt_min: float = 200.0, abs_eta_max: float = 2.5, r: float = 0.8
-               ) -> dict[str, object]:
+               pt_min: float = 200.0, abs_eta_max: float = 2.5, r: float = 0.8,
+               genjet_pt_min: float = GENJET_PT_MIN) -> dict[str, object]:
     """Cluster PF candidates into anti-kT jets, keep pT > `pt_min`, |η| < `abs_eta_max`, and
     return JetClass-II columns, one row per jet ordered by (event, pT descending).
 
     `pf`/`gen` are flat per-particle arrays over a chunk of `n_events` events with a
     non-decreasing `event` column. List columns come back as awkward jagged arrays, scalar
     columns as numpy float32/int32, plus `event` (int64): the jet's event within the chunk.
+    GEN-jets below `genjet_pt_min` are not match candidates.
     """
     pf_counts = _check("pf", pf, n_events, ["event", "px", "py", "pz", "e", "charge", "d0val",
                                              "d0err", "dzval", "dzerr"] + PF_FLAGS)
@@ -172,12 +154,12 @@ def build_jets(pf: dict[str, np.ndarray], gen: dict[str, np.ndarray], n_events: 
     rank[sel] = np.arange(nj)
 
     # constituents of kept jets, grouped by jet rank and pT-descending inside each jet
-    cpt_all, ceta_all, cphi_all = _pt_eta_phi(px, py, pz)
     crank = rank[con_jet]
     keep = crank >= 0
     crank, cidx = crank[keep], con_idx[keep]
-    order = np.lexsort((-cpt_all[cidx], crank))
-    crank, cidx = crank[order], cidx[order]
+    c_pt, c_eta, c_phi = _pt_eta_phi(px[cidx], py[cidx], pz[cidx])
+    order = np.lexsort((-c_pt, crank))
+    crank, cidx, c_eta, c_phi = crank[order], cidx[order], c_eta[order], c_phi[order]
     ncon = np.bincount(crank, minlength=nj)
 
     j_px, j_py, j_pz, j_e = (v[sel] for v in jsum)
@@ -187,8 +169,8 @@ def build_jets(pf: dict[str, np.ndarray], gen: dict[str, np.ndarray], n_events: 
     out: dict[str, object] = {"event": jet_event[sel].astype(np.int64)}
     for col, src in (("part_px", px), ("part_py", py), ("part_pz", pz), ("part_energy", e)):
         out[col] = _jagged(src[cidx], ncon, np.float32)
-    out["part_deta"] = _jagged(sgn[crank] * (ceta_all[cidx] - j_eta[crank]), ncon, np.float32)
-    out["part_dphi"] = _jagged(_wrap_phi(cphi_all[cidx] - j_phi[crank]), ncon, np.float32)
+    out["part_deta"] = _jagged(sgn[crank] * (c_eta - j_eta[crank]), ncon, np.float32)
+    out["part_dphi"] = _jagged(_wrap_phi(c_phi - j_phi[crank]), ncon, np.float32)
     for col in ("d0val", "d0err", "dzval", "dzerr"):
         out["part_" + col] = _jagged(np.asarray(pf[col])[cidx], ncon, np.float32)
     out["part_charge"] = _jagged(np.asarray(pf["charge"])[cidx], ncon, np.int32)
@@ -205,16 +187,25 @@ def build_jets(pf: dict[str, np.ndarray], gen: dict[str, np.ndarray], n_events: 
         out[f"jet_tau{n + 1}"] = taus[:, n].astype(np.float32)
     out["jet_nparticles"] = ncon.astype(np.int32)
 
-    out.update(_gen_columns(gen, gen_counts, jet_event[sel], j_eta, j_phi, sgn, r))
+    out.update(_gen_columns(gen, gen_counts, jet_event[sel], j_eta, j_phi, sgn, r,
+                            genjet_pt_min))
     return out
 
 
-def _gen_columns(gen, gen_counts, jet_event, j_eta, j_phi, sgn, r) -> dict[str, object]:
+def _gen_columns(gen, gen_counts, jet_event, j_eta, j_phi, sgn, r, genjet_pt_min
+                 ) -> dict[str, object]:
     """GEN-jets (anti-kT R on visible gen particles); each reco jet takes the ΔR-closest GEN-jet
     of its event within ΔR < r; its constituents get Δη/Δφ w.r.t. the reco axis."""
     nj = len(jet_event)
     gpx, gpy, gpz, ge = (np.asarray(gen[k], dtype=np.float64) for k in ("px", "py", "pz", "e"))
-    g_event, gcon_jet, gcon_idx = _cluster(gpx, gpy, gpz, ge, gen_counts, r, 0.0)
+    # events without a selected reco jet need no GEN-jets: give them zero particles (exact,
+    # since events are clustered independently)
+    has_jet = np.zeros(len(gen_counts), bool)
+    has_jet[jet_event] = True
+    g_idx = np.flatnonzero(has_jet[np.asarray(gen["event"], dtype=np.int64)])
+    g_event, gcon_jet, gcon_loc = _cluster(gpx[g_idx], gpy[g_idx], gpz[g_idx], ge[g_idx],
+                                           np.where(has_jet, gen_counts, 0), r, genjet_pt_min)
+    gcon_idx = g_idx[gcon_loc]
     ng_all = len(g_event)
     gsum = [np.bincount(gcon_jet, weights=v[gcon_idx], minlength=ng_all)
             for v in (gpx, gpy, gpz, ge)]
@@ -234,24 +225,23 @@ def _gen_columns(gen, gen_counts, jet_event, j_eta, j_phi, sgn, r) -> dict[str, 
 
     # constituents of matched gen jets, placed under their reco jet (a GEN-jet closest to two
     # reco jets serves both), pT-descending; gcon_* are grouped by gen jet already
-    gpt_c, geta_c, gphi_c = _pt_eta_phi(gpx, gpy, gpz)
     g_ncon = np.bincount(gcon_jet, minlength=ng_all)
     g_cstart = np.cumsum(g_ncon) - g_ncon
     reco = np.flatnonzero(match >= 0)
     n = g_ncon[match[reco]]
     crank = np.repeat(reco, n)
     cidx = gcon_idx[_ranges(g_cstart[match[reco]], n)]
-    order = np.lexsort((-gpt_c[cidx], crank))
-    crank, cidx = crank[order], cidx[order]
+    c_pt, c_eta, c_phi = _pt_eta_phi(gpx[cidx], gpy[cidx], gpz[cidx])
+    order = np.lexsort((-c_pt, crank))
+    crank, cidx, c_eta, c_phi = crank[order], cidx[order], c_eta[order], c_phi[order]
     ncon = np.bincount(crank, minlength=nj)
 
     out: dict[str, object] = {}
     for col, src in (("genpart_px", gpx), ("genpart_py", gpy), ("genpart_pz", gpz),
                      ("genpart_energy", ge)):
         out[col] = _jagged(src[cidx], ncon, np.float32)
-    out["genpart_jet_deta"] = _jagged(sgn[crank] * (geta_c[cidx] - j_eta[crank]), ncon,
-                                      np.float32)
-    out["genpart_jet_dphi"] = _jagged(_wrap_phi(gphi_c[cidx] - j_phi[crank]), ncon, np.float32)
+    out["genpart_jet_deta"] = _jagged(sgn[crank] * (c_eta - j_eta[crank]), ncon, np.float32)
+    out["genpart_jet_dphi"] = _jagged(_wrap_phi(c_phi - j_phi[crank]), ncon, np.float32)
     for col, src in (("genpart_x", "vx"), ("genpart_y", "vy"), ("genpart_z", "vz"),
                      ("genpart_t", "vt")):
         out[col] = _jagged(np.asarray(gen[src])[cidx], ncon, np.float32)

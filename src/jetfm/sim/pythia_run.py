@@ -8,7 +8,6 @@ Three modes share one output layout (`EventRecords`):
 """
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pythia8mc
 
 from ..errors import ConfigError
+from ..io import quiet_stdout
 from .processes import COMMON_SETTINGS, ChunkSpec
 
 RECORD_INT = ("id", "status", "mother1", "mother2", "daughter1", "daughter2")
@@ -53,22 +53,6 @@ def seed_for_pythia(seed_seq: np.random.SeedSequence) -> int:
     return int(seed_seq.generate_state(1, np.uint32)[0] % 899_999_999) + 1
 
 
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Pythia's C++ code prints banners and warnings to fd 1; keep the progress bar clean."""
-    if os.environ.get("JETFM_PYTHIA_VERBOSE"):
-        yield
-        return
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def make_pythia(settings, seed: int, mpi_file: Path | None = None) -> pythia8mc.Pythia:
     """A fresh, initialised Pythia (fresh so decay tables of earlier chunks never leak in)."""
     lines = list(COMMON_SETTINGS) + list(settings) + ["Random:setSeed = on", f"Random:seed = {seed}"]
@@ -77,7 +61,7 @@ def make_pythia(settings, seed: int, mpi_file: Path | None = None) -> pythia8mc.
         # reusing it halves the per-chunk init time and keeps results worker-count independent.
         lines += ["MultipartonInteractions:reuseInit = 3",
                   f"MultipartonInteractions:initFile = {mpi_file}"]
-    with _quiet_stdout():
+    with quiet_stdout():
         pythia = pythia8mc.Pythia("", False)
         for line in lines:
             if not pythia.readString(line):
@@ -143,14 +127,14 @@ def generate_events(spec: ChunkSpec, seed: int, n_events: int, *, resim: int = 0
         raise ConfigError("--resim must be >= 0")
     if resim == 0:
         pythia = make_pythia(spec.settings, seed, mpi_file)
-        with _quiet_stdout():
+        with quiet_stdout():
             batch = pythia.nextBatch(n_events)
         fields, offsets = _from_batch(batch)
         return EventRecords(fields, offsets, np.arange(len(offsets) - 1, dtype=np.int64))
 
     pythia = make_pythia(list(spec.settings) + ["HadronLevel:all = off"], seed, mpi_file)
     events, parton_event = [], []
-    with _quiet_stdout():
+    with quiet_stdout():
         for i in range(n_events):
             while not pythia.next():
                 pass
@@ -181,7 +165,7 @@ _PDATA = None
 def _particle_data():
     global _PDATA
     if _PDATA is None:
-        with _quiet_stdout():
+        with quiet_stdout():
             _PDATA = pythia8mc.Pythia("", False).particleData
     return _PDATA
 
@@ -212,7 +196,7 @@ def pileup_particles(n_hard: int, mu: float, seed: int, mpi_file: Path | None = 
     if total == 0:
         return {}
     pythia = make_pythia(["SoftQCD:inelastic = on"], seed, mpi_file=None)
-    with _quiet_stdout():
+    with quiet_stdout():
         batch = pythia.nextBatch(total)
     fields, offsets = _from_batch(batch)
     recs = EventRecords(fields, offsets, np.arange(total))

@@ -1,0 +1,421 @@
+"""jetfm ParticleTransformer vs weaver-core's, side by side: training and inference speed, memory.
+
+    python bench/part_vs_weaver.py                                  # default + sophon, CPU
+    python bench/part_vs_weaver.py --configs default --steps 6 --infer-steps 6
+    python bench/part_vs_weaver.py --data out/qcd_*.parquet         # real jet 4-vectors
+    python bench/part_vs_weaver.py --device cuda --batch-size 1024   # bf16 autocast for both
+    python bench/part_vs_weaver.py --compile                        # torch.compile (jetfm only)
+
+Fairness rules (one process, one machine, same inputs):
+- weaver's model is ``weaver.nn.model.ParticleTransformer.ParticleTransformer`` built with
+  ``ParTConfig.weaver_kwargs()`` (same dims, heads, dropouts, head, ``trim=True`` as in the
+  weaver/Sophon configs), then jetfm loads *its* weights, so both compute the same function
+  (the eval-mode max |Δlogits| is printed as a check).
+- both get the same padded tensors: x (N, 17, 128), v (N, 4, 128), mask (N, 1, 128), jet
+  multiplicities drawn like real jets (20 + Gamma(k=2, θ=15), mean ≈ 50, clipped to 128;
+  or the real ones with ``--data``), zero padding as weaver's loader writes it.
+- both trim padding themselves: jetfm to the longest jet of the batch (exact); weaver's
+  ``SequenceTrimmer`` (enabled by ``trim=True``) does the same in eval, but in *training*
+  cuts to a random 0.90–1.0 quantile of the batch's multiplicities, after randomly
+  permuting the particles — i.e. it drops particles of the longest ~10 % of jets, which
+  makes its training steps cheaper (and is not the same computation). Its 5-step warm-up
+  counter is advanced before timing so timed steps see its steady state. ``--weaver-trim
+  off`` builds weaver with ``trim=False`` (the pre-0.4 behaviour: full 128-long batches).
+- training = AdamW step (forward, cross-entropy, backward, step) on random labels;
+  inference = eval mode under ``torch.inference_mode()``. Warm-up steps are not timed;
+  measurements alternate between the two models in ``--rounds`` rounds so that load changes
+  on a shared machine hit both alike; the reported rate is total jets / total time.
+- memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the allocation before the
+  step. On CPU there is no allocator high-water mark, so the peak *resident set size* of the
+  process during one step is measured (Linux: reset ``VmHWM`` via ``/proc/self/clear_refs``,
+  ``malloc_trim`` first so freed pages are not silently reused) minus the RSS before the
+  step. It includes allocator slack, so compare the two columns, not absolute values.
+  Without /proc it falls back to ``ru_maxrss`` deltas, which only register new peaks.
+- CUDA: bf16 autocast for both (jetfm via ``use_amp=True``, weaver wrapped in
+  ``torch.autocast``, as weaver's trainer does); losses in float32.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import logging
+import os
+import platform
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from jetfm.models import ParticleTransformer, convert_weaver_state_dict, preset_config
+
+MAX_PARTICLES = 128
+
+
+# ------------------------------------------------------------------ inputs
+def draw_lengths(n: int, rng: np.random.Generator, max_particles: int = MAX_PARTICLES):
+    """Jet multiplicities: 20 + Gamma(2, 15), clipped to [20, max]: mean ≈ 50, long tail
+    (JetClass-like; ~0.5 % of jets reach the 128 cap)."""
+    return np.clip(20 + rng.gamma(2.0, 15.0, size=n), 20, max_particles).astype(int)
+
+
+def synthetic_batch(lengths, n_features: int, num_classes: int, rng: np.random.Generator,
+                    max_particles: int = MAX_PARTICLES):
+    """x, v, mask padded to ``max_particles`` (zeros), labels. 4-vectors are massive
+    particles around a jet axis, pT-ordered, so pair features look like a jet's."""
+    n = len(lengths)
+    shape = (n, 1, max_particles)
+    pt = np.sort(np.exp(rng.normal(0.5, 1.2, size=shape)), axis=-1)[..., ::-1]
+    eta = 0.4 + 0.25 * rng.standard_normal(shape)
+    phi = 1.0 + 0.25 * rng.standard_normal(shape)
+    mass = 0.14 * rng.random(shape)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    energy = np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+    v = np.concatenate((px, py, pz, energy), axis=1)
+    mask = (np.arange(max_particles)[None] < np.asarray(lengths)[:, None])[:, None, :]
+    x = rng.standard_normal((n, n_features, max_particles))
+    labels = rng.integers(0, num_classes, size=n)
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
+    return as_t(x * mask), as_t(v * mask), as_t(mask), torch.from_numpy(labels).long()
+
+
+def real_jets(files, n_jets: int, n_features: int, num_classes: int, rng, max_particles=128):
+    """(x, v, mask, labels, source) from jetfm Parquet / JetClass ROOT files.
+
+    v: the real constituent 4-vectors (first ``max_particles``, zero padded). x: the
+    JetClass-II features from ``jetfm.data.features.build_inputs`` if that exists and
+    accepts a batch, else random-but-shaped features masked like the jet."""
+    import awkward as ak
+
+    from jetfm.data.readers import iter_jets
+
+    columns = ["part_px", "part_py", "part_pz", "part_energy", "jet_label"]
+    parts = []
+    got = 0
+    for _, batch in iter_jets(files, columns=columns):
+        parts.append(batch)
+        got += len(batch)
+        if got >= n_jets:
+            break
+    jets = ak.concatenate(parts)[:n_jets]
+    if len(jets) == 0:
+        raise SystemExit(f"--data: no jets in {files}")
+    comps = []
+    for name in columns[:4]:
+        padded = ak.fill_none(ak.pad_none(jets[name], max_particles, clip=True), 0.0)
+        comps.append(ak.to_numpy(padded).astype(np.float32))
+    v = np.stack(comps, axis=1)  # (N, 4, P)
+    lengths = np.minimum(ak.to_numpy(ak.num(jets["part_px"])), max_particles)
+    mask = (np.arange(max_particles)[None] < lengths[:, None])[:, None, :].astype(np.float32)
+    labels = ak.to_numpy(jets["jet_label"]).astype(np.int64) % num_classes
+    x, source = None, "random features (no jetfm.data.features.build_inputs)"
+    try:
+        from jetfm.data.features import build_inputs  # type: ignore[import-not-found]
+    except ImportError:
+        build_inputs = None
+    if build_inputs is not None:
+        try:
+            built = build_inputs(jets)
+            x = built["x"] if isinstance(built, dict) else built[0]
+            x = np.asarray(x, dtype=np.float32)[..., :max_particles]
+            if x.shape != (len(jets), n_features, max_particles):
+                raise ValueError(f"shape {x.shape}")
+            source = "jetfm.data.features.build_inputs"
+        except Exception as err:  # unknown signature: fall back, but say so
+            print(f"[bench] build_inputs did not fit ({err}); using random features",
+                  file=sys.stderr)
+            x = None
+    if x is None:
+        x = rng.standard_normal((len(jets), n_features, max_particles)).astype(np.float32)
+    x = x * mask
+    t = torch.from_numpy
+    return t(np.ascontiguousarray(x)), t(v * mask), t(mask), t(labels), source, lengths
+
+
+@dataclass
+class Batches:
+    items: list = field(default_factory=list)
+
+    def __getitem__(self, k):
+        return self.items[k % len(self.items)]
+
+
+def make_batches(args, num_classes: int, device) -> tuple[Batches, str, np.ndarray]:
+    rng = np.random.default_rng(args.seed)
+    n_batches = max(1, min(args.num_batches, args.steps + args.warmup))
+    out = Batches()
+    if args.data:
+        x, v, mask, y, source, lengths = real_jets(
+            args.data, n_batches * args.batch_size, 17, num_classes, rng)
+        n_batches = max(1, len(x) // args.batch_size)
+        for k in range(n_batches):
+            sl = slice(k * args.batch_size, (k + 1) * args.batch_size)
+            out.items.append(tuple(t[sl].to(device) for t in (x, v, mask, y)))
+        return out, f"real 4-vectors from --data, x: {source}", lengths
+    all_lengths = []
+    for _ in range(n_batches):
+        lengths = draw_lengths(args.batch_size, rng)
+        all_lengths.append(lengths)
+        out.items.append(tuple(t.to(device) for t in synthetic_batch(lengths, 17, num_classes, rng)))
+    return out, "synthetic (20 + Gamma(2, 15) multiplicities)", np.concatenate(all_lengths)
+
+
+# ------------------------------------------------------------------ models
+def build_pair(name: str, args, device):
+    from weaver.nn.model.ParticleTransformer import ParticleTransformer as WeaverParT
+
+    cfg = preset_config(name)
+    cuda = device.type == "cuda"
+    jcfg = cfg.replace(use_amp=cuda)
+    if args.compile and args.jetfm_pair_mode is None:
+        jcfg = jcfg.replace(pair_mode="dense")  # static shapes: no nonzero() graph breaks
+    elif args.jetfm_pair_mode:
+        jcfg = jcfg.replace(pair_mode=args.jetfm_pair_mode)
+    wkw = cfg.weaver_kwargs()
+    if args.weaver_trim == "off":
+        wkw["trim"] = False
+    torch.manual_seed(args.seed)
+    weaver = WeaverParT(**wkw).to(device)
+    jetfm = ParticleTransformer(jcfg).to(device)
+    jetfm.load_state_dict(convert_weaver_state_dict(weaver.state_dict()))
+    # steady state for weaver's trimmer (it only starts trimming after 5 calls)
+    weaver.trimmer._counter.fill_(weaver.trimmer.warmup_steps)
+    return jetfm, weaver
+
+
+class Runner:
+    """Uniform train/infer steps for either model."""
+
+    def __init__(self, label, model, is_jetfm, device, compile_model=False):
+        self.label = label
+        self.model = model
+        self.is_jetfm = is_jetfm
+        self.device = device
+        self.cuda = device.type == "cuda"
+        self.fn = torch.compile(model, dynamic=True) if compile_model else model
+        self.opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+
+    def _autocast(self):
+        # jetfm autocasts inside (use_amp=True); weaver relies on its trainer's autocast
+        if self.cuda and not self.is_jetfm:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _logits(self, x, v, mask):
+        with self._autocast():
+            out = self.fn(x, v, mask)
+        return (out.logits if self.is_jetfm else out).float()
+
+    def train_step(self, batch):
+        x, v, mask, y = batch
+        self.model.train()
+        loss = F.cross_entropy(self._logits(x, v, mask), y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+    def infer_step(self, batch):
+        x, v, mask, _ = batch
+        self.model.eval()
+        with torch.inference_mode():
+            return self._logits(x, v, mask)
+
+    def sync(self):
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+
+
+# ------------------------------------------------------------------ memory
+_libc = None
+
+
+def _malloc_trim():
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL("libc.so.6")
+        _libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _status_kb(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_hwm() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak RSS (VmHWM) to the current RSS (Linux >= 4.0)
+        return True
+    except OSError:
+        return False
+
+
+def peak_memory_mb(step, runner: Runner, batch) -> float:
+    """Peak memory of one step above what was in use before it (MB)."""
+    if runner.cuda:
+        runner.sync()
+        torch.cuda.empty_cache()
+        base = torch.cuda.memory_allocated(runner.device)
+        torch.cuda.reset_peak_memory_stats(runner.device)
+        step(batch)
+        runner.sync()
+        return (torch.cuda.max_memory_allocated(runner.device) - base) / 2**20
+    _malloc_trim()
+    if _reset_hwm():
+        base = _status_kb("VmRSS")
+        step(batch)
+        return (_status_kb("VmHWM") - base) / 1024
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step(batch)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+
+
+# ------------------------------------------------------------------ timing
+def timed(runner: Runner, step, batches: Batches, start: int, n: int) -> float:
+    runner.sync()
+    t0 = time.perf_counter()
+    for k in range(start, start + n):
+        step(batches[k])
+    runner.sync()
+    return time.perf_counter() - t0
+
+
+def compare(name: str, args, device) -> dict:
+    num_classes = preset_config(name).num_classes
+    batches, source, lengths = make_batches(args, num_classes, device)
+    jetfm, weaver = build_pair(name, args, device)
+    runners = [Runner("jetfm", jetfm, True, device, args.compile),
+               Runner("weaver", weaver, False, device)]
+
+    # parity check: same weights → same eval logits (weaver trims to the max in eval too)
+    with torch.inference_mode():
+        a = runners[0].infer_step(batches[0])
+        b = runners[1].infer_step(batches[0])
+    max_diff = float((a - b).abs().max())
+
+    res = {"config": name, "source": source, "max_logit_diff": max_diff,
+           "mean_len": float(lengths.mean()),
+           "mean_batch_max": float(np.mean([int(b[2].sum(-1).max()) for b in batches.items])),
+           "params": sum(p.numel() for p in jetfm.parameters())}
+    for phase, n_steps in (("train", args.steps), ("infer", args.infer_steps)):
+        for r in runners:
+            step = r.train_step if phase == "train" else r.infer_step
+            timed(r, step, batches, 0, args.warmup)  # warm-up (and compile), not timed
+        per_round = [n_steps // args.rounds + (k < n_steps % args.rounds)
+                     for k in range(args.rounds)]
+        totals = {r.label: 0.0 for r in runners}
+        start = args.warmup
+        for k, n in enumerate(per_round):
+            order = runners if k % 2 == 0 else runners[::-1]
+            for r in order:
+                step = r.train_step if phase == "train" else r.infer_step
+                totals[r.label] += timed(r, step, batches, start, n)
+            start += n
+        for r in runners:
+            step = r.train_step if phase == "train" else r.infer_step
+            sec = totals[r.label]
+            res[f"{r.label}_{phase}_steps_s"] = n_steps / sec
+            res[f"{r.label}_{phase}_jets_s"] = n_steps * args.batch_size / sec
+            res[f"{r.label}_{phase}_mem_mb"] = peak_memory_mb(step, r, batches[start])
+    return res
+
+
+def load_note() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+        return f"load avg {one:.2f}/{five:.2f}/{fifteen:.2f} on {os.cpu_count()} CPUs"
+    except OSError:
+        return "load avg unavailable"
+
+
+def print_table(results, args, device) -> None:
+    mem_kind = "CUDA max_memory_allocated" if device.type == "cuda" else "peak RSS delta"
+    print()
+    print(f"{'config':8} {'model':7} {'train step/s':>12} {'train jets/s':>12} "
+          f"{'infer jets/s':>12} {'train MB':>9} {'infer MB':>9}")
+    for res in results:
+        for who in ("jetfm", "weaver"):
+            print(f"{res['config']:8} {who:7} {res[f'{who}_train_steps_s']:12.3f} "
+                  f"{res[f'{who}_train_jets_s']:12.1f} {res[f'{who}_infer_jets_s']:12.1f} "
+                  f"{res[f'{who}_train_mem_mb']:9.0f} {res[f'{who}_infer_mem_mb']:9.0f}")
+        tr = res["jetfm_train_jets_s"] / res["weaver_train_jets_s"]
+        inf = res["jetfm_infer_jets_s"] / res["weaver_infer_jets_s"]
+        mtr = res["jetfm_train_mem_mb"] / max(res["weaver_train_mem_mb"], 1e-9)
+        minf = res["jetfm_infer_mem_mb"] / max(res["weaver_infer_mem_mb"], 1e-9)
+        print(f"{res['config']:8} {'ratio':7} {'jetfm/weaver':>12} {tr:11.2f}x {inf:11.2f}x "
+              f"{mtr:8.2f}x {minf:8.2f}x   (targets: train >= 2x, infer >= 3x on CPU)")
+        print(f"{'':8} inputs: {res['source']}; mean length {res['mean_len']:.1f}, mean batch "
+              f"max {res['mean_batch_max']:.1f}; {res['params']:,} params; eval max |Δlogits| "
+              f"{res['max_logit_diff']:.2e}")
+    print(f"\nmemory: {mem_kind} of one step above the level before it")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--configs", nargs="+", default=["default", "sophon"])
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--steps", type=int, default=6, help="timed training steps per model")
+    p.add_argument("--infer-steps", type=int, default=None,
+                   help="timed inference batches per model (default: --steps)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps per model and phase")
+    p.add_argument("--rounds", type=int, default=2, help="alternate the models this many times")
+    p.add_argument("--num-batches", type=int, default=8, help="distinct input batches (cycled)")
+    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (CPU)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
+    p.add_argument("--compile", action="store_true", help="torch.compile the jetfm model")
+    p.add_argument("--jetfm-pair-mode", choices=("sparse", "dense"), default=None,
+                   help="jetfm pair embedding path (default sparse; dense with --compile)")
+    p.add_argument("--weaver-trim", choices=("on", "off"), default="on",
+                   help="weaver's SequenceTrimmer (on = weaver_kwargs(), as in weaver configs)")
+    p.add_argument("--data", nargs="+", default=None, help="jetfm Parquet / JetClass ROOT files")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.infer_steps is None:
+        args.infer_steps = args.steps
+    args.rounds = max(1, min(args.rounds, args.steps, args.infer_steps))
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.getLogger("weaver").setLevel(logging.WARNING)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device here")
+    torch.set_num_threads(args.threads)
+    import weaver
+
+    print(f"torch {torch.__version__}, weaver-core {getattr(weaver, '__version__', '?')}, "
+          f"python {platform.python_version()}, device {device}"
+          + (f" ({torch.cuda.get_device_name(device)}, bf16 autocast)" if device.type == "cuda"
+             else f", {torch.get_num_threads()} threads"))
+    print(f"batch {args.batch_size}, {args.steps} train / {args.infer_steps} infer steps timed "
+          f"after {args.warmup} warm-up, {args.rounds} alternating rounds; "
+          f"jetfm compile={args.compile}; weaver trim={args.weaver_trim}")
+    print(f"before: {load_note()}")
+    results = []
+    for name in args.configs:
+        t0 = time.perf_counter()
+        results.append(compare(name, args, device))
+        print(f"[{name}] done in {time.perf_counter() - t0:.0f} s; {load_note()}", flush=True)
+    print_table(results, args, device)
+    print(f"after: {load_note()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

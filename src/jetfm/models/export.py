@@ -1,0 +1,326 @@
+"""Export and checkpoints: ONNX in the Sophon convention, safetensors with the resolved config.
+
+ONNX (:func:`export_onnx`)
+    Inputs are named as in weaver's ONNX export, outputs as in Sophon's::
+
+        pf_features (N, C, P) float32   particle features (C = 17 for JetClass-II)
+        pf_vectors  (N, 4, P) float32   (px, py, pz, E)
+        pf_mask     (N, 1, P) float32   1 = real particle, 0 = padding
+        -> softmax   (N, num_classes)   class probabilities (rows sum to 1)
+        -> embedding (N, D)             class-token embedding after the final norm (D = 128
+                                        for default/sophon; the preset's embed dim otherwise)
+
+    N and P are dynamic (axis names ``N`` and ``n_pf``, weaver's). Graph capture makes the
+    model take its static-shape path (no trimming, dense pair embedding), so any P works and
+    padded slots are masked exactly as in PyTorch. The exported graph is checked with
+    onnxruntime against PyTorch at two (N, P) shapes other than the tracing shape, before
+    the file is renamed into place: a file at ``path`` has always passed the check.
+
+Checkpoints (:func:`save_checkpoint` / :func:`load_checkpoint`)
+    One self-contained ``.safetensors`` file, written atomically. Besides the weights (the
+    full ``state_dict``, BatchNorm statistics included) its string metadata holds:
+
+    - ``jetfm.format`` = ``"jetfm-part-checkpoint"``, ``jetfm.format_version`` = ``"1"``;
+    - ``jetfm.model_config``: JSON of :meth:`ParTConfig.to_dict` — enough to rebuild the
+      architecture with no code or preset lookups (presets may change; the file does not);
+    - ``jetfm.config``: JSON of the run's resolved configuration (whatever dict the caller
+      passes: data, training, strategy settings), returned unchanged by ``load_checkpoint``;
+    - ``jetfm.sha256``: a digest of every tensor's name, dtype, shape and bytes, because the
+      safetensors format itself only detects truncation, not flipped bytes.
+
+    JSON rather than YAML because safetensors metadata is str → str and JSON round-trips
+    exactly; read it from any language with ``safetensors.safe_open(...).metadata()``.
+    A missing, truncated, corrupt or foreign file raises :class:`jetfm.errors.DataError`
+    naming the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from jetfm.errors import ConfigError, DataError, JetfmError
+from jetfm.io import atomic_path
+from jetfm.models.config import ParTConfig
+from jetfm.models.part import ParticleTransformer
+
+INPUT_NAMES = ("pf_features", "pf_vectors", "pf_mask")
+OUTPUT_NAMES = ("softmax", "embedding")
+DYNAMIC_AXES = {
+    **{name: {0: "N", 2: "n_pf"} for name in INPUT_NAMES},
+    **{name: {0: "N"} for name in OUTPUT_NAMES},
+}
+# tracing shape, then the (N, P) shapes the onnxruntime check uses: all different, so a
+# length or batch size frozen into the graph fails the check
+_TRACE_LENGTHS, _TRACE_P = (9, 4, 1), 12
+_CHECK_SHAPES = ((5, 24), (2, 57))
+
+CHECKPOINT_FORMAT = "jetfm-part-checkpoint"
+CHECKPOINT_VERSION = "1"
+_META_PREFIX = "jetfm."
+
+
+class ExportCheckError(JetfmError):
+    """The exported ONNX graph does not reproduce the PyTorch outputs."""
+
+
+class ProbsAndEmbedding(nn.Module):
+    """Sophon's export convention: ``[softmax(logits), embedding]``."""
+
+    def __init__(self, model: ParticleTransformer):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pf_features, pf_vectors, pf_mask):
+        out = self.model(pf_features, pf_vectors, pf_mask)
+        return torch.softmax(out.logits, dim=1), out.embedding
+
+
+def _unwrap(model: nn.Module) -> ParticleTransformer:
+    """The ParticleTransformer inside ``torch.compile`` / DDP wrappers."""
+    seen = 0
+    while not isinstance(model, ParticleTransformer) and seen < 4:
+        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if inner is None:
+            break
+        model, seen = inner, seen + 1
+    if not isinstance(model, ParticleTransformer):
+        raise ConfigError(
+            f"expected a jetfm ParticleTransformer, got {type(model).__name__}; weaver models "
+            "load with jetfm.models.model_from_weaver_state_dict"
+        )
+    return model
+
+
+def random_inputs(
+    lengths, num_particles: int, n_features: int = 17, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random, physical, right-padded jets: x (N, C, P), v (N, 4, P), float mask (N, 1, P).
+
+    Massive four-vectors scattered around a jet axis (so every pair feature is finite and
+    non-trivial); padded slots are zero, as in weaver's padded arrays."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(lengths)
+    shape = (n, 1, num_particles)
+    pt = torch.exp(torch.randn(shape, generator=g))
+    eta = 0.5 + 0.3 * torch.randn(shape, generator=g)
+    phi = 1.0 + 0.3 * torch.randn(shape, generator=g)
+    mass = 0.2 * torch.rand(shape, generator=g)
+    px, py, pz = pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta)
+    energy = torch.sqrt(px**2 + py**2 + pz**2 + mass**2)
+    v = torch.cat((px, py, pz, energy), dim=1)
+    x = torch.randn(n, n_features, num_particles, generator=g)
+    mask = (torch.arange(num_particles)[None] < torch.as_tensor(lengths)[:, None])
+    mask = mask.unsqueeze(1).float()
+    return x * mask, v * mask, mask
+
+
+def _check_lengths(n: int, p: int, seed: int) -> list[int]:
+    """n lengths in [1, p], including a full-length and a single-particle jet."""
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, p + 1, (n,), generator=g).tolist()
+    lengths[0] = p
+    if n > 1:
+        lengths[-1] = 1
+    return lengths
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    n_features: int = 17,
+    opset: int = 17,
+    check: bool = True,
+    atol: float = 1e-4,
+) -> dict[str, Any]:
+    """Export ``model`` to ONNX with outputs ``[softmax (N, C), embedding (N, D)]``.
+
+    The model itself is not modified (a CPU float32 copy in eval mode is exported). With
+    ``check``, onnxruntime runs the written graph on random padded jets at two (N, P)
+    shapes and every output must agree with PyTorch within ``atol`` (max |Δ|), else
+    :class:`ExportCheckError` is raised and nothing is left at ``path``.
+
+    Returns ``{"path", "opset", "atol", "shapes_tested", "max_abs_diff_probs",
+    "max_abs_diff_embedding"}`` (diffs and shapes are ``None`` / ``[]`` without ``check``).
+    """
+    part = _unwrap(model)
+    cfg = part.config
+    if cfg.num_classes is None:
+        raise ConfigError(
+            "export_onnx needs a classification head (num_classes=None has no probabilities)"
+        )
+    if n_features != cfg.input_dim:
+        raise ConfigError(f"n_features={n_features} but the model takes {cfg.input_dim} features")
+    if atol < 0:
+        raise ConfigError(f"atol must be >= 0, got {atol}")
+
+    wrapper = ProbsAndEmbedding(copy.deepcopy(part).cpu().float()).eval()
+    example = random_inputs(_TRACE_LENGTHS, _TRACE_P, n_features, seed=0)
+    path = Path(path)
+    result: dict[str, Any] = dict(
+        path=str(path), opset=opset, atol=atol, shapes_tested=[],
+        max_abs_diff_probs=None, max_abs_diff_embedding=None,
+    )
+    with atomic_path(path) as tmp:
+        with warnings.catch_warnings(), torch.no_grad():
+            # the TorchScript exporter is deprecated in torch 2.9+, but the dynamo one needs
+            # onnxscript and cannot express the data-dependent trimming we switch off anyway
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
+            torch.onnx.export(
+                wrapper, example, str(tmp), input_names=list(INPUT_NAMES),
+                output_names=list(OUTPUT_NAMES), dynamic_axes=DYNAMIC_AXES,
+                opset_version=opset, do_constant_folding=True, dynamo=False,
+            )
+        wrapper.eval()  # the exporter restores the mode it found; keep eval regardless
+        if check:
+            result.update(_check_onnx(tmp, wrapper, n_features, atol, final_path=path))
+    return result
+
+
+def _check_onnx(onnx_path: Path, wrapper: nn.Module, n_features: int, atol: float,
+                final_path: Path) -> dict[str, Any]:
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        onnx.checker.check_model(str(onnx_path))
+    except Exception as err:  # onnx raises ValidationError and friends
+        raise ExportCheckError(f"{final_path}: exported graph is invalid ONNX: {err}") from err
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, torch.get_num_threads())
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    if names != list(OUTPUT_NAMES):
+        raise ExportCheckError(f"{final_path}: ONNX outputs are {names}, expected {OUTPUT_NAMES}")
+
+    worst = {"probs": 0.0, "embedding": 0.0}
+    shapes = []
+    for k, (n, p) in enumerate(_CHECK_SHAPES):
+        x, v, mask = random_inputs(_check_lengths(n, p, seed=k + 1), p, n_features, seed=k + 1)
+        got = session.run(None, dict(zip(INPUT_NAMES, (x.numpy(), v.numpy(), mask.numpy()))))
+        ref = _reference_outputs(wrapper, x, v, mask)
+        for key, a, b in zip(("probs", "embedding"), got, ref):
+            if a.shape != b.shape:
+                raise ExportCheckError(
+                    f"{final_path}: ONNX output {key!r} has shape {a.shape} at (N, P) = "
+                    f"({n}, {p}), PyTorch gives {b.shape}")
+            diff = float(np.abs(a - b).max()) if a.size else 0.0
+            if not np.isfinite(diff):
+                diff = float("inf")
+            worst[key] = max(worst[key], diff)
+        shapes.append((n, p))
+    if worst["probs"] > atol or worst["embedding"] > atol:
+        raise ExportCheckError(
+            f"{final_path}: onnxruntime disagrees with PyTorch: max |Δ| probs "
+            f"{worst['probs']:.3g}, embedding {worst['embedding']:.3g} > atol {atol:g} "
+            f"(shapes (N, P) tested: {shapes})")
+    return dict(shapes_tested=shapes, max_abs_diff_probs=worst["probs"],
+                max_abs_diff_embedding=worst["embedding"])
+
+
+def _reference_outputs(wrapper, x, v, mask) -> list[np.ndarray]:
+    with torch.no_grad():
+        return [t.numpy() for t in wrapper(x, v, mask)]
+
+
+# ------------------------------------------------------------------ checkpoints
+def _jsonable(obj):
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, ParTConfig):
+        return obj.to_dict()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_checkpoint(model: nn.Module, config: dict | None, path: str | os.PathLike) -> Path:
+    """Write weights + architecture + the run's resolved ``config`` to one safetensors file.
+
+    ``config`` must be JSON-serialisable (paths, sets, numpy scalars and ``ParTConfig``
+    values are converted). Returns the path written.
+    """
+    from safetensors.torch import save_file
+
+    part = _unwrap(model)
+    try:
+        run_config = json.dumps(config if config is not None else {}, default=_jsonable)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"checkpoint config is not JSON serialisable: {err}") from err
+    # clone: safetensors refuses tensors that share storage, and wants contiguous CPU data
+    tensors = {k: t.detach().cpu().contiguous().clone() for k, t in part.state_dict().items()}
+    metadata = {
+        _META_PREFIX + "format": CHECKPOINT_FORMAT,
+        _META_PREFIX + "format_version": CHECKPOINT_VERSION,
+        _META_PREFIX + "model_config": json.dumps(part.config.to_dict()),
+        _META_PREFIX + "config": run_config,
+        _META_PREFIX + "sha256": _digest(tensors),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return path
+
+
+def load_checkpoint(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[ParticleTransformer, dict]:
+    """Rebuild the model saved by :func:`save_checkpoint`: returns ``(model, config)``, the
+    model in eval mode on ``device`` and ``config`` the dict given at save time."""
+    from safetensors import SafetensorError
+    from safetensors.torch import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: checkpoint file not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise DataError(f"{path}: not a readable safetensors checkpoint ({err})") from err
+
+    fmt = metadata.get(_META_PREFIX + "format")
+    if fmt != CHECKPOINT_FORMAT:
+        raise DataError(f"{path}: not a jetfm checkpoint (metadata format {fmt!r})")
+    version = metadata.get(_META_PREFIX + "format_version")
+    if version != CHECKPOINT_VERSION:
+        raise DataError(f"{path}: checkpoint format version {version!r} is not supported "
+                        f"(this jetfm reads {CHECKPOINT_VERSION!r})")
+    if metadata.get(_META_PREFIX + "sha256") != _digest(tensors):
+        raise DataError(f"{path}: checkpoint is corrupt (tensor checksum mismatch)")
+    try:
+        model_config = ParTConfig.from_dict(json.loads(metadata[_META_PREFIX + "model_config"]))
+        run_config = json.loads(metadata[_META_PREFIX + "config"])
+    except (KeyError, ValueError, TypeError, JetfmError) as err:
+        raise DataError(f"{path}: checkpoint config is missing or invalid ({err})") from err
+
+    model = ParticleTransformer(model_config)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as err:
+        raise DataError(f"{path}: weights do not fit the stored architecture: {err}") from err
+    return model.to(device).eval(), run_config
