@@ -1,4 +1,4 @@
-"""`jetfm` command line: generate | inspect | quickstart.
+"""`jetfm` command line: generate | inspect | pretrain | evaluate | export | quickstart.
 
 Every sub-command turns a `JetfmError` (bad input, impossible option, corrupt file) into one
 line on stderr and exit code 2; nothing half-written is left behind (outputs are atomic).
@@ -59,6 +59,105 @@ def _run_inspect(args) -> int:
     return 0
 
 
+def _add_pretrain(sub) -> None:
+    p = sub.add_parser("pretrain", help="pre-train a ParT backbone (Lightning; CPU, GPU, DDP)")
+    p.add_argument("--strategy", default=None, help="pre-training strategy (supervised = Sophon)")
+    p.add_argument("--data", nargs="+", default=None, help="Parquet/ROOT files or folders")
+    p.add_argument("--out", required=True, help="run directory (re-running resumes it)")
+    p.add_argument("--config", default=None, help="YAML run config; CLI options override it")
+    p.add_argument("--preset", default=None, help="ParT size: tiny | small | default | sophon")
+    p.add_argument("--data-config", default=None, help="data config: builtin name or YAML path")
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument("--optimizer", default=None, help="adamw | ranger")
+    p.add_argument("--warmup-steps", type=int, default=None)
+    p.add_argument("--reweight", action="store_true", default=None,
+                   help="flat (pT, m_SD) reweighting per label group, as Sophon")
+    p.add_argument("--num-workers", type=int, default=None, help="DataLoader workers")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--accelerator", default=None, help="cpu | gpu | auto")
+    p.add_argument("--devices", default=None, help="number of devices or 'auto'")
+    p.add_argument("--num-nodes", type=int, default=None)
+    p.add_argument("--precision", default=None, help="auto | 32-true | bf16-mixed | 16-mixed")
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the backbone")
+    p.add_argument("--val-every-steps", type=int, default=None)
+    p.add_argument("--checkpoint-every-steps", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_run_pretrain)
+
+
+def _run_pretrain(args) -> int:
+    from .pretrain.config import load_train_config
+    from .pretrain.run import run_pretrain
+    devices = args.devices
+    if devices is not None and devices != "auto":
+        try:
+            devices = int(devices)
+        except ValueError:
+            raise JetfmError(f"--devices must be an integer or 'auto', got {devices!r}") from None
+    cfg = load_train_config(
+        args.config, strategy=args.strategy, data=args.data, preset=args.preset,
+        data_config=args.data_config, max_steps=args.max_steps, batch_size=args.batch_size,
+        reweight=args.reweight, num_workers=args.num_workers, seed=args.seed,
+        accelerator=args.accelerator, devices=devices, num_nodes=args.num_nodes,
+        precision=args.precision, compile=args.compile, val_every_steps=args.val_every_steps,
+        checkpoint_every_steps=args.checkpoint_every_steps,
+        **{"optimizer.lr": args.lr, "optimizer.name": args.optimizer,
+           "optimizer.warmup_steps": args.warmup_steps})
+    summary = run_pretrain(cfg, args.out, progress=not args.no_progress)
+    print(f"run {summary['run_dir']}: {summary['global_step']} steps"
+          + (f" (resumed from {summary['resumed_from']})" if summary["resumed_from"] else ""))
+    for k, v in sorted(summary["metrics"].items()):
+        print(f"  {k:<16} {v:.4f}")
+    return 0
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="metrics and plots of a run's model on test files")
+    p.add_argument("run_dir", help="a `jetfm pretrain` run directory")
+    p.add_argument("--data", nargs="+", default=None,
+                   help="Parquet/ROOT files or folders (default: the run's test split)")
+    p.add_argument("--out", required=True, help="folder for results.json and the plots")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--max-jets", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from .metrics.run_eval import evaluate_run, format_results, load_run
+    data = args.data
+    if data is None:
+        _, config, _ = load_run(args.run_dir)
+        data = config.get("splits", {}).get("test") or []
+        if not data:
+            raise JetfmError(f"{args.run_dir} has no test split; pass --data FILES")
+    res = evaluate_run(args.run_dir, data, args.out, batch_size=args.batch_size,
+                       max_jets=args.max_jets, progress=not args.no_progress)
+    print(format_results(res))
+    print(f"results: {Path(args.out) / 'results.json'}")
+    return 0
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="ONNX export [class probabilities, embedding], checked with onnxruntime")
+    p.add_argument("run_dir", help="a `jetfm pretrain` run directory")
+    p.add_argument("--out", required=True, help="ONNX file to write")
+    p.add_argument("--opset", type=int, default=17)
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args) -> int:
+    from .metrics.run_eval import load_run
+    from .models.export import export_onnx
+    model, _, data_cfg = load_run(args.run_dir)
+    info = export_onnx(model, args.out, n_features=data_cfg.num_features, opset=args.opset)
+    print(f"wrote {args.out}; onnxruntime vs PyTorch max |diff|: "
+          f"probs {info['max_abs_diff_probs']:.2e}, embedding {info['max_abs_diff_embedding']:.2e}")
+    return 0
+
+
 def _add_quickstart(sub) -> None:
     p = sub.add_parser("quickstart", help="small CPU-friendly end-to-end run")
     p.add_argument("--out", default="quickstart_out", help="output folder")
@@ -89,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_generate(sub)
     _add_inspect(sub)
+    _add_pretrain(sub)
+    _add_evaluate(sub)
+    _add_export(sub)
     _add_quickstart(sub)
     return parser
 

@@ -279,9 +279,12 @@ class ReweightSpec:
         if not isinstance(vars_, (list, tuple)) or len(vars_) != 2:
             raise ConfigError("reweight.vars: expected two per-jet columns")
         vars_ = tuple(_column(v, "reweight.vars", per_particle=False) for v in vars_)
-        bins = d.get("bins", {})
-        _check_keys(bins, set(vars_), "reweight.bins", set(vars_))
-        edges = tuple(_edges(bins[v], f"reweight.bins.{v}") for v in vars_)
+        bins = d.get("bins")
+        if bins is None and vars_ == cls.vars:
+            edges = cls.bins  # one bin each: harmless default for a disabled section
+        else:
+            _check_keys(bins, set(vars_), "reweight.bins", set(vars_))
+            edges = tuple(_edges(bins[v], f"reweight.bins.{v}") for v in vars_)
         groups = d.get("groups", "label")
         if isinstance(groups, str):
             if groups not in GROUP_MODES:

@@ -149,9 +149,13 @@ def _positions(counts: np.ndarray, pt: np.ndarray, max_particles: int):
 
 
 def compute_flat(batch: ak.Array, cfg: DataConfig, *, path="<batch>", row_offset: int = 0,
-                 reweighter: "Reweighter | None" = None,
-                 extra_columns: Sequence[str] = ()) -> FlatJets:
-    """Features, 4-vectors, labels (and weights / extra per-jet columns) as `FlatJets`."""
+                 reweighter: "Reweighter | None" = None, extra_columns: Sequence[str] = (),
+                 select: bool = False) -> FlatJets:
+    """Features, 4-vectors, labels (and weights / extra per-jet columns) as `FlatJets`.
+
+    `select=True` applies `cfg.selection` after the finiteness check (so a NaN in a cut
+    column is an error, not a silently failed cut); `row_offset` then still counts raw rows.
+    """
     fields = set(ak.fields(batch))
     used = cfg.required_columns()
     if reweighter is not None:
@@ -160,6 +164,8 @@ def compute_flat(batch: ak.Array, cfg: DataConfig, *, path="<batch>", row_offset
         if col not in fields:
             raise DataError(f"{path}: column '{col}' is missing")
     check_finite(batch, list(dict.fromkeys(used)), path, row_offset)
+    if select:
+        batch = apply_selection(batch, cfg)
 
     pcols = _particle_columns(cfg)
     counts = ak.to_numpy(ak.num(batch[pcols[0]], axis=1)).astype(np.int64)

@@ -17,7 +17,7 @@ JetClass-II (188 labels, :data:`jetfm.labels.LABEL_NAMES`); the background B is 
   tokens (b, c, s, q; no gluon, no lepton), e.g. X_YY_bbbb, X_YY_qqqq, X_YY_bcsq: 22 labels.
 * ``Res34P_3q_vs_QCD`` — 3-prong: ``X_YY_*`` labels made of exactly three quark tokens, e.g.
   X_YY_bbq, X_YY_qqq, X_YY_csq: 20 labels.
-* ``Res34P_qqlv_vs_QCD`` — semi-leptonic (W W → q q' ℓ ν-like): ``X_YY_*`` labels containing a
+* ``Res34P_qqlv_vs_QCD`` — semi-leptonic (WW → qq'ℓν-like): ``X_YY_*`` labels containing a
   neutrino token ``v`` (a hadronic pair + e/μ/τ + ν): 30 labels.
 
 JetClass (10 labels, :data:`jetfm.data.root.JETCLASS_LABELS`), background = ``label_QCD``:

@@ -127,8 +127,11 @@ def _validate_history(history) -> dict[str, np.ndarray]:
         raise InvalidScoresError(f"history must be a dict of lists, got {type(history).__name__}")
     out = {}
     for key, values in history.items():
-        arr = np.asarray(values, dtype=float) if len(values) else np.zeros(0)
-        if arr.ndim != 1:
+        try:
+            arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.ndim != 1:
             raise InvalidScoresError(f"history[{key!r}] must be a flat list of numbers")
         out[str(key)] = arr
     return out

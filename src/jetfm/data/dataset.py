@@ -1,0 +1,283 @@
+"""Streaming, shuffled, sharded batches of ParT inputs from Parquet shards / JetClass ROOT files.
+
+`JetDataset` is an IterableDataset that yields ready-made batches (dicts of torch tensors,
+keys and shapes as in `jetfm.data.features`), so the DataLoader runs with `batch_size=None`
+(`make_dataloader` sets this up).
+
+Work is split in *units*: one Parquet row group, or one whole ROOT file. Each epoch the unit
+list is shuffled (seed, epoch) and dealt out, balanced by jet count, first to DDP ranks, then
+to the DataLoader workers of each rank: every jet is read exactly once per epoch by exactly
+one worker of one rank. Ranks may differ by up to one unit's worth of jets, so DDP training
+should bound each epoch by a step count (or give files equal row groups). There must be at
+least as many units as ranks -- an empty rank would hang DDP, so that is an error.
+
+Shuffling: unit order per epoch, `interleave` units read concurrently round-robin (JetClass-II
+files hold one family each; reading them one after another would give single-family
+batches), and a shuffle buffer of `buffer_size` jets. Call `set_epoch(epoch)` before each
+epoch (Lightning does not do it for IterableDatasets; the module's `on_train_epoch_start`
+should) -- the same (seed, epoch) gives the same batches.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import awkward as ak
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from jetfm.data.config import DataConfig
+from jetfm.data.features import FlatJets, compute_flat
+from jetfm.data.parquet import to_awkward, validate_parquet
+from jetfm.data.readers import PathsLike, expand_paths, iter_jets, label_names
+from jetfm.data.reweight import Reweighter
+from jetfm.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class Unit:
+    """The smallest piece of work: a Parquet row group, or a whole ROOT file (row_group None)."""
+    path: Path
+    row_group: int | None
+    num_rows: int
+    row_start: int = 0  # index in the file of the unit's first jet (for error messages)
+
+
+def list_units(files: PathsLike) -> list[Unit]:
+    """Units of `files` from metadata only (Parquet footers, ROOT entry counts)."""
+    units: list[Unit] = []
+    for path in expand_paths(files):
+        if path.suffix.lower() == ".parquet":
+            try:
+                with pq.ParquetFile(path) as pf:
+                    md = pf.metadata
+                    sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+            except (pa.ArrowException, OSError) as e:
+                raise DataError(f"{path}: not a readable Parquet file ({e})") from e
+            starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+            units += [Unit(path, i, n, starts[i]) for i, n in enumerate(sizes) if n]
+        elif path.suffix.lower() == ".root":
+            from jetfm.data.root import count_jetclass_root
+            n = count_jetclass_root(path)
+            units += [Unit(path, None, n)] if n else []
+        else:
+            raise DataError(f"{path}: unknown file type; expected .parquet or .root")
+    return units
+
+
+def iter_unit(unit: Unit, columns: Sequence[str], batch_size: int,
+              limit: int | None = None) -> Iterator[tuple[ak.Array, int]]:
+    """(batch, row offset in file) for one unit, reading only `columns`, at most `limit` jets."""
+    limit = unit.num_rows if limit is None else limit
+    done = 0
+    if unit.row_group is None:
+        batches = (b for _, b in iter_jets([unit.path], columns, batch_size))
+    else:
+        validate_parquet(unit.path, columns)
+
+        def _parquet():
+            try:
+                with pq.ParquetFile(unit.path) as pf:
+                    for rb in pf.iter_batches(batch_size=batch_size, columns=list(columns),
+                                              row_groups=[unit.row_group]):
+                        yield to_awkward(rb, unit.path)
+            except (pa.ArrowException, OSError) as e:
+                raise DataError(f"{unit.path}: corrupt data while reading ({e})") from e
+        batches = _parquet()
+    for batch in batches:
+        batch = batch[: limit - done]
+        if len(batch):
+            yield batch, unit.row_start + done
+        done += len(batch)
+        if done >= limit:
+            break
+
+
+def check_label_space(path: Path, cfg: DataConfig) -> None:
+    """A JetClass ROOT file (10 labels) must not be read with a 188-label config, or vice versa."""
+    if cfg.labels is not None and tuple(label_names(path)) != cfg.labels.source_names:
+        raise ConfigError(f"{path}: file labels are {len(label_names(path))}-class but the data "
+                          f"config '{cfg.name}' expects label space {cfg.labels.space!r} "
+                          f"({len(cfg.labels.source_names)} classes)")
+
+
+def _balance(units: list[Unit], k: int) -> list[list[Unit]]:
+    """Deal units to k bins, largest first to the lightest bin; keep input order within bins."""
+    bins: list[list[int]] = [[] for _ in range(k)]
+    load = np.zeros(k, np.int64)
+    for i in sorted(range(len(units)), key=lambda i: -units[i].num_rows):  # stable sort
+        j = int(np.argmin(load))
+        bins[j].append(i)
+        load[j] += units[i].num_rows
+    return [[units[i] for i in sorted(b)] for b in bins]
+
+
+def _dist_info() -> tuple[int, int] | None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return None
+
+
+class JetDataset(IterableDataset):
+    """Batches of ParT inputs streamed from `files`; see the module docstring."""
+
+    def __init__(self, files: PathsLike, cfg: DataConfig, batch_size: int = 512,
+                 shuffle: bool = False, seed: int = 0, *, buffer_size: int | None = None,
+                 interleave: int = 4, read_batch_size: int = 4096, drop_last: bool = False,
+                 rank: int | None = None, world_size: int | None = None,
+                 reweighter: Reweighter | None = None, extra_columns: Sequence[str] = ()):
+        if batch_size < 1 or read_batch_size < 1 or interleave < 1:
+            raise ConfigError("batch_size, read_batch_size and interleave must be positive")
+        if (rank is None) != (world_size is None):
+            raise ConfigError("give both rank and world_size, or neither")
+        if world_size is not None and not 0 <= rank < world_size:
+            raise ConfigError(f"rank {rank} is outside [0, {world_size})")
+        self.files = expand_paths(files)
+        self.cfg, self.batch_size, self.shuffle, self.seed = cfg, batch_size, shuffle, seed
+        self.buffer_size = buffer_size if buffer_size is not None else max(32768, 4 * batch_size)
+        self.interleave = interleave if shuffle else 1  # unshuffled: plain file order
+        self.read_batch_size, self.drop_last = read_batch_size, drop_last
+        self.reweighter, self.extra_columns = reweighter, tuple(extra_columns)
+        # Resolved now, in the rank's main process: spawned workers lose the process group.
+        self._ddp = (rank, world_size) if rank is not None else _dist_info()
+        self.units = list_units(self.files)
+        for path in dict.fromkeys(u.path for u in self.units):
+            check_label_space(path, cfg)
+        self.columns = list(dict.fromkeys(
+            cfg.required_columns() + list(self.extra_columns)
+            + (list(reweighter.vars) + [cfg.labels.column] if reweighter else [])))
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def num_jets(self) -> int:
+        """Jets in the files before selection (all ranks together)."""
+        return sum(u.num_rows for u in self.units)
+
+    def shard(self) -> tuple[int, int, int, int]:
+        """(rank, world_size, worker id, workers per rank) of the calling process."""
+        rank, world = self._ddp or _dist_info() or (0, 1)
+        info = get_worker_info()
+        return rank, world, (info.id if info else 0), (info.num_workers if info else 1)
+
+    def units_for(self, rank: int, world: int, worker: int = 0, workers: int = 1,
+                  epoch: int | None = None) -> list[Unit]:
+        """The units one worker of one rank reads in an epoch (deterministic)."""
+        epoch = self.epoch if epoch is None else epoch
+        units = list(self.units)
+        if self.shuffle:
+            perm = np.random.default_rng([self.seed, epoch]).permutation(len(units))
+            units = [units[i] for i in perm]
+        if len(units) < world:
+            raise DataError(f"{len(units)} row groups/files for {world} DDP ranks: a rank "
+                            f"would get no data; write more shards or smaller row groups")
+        return _balance(_balance(units, world)[rank], workers)[worker]
+
+    def _chunks(self, units: list[Unit]) -> Iterator[FlatJets]:
+        """Computed chunks from `interleave` units at a time, round-robin."""
+        pending = list(units)
+        active: list[tuple[Unit, Iterator]] = []
+        while pending or active:
+            while pending and len(active) < self.interleave:
+                u = pending.pop(0)
+                active.append((u, iter_unit(u, self.columns, self.read_batch_size)))
+            for item in list(active):
+                u, it = item
+                nxt = next(it, None)
+                if nxt is None:
+                    active.remove(item)
+                    continue
+                flat = compute_flat(nxt[0], self.cfg, path=u.path, row_offset=nxt[1],
+                                    reweighter=self.reweighter,
+                                    extra_columns=self.extra_columns, select=True)
+                if len(flat):
+                    yield flat
+
+    def _to_torch(self, flat: FlatJets) -> dict[str, torch.Tensor]:
+        return {k: torch.from_numpy(v) for k, v in flat.pad(self.cfg.max_particles).items()}
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        rank, world, worker, workers = self.shard()
+        units = self.units_for(rank, world, worker, workers)
+        rng = np.random.default_rng([self.seed, self.epoch, rank, worker])
+        bs, buf, n_buf = self.batch_size, [], 0
+        # Unshuffled: emit as soon as a batch is full; shuffled: fill the buffer, emit a
+        # random half of it, keep the rest to mix with what comes next.
+        threshold = self.buffer_size if self.shuffle else bs
+        for flat in self._chunks(units):
+            buf.append(flat)
+            n_buf += len(flat)
+            if n_buf < threshold:
+                continue
+            data = FlatJets.concat(buf)
+            order = rng.permutation(n_buf) if self.shuffle else np.arange(n_buf)
+            keep = (self.buffer_size // 2) if self.shuffle else 0
+            n_out = (n_buf - keep) // bs * bs
+            for i in range(0, n_out, bs):
+                yield self._to_torch(data.take(order[i:i + bs]))
+            buf = [data.take(order[n_out + 1:])]
+            n_buf = n_buf - n_out
+        if n_buf:
+            data = FlatJets.concat(buf)
+            order = rng.permutation(n_buf) if self.shuffle else np.arange(n_buf)
+            stop = n_buf // bs * bs if self.drop_last else n_buf
+            for i in range(0, stop, bs):
+                yield self._to_torch(data.take(order[i:i + bs]))
+
+
+def make_dataloader(files: PathsLike, cfg: DataConfig, batch_size: int = 512,
+                    shuffle: bool = False, num_workers: int = 0, seed: int = 0,
+                    **dataset_kw) -> DataLoader:
+    """DataLoader over a `JetDataset` (batches are made by the dataset: batch_size=None).
+
+    `dataset_kw` go to JetDataset (reweighter, extra_columns, rank/world_size, buffer_size,
+    drop_last, ...). Fit a reweighter with `jetfm.data.reweight.fit_reweighter` on the
+    training files and pass it for training batches with a `weight` key.
+    """
+    ds = JetDataset(files, cfg, batch_size, shuffle, seed, **dataset_kw)
+    return DataLoader(ds, batch_size=None, num_workers=num_workers,
+                      persistent_workers=False,  # re-pickle each epoch so set_epoch reaches workers
+                      prefetch_factor=2 if num_workers else None)
+
+
+def _split_key(path: Path, seed: int) -> str:
+    return hashlib.sha256(f"{seed}:{path.name}".encode()).hexdigest()
+
+
+def split_files(files: PathsLike, val_fraction: float = 0.1, test_fraction: float = 0.1,
+                seed: int = 0) -> tuple[list[Path], list[Path], list[Path]]:
+    """(train, val, test) file lists, split by whole file.
+
+    By file, not by jet, so jets sharing a parton shower (`resim_group`) or an event never
+    straddle two splits. Files are ranked by a hash of (seed, file name): the split does not
+    depend on the order or directory the files are given in. Each non-zero fraction gets at
+    least one file and train must keep at least one, so a single file cannot be split:
+    ConfigError (write more shards, or pass validation/test files explicitly).
+    """
+    paths = expand_paths(files)
+    for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= f < 1:
+            raise ConfigError(f"{name} must be in [0, 1), got {f}")
+    if val_fraction + test_fraction >= 1:
+        raise ConfigError("val_fraction + test_fraction must be < 1")
+    n = len(paths)
+    n_val = max(1, round(val_fraction * n)) if val_fraction > 0 else 0
+    n_test = max(1, round(test_fraction * n)) if test_fraction > 0 else 0
+    if n - n_val - n_test < 1:
+        raise ConfigError(f"cannot split {n} file(s) by file into train/val/test "
+                          f"({n_val} val + {n_test} test + >= 1 train needed): write more "
+                          f"shards (jetfm generate --num-shards N) or give val/test files "
+                          f"explicitly")
+    ranked = sorted(paths, key=lambda p: (_split_key(p, seed), str(p)))
+    test, val, train = ranked[:n_test], ranked[n_test:n_test + n_val], ranked[n_test + n_val:]
+    return sorted(train), sorted(val), sorted(test)
+
+
+__all__ = ["JetDataset", "Unit", "list_units", "iter_unit", "make_dataloader", "split_files",
+           "check_label_space"]

@@ -1,0 +1,207 @@
+"""Flat reweighting in (jet_pt, jet_sdmass) per label group, as weaver's `reweight_method: flat`.
+
+Sophon trains on JetClass-II with per-jet weights that make every label group flat in
+(jet_pt, jet_sdmass) and give groups fixed relative totals, so the classifier cannot learn
+the generator's pT / mass priors. The recipe (weaver `WeightMaker`, flat method):
+
+  h_g      = 2D histogram of group g (bins from the config)
+  ref_g    = `threshold`-th percentile of h_g over populated bins (bins below 1% of the
+             median count ignored), so sparse bins are not blown up
+  w_g(bin) = min(ref_g / h_g, 1)   (bins with fewer than ref_g jets are left at 1)
+  then each group is scaled to total `class_weight_g`, and all weights so that the mean
+  weight over the fitted jets is 1 (weaver instead uses weights <= 1 as acceptance
+  probabilities; we use them as loss weights, so the absolute scale is ours to choose).
+
+Jets outside the bin range get weight 0 when `discard_under_overflow` (weaver's default;
+jetclass2's selection matches the bin range so none occur), else the edge bin's weight.
+Groups: `label` (one per class), `family`, `sophon30` (Sophon's 30 groups: quark flavours
+merged within each decay topology, e.g. X_YY_QQQQ, QCD as one group) or an explicit
+{group: [label names / patterns]} mapping covering every label.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jetfm.data.config import DataConfig, resolve_names
+from jetfm.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jetfm.data.readers import PathsLike
+
+log = logging.getLogger(__name__)
+
+# Sophon's topology tokens: any quark -> Q, e/mu -> l, leptonic tau -> taul; written in this order.
+_TOPO = {"b": "Q", "c": "Q", "s": "Q", "q": "Q", "e": "l", "m": "l", "taue": "taul",
+         "taum": "taul"}
+_TOPO_ORDER = ("Q", "g", "l", "tauh", "taul", "v")
+
+
+def _sophon30() -> list[str]:
+    from jetfm.labels import FAMILIES, LABEL_NAMES, family_of, label_tokens
+    out = []
+    for i in range(len(LABEL_NAMES)):
+        fam = family_of(i)
+        if fam == "qcd":
+            out.append("QCD")
+            continue
+        toks = sorted((_TOPO.get(t, t) for t in label_tokens(i)), key=_TOPO_ORDER.index)
+        out.append(("X_" if i in FAMILIES["res2p"] else "X_YY_") + "".join(toks))
+    return out
+
+
+def group_of_label(cfg: DataConfig) -> tuple[tuple[str, ...], np.ndarray]:
+    """(group names, group index per source label) for `cfg.reweight.groups`."""
+    spec, labels = cfg.reweight, cfg.labels
+    if labels is None:
+        raise ConfigError("reweight: needs labels")
+    src = labels.source_names
+    mode = spec.groups
+    if mode == "label":
+        per_label = list(src)
+    elif mode == "family":
+        from jetfm.data.readers import label_families
+        fams = label_families("x.root" if labels.space == "jetclass" else "x.parquet")
+        per_label = [next(f for f, idx in fams.items() if i in idx) for i in range(len(src))]
+    elif mode == "sophon30":
+        if labels.space != "jetclass2":
+            raise ConfigError("reweight.groups: 'sophon30' needs the jetclass2 label space")
+        per_label = _sophon30()
+    else:
+        per_label = [None] * len(src)
+        for name, pats in mode:
+            for i in resolve_names(list(pats), src, f"reweight.groups.{name}"):
+                if per_label[i] is not None:
+                    raise ConfigError(f"reweight.groups.{name}: label {src[i]!r} is already "
+                                      f"in group {per_label[i]!r}")
+                per_label[i] = name
+        if None in per_label:
+            raise ConfigError(f"reweight.groups: label {src[per_label.index(None)]!r} "
+                              f"belongs to no group")
+    names = tuple(dict.fromkeys(per_label))
+    for g, _ in spec.class_weights:
+        if g not in names:
+            raise ConfigError(f"reweight.class_weights: unknown group {g!r}")
+    return names, np.array([names.index(g) for g in per_label], np.int64)
+
+
+@dataclass
+class Reweighter:
+    """Per-jet weights from a (group, x bin, y bin) table. `to_dict()` for the run config."""
+    vars: tuple[str, str]
+    edges: tuple[np.ndarray, np.ndarray]
+    group_names: tuple[str, ...]
+    group_of_label: np.ndarray          # (n source labels,) -> group index
+    table: np.ndarray                   # (groups, nx, ny) float32 weights
+    discard_under_overflow: bool = True
+
+    def _bins(self, x, y):
+        idx, ok = [], np.ones(len(x), bool)
+        for v, e in zip((x, y), self.edges):
+            i = np.searchsorted(e, np.asarray(v, np.float64), side="right") - 1
+            ok &= (i >= 0) & (i < len(e) - 1)
+            idx.append(np.clip(i, 0, len(e) - 2))
+        return idx[0], idx[1], ok
+
+    def weights(self, x, y, labels) -> np.ndarray:
+        """float32 weight per jet from the two reweighting variables and source labels."""
+        ix, iy, ok = self._bins(x, y)
+        w = self.table[self.group_of_label[np.asarray(labels, np.int64)], ix, iy]
+        if self.discard_under_overflow:
+            w = np.where(ok, w, 0)
+        return w.astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"vars": list(self.vars), "edges": [e.tolist() for e in self.edges],
+                "group_names": list(self.group_names),
+                "group_of_label": self.group_of_label.tolist(), "table": self.table.tolist(),
+                "discard_under_overflow": self.discard_under_overflow}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Reweighter":
+        return cls(tuple(d["vars"]), tuple(np.asarray(e, np.float64) for e in d["edges"]),
+                   tuple(d["group_names"]), np.asarray(d["group_of_label"], np.int64),
+                   np.asarray(d["table"], np.float32), bool(d["discard_under_overflow"]))
+
+
+def compute_reweighter(x, y, labels, cfg: DataConfig) -> Reweighter:
+    """Fit flat weights from per-jet arrays (jet_pt-like, jet_sdmass-like, source label)."""
+    spec = cfg.reweight
+    names, gmap = group_of_label(cfg)
+    edges = tuple(np.asarray(e, np.float64) for e in spec.bins)
+    rw = Reweighter(spec.vars, edges, names, gmap,
+                    np.zeros((len(names), len(edges[0]) - 1, len(edges[1]) - 1), np.float32),
+                    spec.discard_under_overflow)
+    ix, iy, ok = rw._bins(x, y)
+    if not spec.discard_under_overflow:
+        ok[:] = True
+    g = gmap[np.asarray(labels, np.int64)]
+    shape = rw.table.shape
+    flat = np.ravel_multi_index((g[ok], ix[ok], iy[ok]), shape)
+    hist = np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape).astype(np.float64)
+    cw = dict(spec.class_weights)
+    table = np.zeros(shape)
+    missing = []
+    for k, name in enumerate(names):  # a loop over groups (<= 188), not jets
+        h = hist[k]
+        if not h.any():
+            missing.append(name)
+            continue
+        populated = h[h > np.median(h[h > 0]) * 0.01]
+        ref = np.percentile(populated, spec.threshold)
+        w = np.where(h > 0, np.minimum(ref / np.maximum(h, 1), 1.0), 0.0)
+        table[k] = w * cw.get(name, 1.0) / (h * w).sum()
+    total = (hist * table).sum()
+    if total <= 0:
+        raise ConfigError("reweight: no jets inside the reweighting bins")
+    table *= len(g) / total  # mean weight over the fitted jets = 1
+    if missing:
+        # Groups absent from the fitted sample are left unweighted rather than dropped.
+        log.warning("reweight: no jets for groups %s in the fitted sample; weight 1 for them",
+                    ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+        for name in missing:
+            table[names.index(name)] = 1.0
+    rw.table = table.astype(np.float32)
+    return rw
+
+
+def fit_reweighter(files: "PathsLike", cfg: DataConfig, max_jets: int | None = None,
+                   read_batch_size: int = 65536) -> Reweighter | None:
+    """One pass over (at most `max_jets` of) the training files; None if reweighting is off.
+
+    The cap is spread over every file / row group in proportion to its size (the first rows
+    of each), so a capped pass still sees every file -- JetClass-II files hold one family
+    each, and reading the first few files only would miss whole groups. Only the few
+    per-jet columns needed are read. Selection cuts are applied first.
+    """
+    if not cfg.reweight.enabled:
+        return None
+    from jetfm.data.dataset import check_label_space, iter_unit, list_units
+    from jetfm.data.features import apply_selection
+    from jetfm.data.parquet import check_finite
+
+    import awkward as ak
+    units = list_units(files)
+    for u in units:
+        check_label_space(u.path, cfg)
+    cap = max_jets or cfg.reweight.max_jets
+    total = sum(u.num_rows for u in units)
+    cols = list(dict.fromkeys(list(cfg.reweight.vars) + [cfg.labels.column]
+                              + [c.column for c in cfg.selection]))
+    parts = {c: [] for c in cols}
+    for u in units:
+        limit = u.num_rows if total <= cap else max(1, math.ceil(cap * u.num_rows / total))
+        for batch, row in iter_unit(u, cols, min(read_batch_size, limit), limit=limit):
+            check_finite(batch, cols, u.path, row)
+            batch = apply_selection(batch, cfg)
+            for c in cols:
+                parts[c].append(ak.to_numpy(batch[c]))
+    x, y, lab = (np.concatenate(parts[c]) for c in cols[:3])
+    return compute_reweighter(x, y, lab, cfg)
+
+
+__all__ = ["Reweighter", "group_of_label", "compute_reweighter", "fit_reweighter"]

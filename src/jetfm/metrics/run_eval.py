@@ -1,0 +1,90 @@
+"""`jetfm evaluate RUN_DIR --data FILES`: stream the files through the run's model, then
+compute every DESIGN §6 metric with `evaluate_scores` (same code for published JetClass-II)."""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..data.config import load_data_config
+from ..data.dataset import make_dataloader
+from ..errors import ConfigError
+from ..models.export import load_checkpoint
+from .evaluate import evaluate_scores
+
+WEIGHTS_NAME = "model.safetensors"
+_HISTORY_KEYS = {"train/loss": "train_loss", "val/loss": "val_loss", "train/acc": "train_acc",
+                 "val/acc": "val_acc"}
+
+
+def load_run(run_dir: str | Path):
+    """(model in eval mode, run config, data config) of a pretrain run directory."""
+    path = Path(run_dir) / WEIGHTS_NAME
+    model, config = load_checkpoint(path)
+    if "data" not in config:
+        raise ConfigError(f"{path}: checkpoint has no data configuration; was it written by "
+                          "`jetfm pretrain`?")
+    return model, config, load_data_config(config["data"])
+
+
+@torch.inference_mode()
+def predict(model, files, data_cfg, batch_size: int = 512, max_jets: int | None = None,
+            progress: bool = True) -> dict[str, np.ndarray]:
+    """Labels, class probabilities and 128-d embeddings for every selected jet of `files`."""
+    loader = make_dataloader(files, data_cfg, batch_size, shuffle=False)
+    labels, probs, emb = [], [], []
+    seen = 0
+    bar = tqdm(unit="jet", desc="evaluate", disable=not progress, dynamic_ncols=True)
+    for batch in loader:
+        out = model(batch["x"], batch["v"], batch["mask"])
+        labels.append(batch["label"].numpy())
+        probs.append(torch.softmax(out.logits.float(), dim=1).numpy())
+        emb.append(out.embedding.float().numpy())
+        seen += len(batch["label"])
+        bar.update(len(batch["label"]))
+        if max_jets and seen >= max_jets:
+            break
+    bar.close()
+    if not labels:
+        raise ConfigError("no jets passed the data selection in the evaluation files")
+    cat = lambda xs: np.concatenate(xs)[:max_jets] if max_jets else np.concatenate(xs)
+    return {"labels": cat(labels), "probs": cat(probs), "embedding": cat(emb)}
+
+
+def read_history(run_dir: str | Path) -> dict[str, list[float]] | None:
+    """Training curves from Lightning's CSV log (RUN_DIR/logs/metrics.csv)."""
+    path = Path(run_dir) / "logs" / "metrics.csv"
+    if not path.is_file():
+        return None
+    hist: dict[str, list[float]] = {v: [] for v in _HISTORY_KEYS.values()}
+    with path.open() as fh:
+        for row in csv.DictReader(fh):
+            for src, dst in _HISTORY_KEYS.items():
+                val = row.get(src)
+                if val not in (None, "") and math.isfinite(float(val)):
+                    hist[dst].append(float(val))
+    hist = {k: v for k, v in hist.items() if v}
+    return hist or None
+
+
+def evaluate_run(run_dir, data, out, batch_size: int = 512, max_jets: int | None = None,
+                 progress: bool = True) -> dict:
+    model, config, data_cfg = load_run(run_dir)
+    pred = predict(model, data, data_cfg, batch_size, max_jets, progress)
+    results = evaluate_scores(pred["labels"], pred["probs"], list(data_cfg.labels.names), out,
+                              history=read_history(run_dir))
+    results["run_dir"] = str(run_dir)
+    return results
+
+
+def format_results(res: dict, top: int = 8) -> str:
+    lines = [f"jets {res.get('n_jets', '?')}  accuracy {res['accuracy']:.4f}  "
+             f"macro AUC {res.get('auc_macro', float('nan')):.4f}"]
+    for name, d in list(res.get("discriminants", {}).items())[:top]:
+        rej = d.get("rejection", {})
+        lines.append(f"  {name:<22} AUC {d['auc']:.4f}  1/eB@50% {rej.get('50')}  1/eB@30% {rej.get('30')}")
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""The configuration of one pre-training run: a YAML file (data only) plus CLI overrides.
+
+Unknown keys and impossible values raise `ConfigError` naming the key; the resolved config is
+written to `RUN_DIR/config.yaml` before training starts, so every run can be reproduced.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+from .optim import OPTIMIZERS, SCHEDULES
+
+STRATEGIES = ("supervised",)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"                 # adamw | ranger (RAdam + Lookahead, weaver's choice)
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 0
+    schedule: str = "flat_decay"        # flat_decay | cosine | constant
+    decay_start: float = 0.7            # fraction of max_steps where the decay begins
+    final_lr_factor: float = 0.01
+
+
+@dataclass
+class TrainConfig:
+    strategy: str = "supervised"
+    data: list[str] = field(default_factory=list)       # files, folders or globs
+    data_config: str = "jetclass2"                     # builtin name or YAML path
+    val_fraction: float = 0.1                          # split by file
+    test_fraction: float = 0.1
+    preset: str = "small"
+    model: dict = field(default_factory=dict)          # ParTConfig overrides
+    batch_size: int = 256
+    max_steps: int = 1000
+    num_workers: int = 0
+    shuffle_buffer: int = 10_000
+    reweight: bool = False                             # flat (pT, m_SD) per label group
+    seed: int = 1
+    accelerator: str = "auto"                          # cpu | gpu | auto
+    devices: Any = "auto"                              # int, list or "auto"
+    num_nodes: int = 1
+    precision: str = "auto"                            # auto: bf16-mixed on GPU, 32-true on CPU
+    compile: bool = False
+    val_every_steps: int = 200
+    val_batches: int = 20
+    checkpoint_every_steps: int = 100
+    log_every_steps: int = 10
+    optimizer: OptimConfig = field(default_factory=OptimConfig)
+
+    def validate(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy {self.strategy!r} is not one of {STRATEGIES}")
+        if not self.data:
+            raise ConfigError("data: give at least one Parquet/ROOT file or folder (--data)")
+        positive = ["batch_size", "max_steps", "val_every_steps", "checkpoint_every_steps",
+                    "log_every_steps", "num_nodes"]
+        for name in positive:
+            v = getattr(self, name)
+            if not isinstance(v, int) or v <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("val_fraction", "test_fraction"):
+            v = getattr(self, name)
+            if not 0.0 <= v < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {v}")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ConfigError("val_fraction + test_fraction must leave files for training")
+        if self.num_workers < 0 or self.val_batches < 0 or self.shuffle_buffer < 0:
+            raise ConfigError("num_workers, val_batches and shuffle_buffer must be >= 0")
+        o = self.optimizer
+        if o.name not in OPTIMIZERS:
+            raise ConfigError(f"optimizer.name {o.name!r} is not one of {OPTIMIZERS}")
+        if o.schedule not in SCHEDULES:
+            raise ConfigError(f"optimizer.schedule {o.schedule!r} is not one of {SCHEDULES}")
+        if not (o.lr > 0 and math.isfinite(o.lr)) or o.weight_decay < 0 or o.warmup_steps < 0:
+            raise ConfigError("optimizer.lr must be > 0, weight_decay and warmup_steps >= 0")
+        if self.precision not in ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true"):
+            raise ConfigError(f"precision {self.precision!r} is not supported")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"unknown config key {where}{key!r}; known: {sorted(names)}")
+        if key == "optimizer":
+            value = _build(OptimConfig, value, "optimizer.")
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def load_train_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
+    """YAML file (optional) then overrides (CLI); `None` overrides are ignored."""
+    data: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key.startswith("optimizer."):
+            data.setdefault("optimizer", {})[key.split(".", 1)[1]] = value
+        else:
+            data[key] = value
+    cfg = _build(TrainConfig, data, "")
+    cfg.validate()
+    return cfg

@@ -1,0 +1,52 @@
+"""The Lightning module every strategy builds on: a ParT backbone, optimiser and schedule.
+
+A strategy subclasses `PretrainModule` and implements `compute_loss(batch) -> (loss, logs)`;
+logging, optimisation, schedules and checkpoint contents live here once.
+"""
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from ..models import ParticleTransformer
+from .config import OptimConfig
+from .optim import build_optimizer, build_scheduler
+
+
+class PretrainModule(L.LightningModule):
+    def __init__(self, backbone: ParticleTransformer, optim: OptimConfig, max_steps: int):
+        super().__init__()
+        self.backbone = backbone
+        self.optim_cfg = optim
+        self.max_steps = max_steps
+
+    def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def forward(self, batch: dict):
+        return self.backbone(batch["x"], batch["v"], batch["mask"])
+
+    def _step(self, batch: dict, stage: str) -> torch.Tensor:
+        loss, logs = self.compute_loss(batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{stage} loss is {loss.item()} at step {self.global_step}; "
+                                     "lower optimizer.lr or check the inputs")
+        n = batch["x"].shape[0]
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n, sync_dist=stage != "train")
+        for k, v in logs.items():
+            self.log(f"{stage}/{k}", v, prog_bar=k == "acc", batch_size=n, sync_dist=stage != "train")
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        return self._step(batch, "val")
+
+    def configure_optimizers(self):
+        o = self.optim_cfg
+        opt = build_optimizer(self.parameters(), o.name, o.lr, o.weight_decay)
+        sched = build_scheduler(opt, total=self.max_steps, warmup=o.warmup_steps,
+                                schedule=o.schedule, decay_start=o.decay_start,
+                                final_lr_factor=o.final_lr_factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,75 @@
+"""`jetfm pretrain`: data → model → Lightning fit, resumable, with the resolved config on disk."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+
+from ..data.config import load_data_config
+from ..data.dataset import make_dataloader, split_files
+from ..data.reweight import fit_reweighter
+from ..errors import ConfigError
+from ..io import write_config
+from ..models import ParticleTransformer, preset_config
+from .config import TrainConfig
+from .supervised import STRATEGY_MODULES
+from .trainer import build_trainer
+
+log = logging.getLogger(__name__)
+# Keys that must not change when a run directory is resumed.
+_FROZEN = ("strategy", "data", "data_config", "preset", "model", "seed", "val_fraction",
+           "test_fraction")
+
+
+def _check_resume(run_dir: Path, cfg: TrainConfig) -> None:
+    old_path = run_dir / "config.yaml"
+    if not old_path.exists():
+        return
+    old = (yaml.safe_load(old_path.read_text()) or {}).get("train", {})
+    new = cfg.to_dict()
+    changed = [k for k in _FROZEN if k in old and old[k] != new[k]]
+    if changed:
+        raise ConfigError(f"{run_dir} holds a run with different {', '.join(changed)}; "
+                          "use a new --out to start another run")
+
+
+def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> dict:
+    run_dir = Path(out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_resume(run_dir, cfg)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    data_cfg = load_data_config(cfg.data_config)
+    train, val, test = split_files(cfg.data, cfg.val_fraction, cfg.test_fraction, seed=cfg.seed)
+    model_cfg = preset_config(cfg.preset, input_dim=data_cfg.num_features,
+                              num_classes=data_cfg.labels.num_classes, **cfg.model)
+    run_config = {"train": cfg.to_dict(), "data": data_cfg.to_dict(),
+                  "model": model_cfg.to_dict(), "label_names": list(data_cfg.labels.names),
+                  "splits": {"train": [str(p) for p in train], "val": [str(p) for p in val],
+                             "test": [str(p) for p in test]}}
+    write_config(run_dir / "config.yaml", run_config)
+
+    reweighter = fit_reweighter(train, data_cfg) if cfg.reweight else None
+    train_dl = make_dataloader(train, data_cfg, cfg.batch_size, shuffle=True,
+                               num_workers=cfg.num_workers, seed=cfg.seed,
+                               buffer_size=cfg.shuffle_buffer or None, reweighter=reweighter,
+                               drop_last=True)
+    val_dl = make_dataloader(val, data_cfg, cfg.batch_size, shuffle=False,
+                             num_workers=cfg.num_workers) if val else None
+
+    backbone = ParticleTransformer(model_cfg)
+    module = STRATEGY_MODULES[cfg.strategy](backbone, cfg.optimizer, cfg.max_steps)
+    if cfg.compile:
+        module.backbone = torch.compile(backbone)
+    trainer = build_trainer(cfg, run_dir, run_config, progress)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    resume = last if last.exists() else None
+    if resume:
+        log.warning("resuming %s from %s", run_dir, last)
+    trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl,
+                ckpt_path=str(resume) if resume else None)
+    return {"run_dir": str(run_dir), "global_step": int(trainer.global_step),
+            "resumed_from": str(resume) if resume else None,
+            "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}

@@ -1,0 +1,28 @@
+"""Sophon: supervised pre-training on the 188 JetClass-II labels (cross-entropy).
+
+Optional per-jet weights (flat in (pT, m_SD) per label group, `data.reweight`) enter the loss
+as a weighted mean, which is what sampling with those weights would give in expectation.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .module import PretrainModule
+
+
+class SupervisedModule(PretrainModule):
+    def compute_loss(self, batch: dict):
+        logits = self(batch).logits
+        labels = batch["label"].long()
+        per_jet = F.cross_entropy(logits, labels, reduction="none")
+        if "weight" in batch:
+            w = batch["weight"].to(per_jet.dtype)
+            loss = (per_jet * w).sum() / w.sum().clamp_min(1e-12)
+        else:
+            loss = per_jet.mean()
+        acc = (logits.argmax(dim=1) == labels).float().mean()
+        return loss, {"acc": acc}
+
+
+STRATEGY_MODULES = {"supervised": SupervisedModule}

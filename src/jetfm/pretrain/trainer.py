@@ -1,0 +1,78 @@
+"""The Lightning Trainer every strategy uses: devices, precision, checkpoints, logs, progress.
+
+DDP needs no code change: under `torchrun` or SLURM Lightning detects the cluster environment
+and `devices`/`num_nodes` select the world size; the datasets shard files by rank.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from ..models.export import save_checkpoint
+from .config import TrainConfig
+
+WEIGHTS_NAME = "model.safetensors"
+
+
+class EpochToDataset(Callback):
+    """Lightning sets the epoch on samplers only; our iterable dataset reshuffles per epoch."""
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        ds = getattr(trainer.train_dataloader, "dataset", None)
+        if hasattr(ds, "set_epoch"):
+            ds.set_epoch(trainer.current_epoch)
+
+
+class SafetensorsExport(Callback):
+    """Keep RUN_DIR/model.safetensors (weights + resolved config) in step with the checkpoints."""
+
+    def __init__(self, run_dir: Path, config: dict, every: int):
+        self.path, self.config, self.every = run_dir / WEIGHTS_NAME, config, every
+
+    def _save(self, trainer, pl_module):
+        if trainer.is_global_zero:
+            cfg = dict(self.config, global_step=int(trainer.global_step))
+            save_checkpoint(pl_module.backbone, cfg, self.path)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step % self.every == 0:
+            self._save(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module):
+        self._save(trainer, pl_module)
+
+
+def resolve_precision(cfg: TrainConfig) -> str:
+    if cfg.precision != "auto":
+        return cfg.precision
+    on_gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())
+    return "bf16-mixed" if on_gpu else "32-true"
+
+
+def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: bool = True) -> L.Trainer:
+    ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
+                           every_n_train_steps=cfg.checkpoint_every_steps)
+    loggers = [CSVLogger(save_dir=str(run_dir), name="logs", version="")]
+    try:  # TensorBoard when installed (Lightning's optional dependency)
+        from lightning.pytorch.loggers import TensorBoardLogger
+        import tensorboard  # noqa: F401
+        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="logs", version="tb"))
+    except ImportError:
+        pass
+    callbacks = [ckpt, EpochToDataset(), LearningRateMonitor(logging_interval="step"),
+                 SafetensorsExport(run_dir, run_config, cfg.checkpoint_every_steps)]
+    if progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_steps // 2)))
+    return L.Trainer(
+        default_root_dir=str(run_dir), accelerator=cfg.accelerator, devices=cfg.devices,
+        num_nodes=cfg.num_nodes, precision=resolve_precision(cfg), max_steps=cfg.max_steps,
+        max_epochs=-1, val_check_interval=cfg.val_every_steps, check_val_every_n_epoch=None,
+        limit_val_batches=cfg.val_batches, num_sanity_val_steps=0,
+        log_every_n_steps=cfg.log_every_steps, logger=loggers, callbacks=callbacks,
+        enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
+        use_distributed_sampler=False,   # the dataset shards by rank itself
+    )
