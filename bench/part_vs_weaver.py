@@ -5,6 +5,7 @@
     python bench/part_vs_weaver.py --data out/qcd_*.parquet         # real jet 4-vectors
     python bench/part_vs_weaver.py --device cuda --batch-size 1024   # bf16 autocast for both
     python bench/part_vs_weaver.py --compile                        # torch.compile (jetfm only)
+    python bench/part_vs_weaver.py --weaver-trim on exact --prototype-buckets 8
 
 Fairness rules (one process, one machine, same inputs):
 - weaver's model is ``weaver.nn.model.ParticleTransformer.ParticleTransformer`` built with
@@ -19,12 +20,21 @@ Fairness rules (one process, one machine, same inputs):
   cuts to a random 0.90–1.0 quantile of the batch's multiplicities, after randomly
   permuting the particles — i.e. it drops particles of the longest ~10 % of jets, which
   makes its training steps cheaper (and is not the same computation). Its 5-step warm-up
-  counter is advanced before timing so timed steps see its steady state. ``--weaver-trim
-  off`` builds weaver with ``trim=False`` (the pre-0.4 behaviour: full 128-long batches).
+  counter is advanced before timing so timed steps see its steady state. ``--weaver-trim``
+  picks one or more weaver variants: ``on`` (as configured, the default), ``exact``
+  (trimmer target quantile fixed to 1.0: cut to the longest jet, no particle dropped — the
+  same computation as jetfm) and ``off`` (``trim=False``: full 128-long batches, the
+  behaviour of older weaver versions).
 - training = AdamW step (forward, cross-entropy, backward, step) on random labels;
   inference = eval mode under ``torch.inference_mode()``. Warm-up steps are not timed;
-  measurements alternate between the two models in ``--rounds`` rounds so that load changes
-  on a shared machine hit both alike; the reported rate is total jets / total time.
+  the timed steps interleave the models step by step (rotating the order) so that load
+  changes on a shared machine hit all alike; rates are batch size / *median* step time
+  (robust to load spikes), the mean-based rate is kept in the JSON (``--json``).
+- ``--prototype-buckets K`` adds a bench-only row "jetfm+bK": the same jetfm model called
+  on K length-sorted chunks of each batch (each chunk trimmed to its own longest jet),
+  logits un-sorted afterwards. Eval outputs are identical to the plain call; in training
+  the BatchNorm batch statistics are per chunk, so it measures the *cost* of length
+  bucketing, a proposed library change, not a finished feature.
 - memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the allocation before the
   step. On CPU there is no allocator high-water mark, so the peak *resident set size* of the
   process during one step is measured (Linux: reset ``VmHWM`` via ``/proc/self/clear_refs``,
@@ -43,6 +53,7 @@ import logging
 import os
 import platform
 import resource
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -165,7 +176,9 @@ def make_batches(args, num_classes: int, device) -> tuple[Batches, str, np.ndarr
 
 
 # ------------------------------------------------------------------ models
-def build_pair(name: str, args, device):
+def build_models(name: str, args, device):
+    """jetfm model and one weaver model per ``--weaver-trim`` variant, all with the same
+    weights. Returns (jetfm, {variant: weaver_model})."""
     from weaver.nn.model.ParticleTransformer import ParticleTransformer as WeaverParT
 
     cfg = preset_config(name)
@@ -175,28 +188,51 @@ def build_pair(name: str, args, device):
         jcfg = jcfg.replace(pair_mode="dense")  # static shapes: no nonzero() graph breaks
     elif args.jetfm_pair_mode:
         jcfg = jcfg.replace(pair_mode=args.jetfm_pair_mode)
-    wkw = cfg.weaver_kwargs()
-    if args.weaver_trim == "off":
-        wkw["trim"] = False
     torch.manual_seed(args.seed)
-    weaver = WeaverParT(**wkw).to(device)
     jetfm = ParticleTransformer(jcfg).to(device)
-    jetfm.load_state_dict(convert_weaver_state_dict(weaver.state_dict()))
-    # steady state for weaver's trimmer (it only starts trimming after 5 calls)
-    weaver.trimmer._counter.fill_(weaver.trimmer.warmup_steps)
-    return jetfm, weaver
+    weavers = {}
+    for variant in args.weaver_trim:
+        wkw = cfg.weaver_kwargs()
+        wkw["trim"] = variant != "off"
+        weaver = WeaverParT(**wkw).to(device)
+        if not weavers:  # the first weaver model's random init is everybody's weights
+            jetfm.load_state_dict(convert_weaver_state_dict(weaver.state_dict()))
+        else:
+            weaver.load_state_dict(next(iter(weavers.values())).state_dict())
+        # steady state for weaver's trimmer (it only starts trimming after 5 calls)
+        weaver.trimmer._counter.fill_(weaver.trimmer.warmup_steps)
+        if variant == "exact":
+            weaver.trimmer.target = (1.0, 1.0)  # quantile 1 = longest jet: nothing dropped
+        weavers[variant] = weaver
+    return jetfm, weavers
+
+
+def bucketed(model, k: int):
+    """Prototype: ``model`` run on ``k`` length-sorted chunks of the batch (logits only)."""
+
+    def forward(x, v, mask):
+        order = torch.argsort(mask.reshape(mask.size(0), -1).sum(-1))
+        outs = [model(x[c], v[c], mask[c]).logits for c in order.chunk(k)]
+        logits = torch.cat(outs)
+        return torch.empty_like(logits).index_copy_(0, order, logits)
+
+    return forward
 
 
 class Runner:
     """Uniform train/infer steps for either model."""
 
-    def __init__(self, label, model, is_jetfm, device, compile_model=False):
+    def __init__(self, label, model, is_jetfm, device, compile_model=False, forward=None,
+                 returns_logits=False):
         self.label = label
         self.model = model
         self.is_jetfm = is_jetfm
         self.device = device
         self.cuda = device.type == "cuda"
         self.fn = torch.compile(model, dynamic=True) if compile_model else model
+        if forward is not None:
+            self.fn = forward
+        self.returns_logits = returns_logits or not is_jetfm
         self.opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
 
     def _autocast(self):
@@ -208,7 +244,7 @@ class Runner:
     def _logits(self, x, v, mask):
         with self._autocast():
             out = self.fn(x, v, mask)
-        return (out.logits if self.is_jetfm else out).float()
+        return (out if self.returns_logits else out.logits).float()
 
     def train_step(self, batch):
         x, v, mask, y = batch
@@ -285,52 +321,54 @@ def peak_memory_mb(step, runner: Runner, batch) -> float:
 
 
 # ------------------------------------------------------------------ timing
-def timed(runner: Runner, step, batches: Batches, start: int, n: int) -> float:
-    runner.sync()
-    t0 = time.perf_counter()
-    for k in range(start, start + n):
-        step(batches[k])
-    runner.sync()
-    return time.perf_counter() - t0
-
-
 def compare(name: str, args, device) -> dict:
     num_classes = preset_config(name).num_classes
     batches, source, lengths = make_batches(args, num_classes, device)
-    jetfm, weaver = build_pair(name, args, device)
-    runners = [Runner("jetfm", jetfm, True, device, args.compile),
-               Runner("weaver", weaver, False, device)]
+    jetfm, weavers = build_models(name, args, device)
+    runners = [Runner("jetfm", jetfm, True, device, args.compile)]
+    if args.prototype_buckets > 1:
+        # its own copy of the weights and optimiser, so the rows stay independent
+        twin = ParticleTransformer(jetfm.config).to(device)
+        twin.load_state_dict(jetfm.state_dict())
+        runners.append(Runner(f"jetfm+b{args.prototype_buckets}", twin, True, device,
+                              forward=bucketed(twin, args.prototype_buckets),
+                              returns_logits=True))
+    runners += [Runner(f"weaver[{v}]", m, False, device) for v, m in weavers.items()]
 
-    # parity check: same weights → same eval logits (weaver trims to the max in eval too)
-    with torch.inference_mode():
-        a = runners[0].infer_step(batches[0])
-        b = runners[1].infer_step(batches[0])
-    max_diff = float((a - b).abs().max())
+    # parity: same weights → same eval logits (weaver trims to the longest jet in eval)
+    ref = runners[0].infer_step(batches[0])
+    max_diff = {r.label: float((r.infer_step(batches[0]) - ref).abs().max()) for r in runners[1:]}
 
     res = {"config": name, "source": source, "max_logit_diff": max_diff,
            "mean_len": float(lengths.mean()),
            "mean_batch_max": float(np.mean([int(b[2].sum(-1).max()) for b in batches.items])),
-           "params": sum(p.numel() for p in jetfm.parameters())}
+           "params": sum(p.numel() for p in jetfm.parameters()),
+           "labels": [r.label for r in runners], "rows": {r.label: {} for r in runners}}
     for phase, n_steps in (("train", args.steps), ("infer", args.infer_steps)):
+        def step_of(r):
+            return r.train_step if phase == "train" else r.infer_step
+
+        for r in runners:  # warm-up (and compilation), not timed
+            for k in range(args.warmup):
+                step_of(r)(batches[k])
+        times = {r.label: [] for r in runners}
+        for k in range(n_steps):
+            batch = batches[args.warmup + k]
+            shift = k % len(runners)
+            for r in runners[shift:] + runners[:shift]:  # rotate who goes first
+                r.sync()
+                t0 = time.perf_counter()
+                step_of(r)(batch)
+                r.sync()
+                times[r.label].append(time.perf_counter() - t0)
         for r in runners:
-            step = r.train_step if phase == "train" else r.infer_step
-            timed(r, step, batches, 0, args.warmup)  # warm-up (and compile), not timed
-        per_round = [n_steps // args.rounds + (k < n_steps % args.rounds)
-                     for k in range(args.rounds)]
-        totals = {r.label: 0.0 for r in runners}
-        start = args.warmup
-        for k, n in enumerate(per_round):
-            order = runners if k % 2 == 0 else runners[::-1]
-            for r in order:
-                step = r.train_step if phase == "train" else r.infer_step
-                totals[r.label] += timed(r, step, batches, start, n)
-            start += n
-        for r in runners:
-            step = r.train_step if phase == "train" else r.infer_step
-            sec = totals[r.label]
-            res[f"{r.label}_{phase}_steps_s"] = n_steps / sec
-            res[f"{r.label}_{phase}_jets_s"] = n_steps * args.batch_size / sec
-            res[f"{r.label}_{phase}_mem_mb"] = peak_memory_mb(step, r, batches[start])
+            t = times[r.label]
+            row = res["rows"][r.label]
+            row[f"{phase}_steps_s"] = 1.0 / statistics.median(t)
+            row[f"{phase}_jets_s"] = args.batch_size / statistics.median(t)
+            row[f"{phase}_jets_s_mean"] = args.batch_size * len(t) / sum(t)
+            row[f"{phase}_step_times"] = t
+            row[f"{phase}_mem_mb"] = peak_memory_mb(step_of(r), r, batches[args.warmup + n_steps])
     return res
 
 
@@ -345,23 +383,34 @@ def load_note() -> str:
 def print_table(results, args, device) -> None:
     mem_kind = "CUDA max_memory_allocated" if device.type == "cuda" else "peak RSS delta"
     print()
-    print(f"{'config':8} {'model':7} {'train step/s':>12} {'train jets/s':>12} "
-          f"{'infer jets/s':>12} {'train MB':>9} {'infer MB':>9}")
+    head = (f"{'config':8} {'model':14} {'train step/s':>12} {'train jets/s':>12} "
+            f"{'infer jets/s':>12} {'train MB':>9} {'infer MB':>9}")
+    print(head)
+    print("-" * len(head))
     for res in results:
-        for who in ("jetfm", "weaver"):
-            print(f"{res['config']:8} {who:7} {res[f'{who}_train_steps_s']:12.3f} "
-                  f"{res[f'{who}_train_jets_s']:12.1f} {res[f'{who}_infer_jets_s']:12.1f} "
-                  f"{res[f'{who}_train_mem_mb']:9.0f} {res[f'{who}_infer_mem_mb']:9.0f}")
-        tr = res["jetfm_train_jets_s"] / res["weaver_train_jets_s"]
-        inf = res["jetfm_infer_jets_s"] / res["weaver_infer_jets_s"]
-        mtr = res["jetfm_train_mem_mb"] / max(res["weaver_train_mem_mb"], 1e-9)
-        minf = res["jetfm_infer_mem_mb"] / max(res["weaver_infer_mem_mb"], 1e-9)
-        print(f"{res['config']:8} {'ratio':7} {'jetfm/weaver':>12} {tr:11.2f}x {inf:11.2f}x "
-              f"{mtr:8.2f}x {minf:8.2f}x   (targets: train >= 2x, infer >= 3x on CPU)")
+        rows = res["rows"]
+        for label in res["labels"]:
+            r = rows[label]
+            print(f"{res['config']:8} {label:14} {r['train_steps_s']:12.3f} "
+                  f"{r['train_jets_s']:12.1f} {r['infer_jets_s']:12.1f} "
+                  f"{r['train_mem_mb']:9.0f} {r['infer_mem_mb']:9.0f}")
+        for mine in [lb for lb in res["labels"] if lb.startswith("jetfm")]:
+            for ref in [lb for lb in res["labels"] if lb.startswith("weaver")]:
+                a, b = rows[mine], rows[ref]
+                ratio = lambda k: a[k] / b[k] if b[k] > 0 else float("nan")  # noqa: E731
+                mem = lambda k: a[k] / b[k] if b[k] > 0 else float("nan")  # noqa: E731
+                print(f"{res['config']:8} {mine + '/' + ref.split('[')[1][:-1]:14} "
+                      f"{'ratio':>12} {ratio('train_jets_s'):11.2f}x "
+                      f"{ratio('infer_jets_s'):11.2f}x {mem('train_mem_mb'):8.2f}x "
+                      f"{mem('infer_mem_mb'):8.2f}x")
+        diffs = ", ".join(f"{k} {v:.1e}" for k, v in res["max_logit_diff"].items())
         print(f"{'':8} inputs: {res['source']}; mean length {res['mean_len']:.1f}, mean batch "
-              f"max {res['mean_batch_max']:.1f}; {res['params']:,} params; eval max |Δlogits| "
-              f"{res['max_logit_diff']:.2e}")
-    print(f"\nmemory: {mem_kind} of one step above the level before it")
+              f"max {res['mean_batch_max']:.1f}; {res['params']:,} params")
+        print(f"{'':8} eval max |Δlogits| vs jetfm: {diffs}")
+        print("-" * len(head))
+    print("targets (CPU): jetfm/weaver training >= 2x, inference >= 3x (jets/s ratios above)")
+    print(f"memory: {mem_kind} during one step above the level before it; "
+          "rates: batch / median step time")
 
 
 def parse_args(argv=None):
@@ -372,21 +421,26 @@ def parse_args(argv=None):
     p.add_argument("--infer-steps", type=int, default=None,
                    help="timed inference batches per model (default: --steps)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per model and phase")
-    p.add_argument("--rounds", type=int, default=2, help="alternate the models this many times")
     p.add_argument("--num-batches", type=int, default=8, help="distinct input batches (cycled)")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (CPU)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
     p.add_argument("--compile", action="store_true", help="torch.compile the jetfm model")
     p.add_argument("--jetfm-pair-mode", choices=("sparse", "dense"), default=None,
                    help="jetfm pair embedding path (default sparse; dense with --compile)")
-    p.add_argument("--weaver-trim", choices=("on", "off"), default="on",
-                   help="weaver's SequenceTrimmer (on = weaver_kwargs(), as in weaver configs)")
+    p.add_argument("--weaver-trim", nargs="+", choices=("on", "exact", "off"), default=["on"],
+                   help="weaver variant(s): on = as configured (weaver_kwargs), exact = cut "
+                        "to the longest jet in training too, off = no trimming")
+    p.add_argument("--prototype-buckets", type=int, default=0, metavar="K",
+                   help="add a bench-only jetfm row run on K length-sorted chunks per batch")
+    p.add_argument("--json", default=None, help="also write the results here (JSON)")
     p.add_argument("--data", nargs="+", default=None, help="jetfm Parquet / JetClass ROOT files")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.infer_steps is None:
         args.infer_steps = args.steps
-    args.rounds = max(1, min(args.rounds, args.steps, args.infer_steps))
+    if min(args.steps, args.infer_steps) < 1 or args.warmup < 0 or args.batch_size < 1:
+        p.error("--steps/--infer-steps and --batch-size must be >= 1, --warmup >= 0")
+    args.weaver_trim = list(dict.fromkeys(args.weaver_trim))
     return args
 
 
@@ -404,8 +458,8 @@ def main(argv=None) -> int:
           + (f" ({torch.cuda.get_device_name(device)}, bf16 autocast)" if device.type == "cuda"
              else f", {torch.get_num_threads()} threads"))
     print(f"batch {args.batch_size}, {args.steps} train / {args.infer_steps} infer steps timed "
-          f"after {args.warmup} warm-up, {args.rounds} alternating rounds; "
-          f"jetfm compile={args.compile}; weaver trim={args.weaver_trim}")
+          f"(interleaved) after {args.warmup} warm-up; jetfm compile={args.compile}; "
+          f"weaver trim={'/'.join(args.weaver_trim)}")
     print(f"before: {load_note()}")
     results = []
     for name in args.configs:
@@ -414,6 +468,11 @@ def main(argv=None) -> int:
         print(f"[{name}] done in {time.perf_counter() - t0:.0f} s; {load_note()}", flush=True)
     print_table(results, args, device)
     print(f"after: {load_note()}")
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump({"argv": sys.argv[1:], "results": results}, f, indent=1)
     return 0
 
 

@@ -138,7 +138,8 @@ def test_nan_in_file_names_file_and_column(tmp_path, cfg):
     vals = px.values.to_numpy(zero_copy_only=False).copy()
     vals[5] = np.nan
     t = t.set_column(0, "part_px", pa.ListArray.from_arrays(px.offsets, pa.array(vals)))
-    f = write_jetclass2_parquet(tmp_path / "broken.parquet", table=t) and tmp_path / "broken.parquet"
+    f = tmp_path / "broken.parquet"
+    write_jetclass2_parquet(f, table=t)
     with pytest.raises(DataError, match=r"broken\.parquet.*'part_px'"):
         list(JetDataset([f], cfg, batch_size=4))
 
@@ -151,7 +152,7 @@ def test_split_files_deterministic_and_disjoint(tmp_path):
     assert sorted(train + val + test) == sorted(files)
     assert split_files(files[::-1], 0.1, 0.15, seed=7) == (train, val, test)  # order-free
     assert split_files(files, 0.1, 0.15, seed=8) != (train, val, test)
-    assert split_files(files[:2], 0.1, 0.0)[1:] == ([split_files(files[:2], 0.1, 0.0)[1][0]], [])
+    assert [len(s) for s in split_files(files[:2], 0.1, 0.0)] == [1, 1, 0]  # >= 1 file each
     with pytest.raises(ConfigError, match="cannot split 1 file"):
         split_files(files[:1], 0.1, 0.1)
 

@@ -221,7 +221,7 @@ class JetDataset(IterableDataset):
             n_out = (n_buf - keep) // bs * bs
             for i in range(0, n_out, bs):
                 yield self._to_torch(data.take(order[i:i + bs]))
-            buf = [data.take(order[n_out + 1:])]
+            buf = [data.take(order[n_out:])]
             n_buf = n_buf - n_out
         if n_buf:
             data = FlatJets.concat(buf)

@@ -138,14 +138,15 @@ def _positions(counts: np.ndarray, pt: np.ndarray, max_particles: int):
     long = counts > max_particles
     if not long.any():
         return None, None
-    n_jets, total = len(counts), int(counts.sum())
-    rows = np.repeat(np.arange(n_jets), counts)
+    total = int(counts.sum())
+    rows = np.repeat(np.arange(len(counts)), counts)
     starts = np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
     local = np.arange(total) - starts
-    key = np.where(long[rows], -pt.astype(np.float64), local)  # per jet: pT desc or stored
-    order = np.lexsort((local, key, rows))
-    rank = np.arange(total) - starts                       # position within jet after order
-    return order, rank < max_particles
+    # Sort only the particles of long jets (rows first, so each stays in its jet's segment).
+    idx = np.flatnonzero(long[rows])
+    order = np.arange(total)
+    order[idx] = idx[np.lexsort((local[idx], -pt[idx].astype(np.float64), rows[idx]))]
+    return order, local < max_particles
 
 
 def compute_flat(batch: ak.Array, cfg: DataConfig, *, path="<batch>", row_offset: int = 0,
@@ -154,7 +155,8 @@ def compute_flat(batch: ak.Array, cfg: DataConfig, *, path="<batch>", row_offset
     """Features, 4-vectors, labels (and weights / extra per-jet columns) as `FlatJets`.
 
     `select=True` applies `cfg.selection` after the finiteness check (so a NaN in a cut
-    column is an error, not a silently failed cut); `row_offset` then still counts raw rows.
+    column is an error, not a silently failed cut; that error counts rows from `row_offset`
+    in the unselected batch, later messages count rows among the selected jets).
     """
     fields = set(ak.fields(batch))
     used = cfg.required_columns()

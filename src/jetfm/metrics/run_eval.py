@@ -55,18 +55,23 @@ def predict(model, files, data_cfg, batch_size: int = 512, max_jets: int | None 
     return {"labels": cat(labels), "probs": cat(probs), "embedding": cat(emb)}
 
 
+def csv_logs(run_dir: str | Path) -> list[Path]:
+    """The run's metrics.csv files, one per (resumed) invocation, oldest first."""
+    logs = Path(run_dir) / "logs"
+    found = [(int(p.parent.name.split("-", 1)[1]), p) for p in logs.glob("csv-*/metrics.csv")]
+    return [p for _, p in sorted(found)]
+
+
 def read_history(run_dir: str | Path) -> dict[str, list[float]] | None:
-    """Training curves from Lightning's CSV log (RUN_DIR/logs/metrics.csv)."""
-    path = Path(run_dir) / "logs" / "metrics.csv"
-    if not path.is_file():
-        return None
+    """Training curves from Lightning's CSV logs (RUN_DIR/logs/csv-*/metrics.csv, in order)."""
     hist: dict[str, list[float]] = {v: [] for v in _HISTORY_KEYS.values()}
-    with path.open() as fh:
-        for row in csv.DictReader(fh):
-            for src, dst in _HISTORY_KEYS.items():
-                val = row.get(src)
-                if val not in (None, "") and math.isfinite(float(val)):
-                    hist[dst].append(float(val))
+    for path in csv_logs(run_dir):
+        with path.open() as fh:
+            for row in csv.DictReader(fh):
+                for src, dst in _HISTORY_KEYS.items():
+                    val = row.get(src)
+                    if val not in (None, "") and math.isfinite(float(val)):
+                        hist[dst].append(float(val))
     hist = {k: v for k, v in hist.items() if v}
     return hist or None
 

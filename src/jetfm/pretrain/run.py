@@ -9,7 +9,9 @@ import torch
 import yaml
 
 from ..data.config import load_data_config
-from ..data.dataset import make_dataloader, split_files
+from torch.utils.data import DataLoader, IterableDataset
+
+from ..data.dataset import JetDataset, make_dataloader, split_files
 from ..data.reweight import fit_reweighter
 from ..errors import ConfigError
 from ..io import write_config
@@ -22,6 +24,25 @@ log = logging.getLogger(__name__)
 # Keys that must not change when a run directory is resumed.
 _FROZEN = ("strategy", "data", "data_config", "preset", "model", "seed", "val_fraction",
            "test_fraction")
+
+
+class Endless(IterableDataset):
+    """Repeat a JetDataset forever, advancing its epoch (new shuffle) each pass."""
+
+    def __init__(self, dataset: JetDataset):
+        self.dataset = dataset
+
+    def __iter__(self):
+        epoch = 0
+        while True:
+            self.dataset.set_epoch(epoch)
+            empty = True
+            for batch in self.dataset:
+                empty = False
+                yield batch
+            if empty:
+                raise ConfigError("no training jets pass the data selection")
+            epoch += 1
 
 
 def _check_resume(run_dir: Path, cfg: TrainConfig) -> None:
@@ -51,11 +72,20 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
                              "test": [str(p) for p in test]}}
     write_config(run_dir / "config.yaml", run_config)
 
-    reweighter = fit_reweighter(train, data_cfg) if cfg.reweight else None
-    train_dl = make_dataloader(train, data_cfg, cfg.batch_size, shuffle=True,
-                               num_workers=cfg.num_workers, seed=cfg.seed,
-                               buffer_size=cfg.shuffle_buffer or None, reweighter=reweighter,
-                               drop_last=True)
+    reweighter = None
+    if cfg.reweight:
+        if not data_cfg.reweight.enabled:
+            raise ConfigError(f"reweight is on but data config {data_cfg.name!r} has no "
+                              "enabled `reweight:` section")
+        reweighter = fit_reweighter(train, data_cfg)
+        run_config["reweighter"] = reweighter.to_dict()
+        write_config(run_dir / "config.yaml", run_config)
+    train_ds = JetDataset(train, data_cfg, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                          buffer_size=cfg.shuffle_buffer or None, reweighter=reweighter,
+                          drop_last=True)
+    # Endless (epoch after epoch, reshuffled): training is bounded by max_steps, and DDP ranks
+    # whose shards differ by a row group never run dry at different times (which would hang).
+    train_dl = DataLoader(Endless(train_ds), batch_size=None, num_workers=cfg.num_workers)
     val_dl = make_dataloader(val, data_cfg, cfg.batch_size, shuffle=False,
                              num_workers=cfg.num_workers) if val else None
 
@@ -70,6 +100,9 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
         log.warning("resuming %s from %s", run_dir, last)
     trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl,
                 ckpt_path=str(resume) if resume else None)
+    # ModelCheckpoint saves every N steps; make last.ckpt the true end so a longer re-run
+    # continues from here (save_checkpoint is collective: every rank calls it, rank 0 writes).
+    trainer.save_checkpoint(last)
     return {"run_dir": str(run_dir), "global_step": int(trainer.global_step),
             "resumed_from": str(resume) if resume else None,
             "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}

@@ -18,15 +18,6 @@ from .config import TrainConfig
 WEIGHTS_NAME = "model.safetensors"
 
 
-class EpochToDataset(Callback):
-    """Lightning sets the epoch on samplers only; our iterable dataset reshuffles per epoch."""
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        ds = getattr(trainer.train_dataloader, "dataset", None)
-        if hasattr(ds, "set_epoch"):
-            ds.set_epoch(trainer.current_epoch)
-
-
 class SafetensorsExport(Callback):
     """Keep RUN_DIR/model.safetensors (weights + resolved config) in step with the checkpoints."""
 
@@ -56,14 +47,19 @@ def resolve_precision(cfg: TrainConfig) -> str:
 def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: bool = True) -> L.Trainer:
     ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
                            every_n_train_steps=cfg.checkpoint_every_steps)
-    loggers = [CSVLogger(save_dir=str(run_dir), name="logs", version="")]
+    # One CSV per invocation (csv-0, csv-1, ... after resumes): Lightning's CSVLogger would
+    # overwrite an existing metrics.csv; readers concatenate them in order.
+    n = len(list((run_dir / "logs").glob("csv-*"))) if (run_dir / "logs").is_dir() else 0
+    (run_dir / "logs" / f"csv-{n}").mkdir(parents=True, exist_ok=True)   # claim it even if killed early
+    loggers = [CSVLogger(save_dir=str(run_dir), name="logs", version=f"csv-{n}",
+                         flush_logs_every_n_steps=cfg.log_every_steps)]
     try:  # TensorBoard when installed (Lightning's optional dependency)
         from lightning.pytorch.loggers import TensorBoardLogger
         import tensorboard  # noqa: F401
         loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="logs", version="tb"))
     except ImportError:
         pass
-    callbacks = [ckpt, EpochToDataset(), LearningRateMonitor(logging_interval="step"),
+    callbacks = [ckpt, LearningRateMonitor(logging_interval="step"),
                  SafetensorsExport(run_dir, run_config, cfg.checkpoint_every_steps)]
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_steps // 2)))

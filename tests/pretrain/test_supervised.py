@@ -1,0 +1,155 @@
+"""`jetfm pretrain --strategy supervised` end to end on simulated jets: outputs, resume after a
+kill, clear errors for bad data and bad settings; then evaluate and export of the run."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+
+from jetfm.cli import main
+from jetfm.errors import ConfigError
+from jetfm.metrics.run_eval import csv_logs
+from jetfm.pretrain.config import load_train_config
+
+torch.set_num_threads(1)
+
+
+def _args(data, out, *extra):
+    return ["pretrain", "--strategy", "supervised", "--data", *map(str, data), "--preset",
+            "tiny", "--batch-size", "16", "--out", str(out), "--no-progress",
+            "--val-every-steps", "4", "--checkpoint-every-steps", "2", "--data-config",
+            "jetclass2", *extra]
+
+
+@pytest.fixture(scope="module")
+def run_dir(sim_jets, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "run"
+    assert main(_args([sim_jets / "qcd", sim_jets / "res2p"], out, "--max-steps", "6")) == 0
+    return out
+
+
+def test_run_dir_holds_config_weights_checkpoint_and_logs(run_dir):
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert cfg["train"]["strategy"] == "supervised" and cfg["train"]["max_steps"] == 6
+    assert cfg["model"]["num_classes"] == 188 and len(cfg["label_names"]) == 188
+    assert cfg["splits"]["train"] and cfg["splits"]["val"] and cfg["splits"]["test"]
+    assert set(cfg["splits"]["train"]).isdisjoint(cfg["splits"]["test"])
+    assert (run_dir / "model.safetensors").is_file()
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 6
+    assert (run_dir / "logs" / "csv-0" / "metrics.csv").is_file()
+
+
+def test_rerun_resumes_and_continues_the_step_count(run_dir, sim_jets):
+    assert main(_args([sim_jets / "qcd", sim_jets / "res2p"], run_dir, "--max-steps", "8")) == 0
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 8
+
+
+def test_resume_after_kill(sim_jets, tmp_path):
+    """SIGKILL a training process after a checkpoint, re-run: same run, continued steps."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "jetfm.cli",
+           *_args([sim_jets / "qcd", sim_jets / "res2p"], out, "--max-steps", "100000")]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    last = out / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            if last.exists() and torch.load(last, weights_only=False)["global_step"] >= 4:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.2)
+        else:
+            pytest.fail("no checkpoint within 120 s")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    killed_at = torch.load(last, weights_only=False)["global_step"]
+    weights_before = torch.load(last, weights_only=False)["state_dict"]
+    target = killed_at + 4
+    assert main(_args([sim_jets / "qcd", sim_jets / "res2p"], out, "--max-steps", str(target))) == 0
+    ckpt = torch.load(last, weights_only=False)
+    assert ckpt["global_step"] == target
+    # the resumed run trained on from the checkpoint's weights (not a fresh init)
+    changed = [k for k in weights_before if not torch.equal(weights_before[k], ckpt["state_dict"][k])]
+    assert changed
+    resumed_log = csv_logs(out)[-1]
+    assert resumed_log.parent.name != "csv-0", "the killed run's log is kept, not overwritten"
+    steps = [int(r["step"]) for r in csv.DictReader(resumed_log.open()) if r.get("step")]
+    assert min(steps) >= killed_at - 1 and max(steps) >= target - 1
+
+
+def test_changing_the_model_of_an_existing_run_is_refused(run_dir, sim_jets, capsys):
+    assert main(_args([sim_jets / "qcd", sim_jets / "res2p"], run_dir, "--max-steps", "8",
+                      "--seed", "5")) == 2
+    assert "different seed" in capsys.readouterr().err
+
+
+def test_nan_input_gives_a_clear_error(sim_jets, tmp_path, capsys):
+    data = tmp_path / "bad"
+    data.mkdir()
+    for i, f in enumerate(sorted((sim_jets / "qcd").glob("*.parquet"))):
+        t = pq.read_table(f)
+        if i == 0:
+            px = t.column("part_px").combine_chunks()
+            vals = px.values.to_numpy(zero_copy_only=False).copy()
+            vals[3] = float("nan")
+            t = t.set_column(t.schema.get_field_index("part_px"), "part_px",
+                             pa.ListArray.from_arrays(px.offsets, pa.array(vals)))
+        pq.write_table(t, data / f.name)
+    rc = main(_args([data], tmp_path / "run", "--max-steps", "3"))
+    err = capsys.readouterr().err
+    assert rc == 2 and "part_px" in err and "qcd_00000.parquet" in err
+
+
+def test_wrong_schema_gives_a_clear_error(sim_jets, tmp_path, capsys):
+    data = tmp_path / "bad"
+    data.mkdir()
+    for f in sorted((sim_jets / "qcd").glob("*.parquet")):
+        pq.write_table(pq.read_table(f).drop(["part_d0val"]), data / f.name)
+    rc = main(_args([data], tmp_path / "run", "--max-steps", "3"))
+    err = capsys.readouterr().err
+    assert rc == 2 and "part_d0val" in err
+
+
+def test_bad_settings_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="max_steps"):
+        load_train_config(data=["x"], max_steps=0)
+    with pytest.raises(ConfigError, match="optimizer.name"):
+        load_train_config(data=["x"], **{"optimizer.name": "sgd-ish"})
+    bad = tmp_path / "c.yaml"
+    bad.write_text("strategy: supervised\nlearning_rate: 3\n")
+    with pytest.raises(ConfigError, match="learning_rate"):
+        load_train_config(bad, data=["x"])
+
+
+def test_ranger_optimizer_trains(sim_jets, tmp_path):
+    out = tmp_path / "run"
+    assert main(_args([sim_jets / "qcd", sim_jets / "res2p"], out, "--max-steps", "7",
+                      "--optimizer", "ranger", "--reweight")) == 0
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 7
+
+
+def test_evaluate_and_export_the_run(run_dir, sim_jets, tmp_path):
+    ev = tmp_path / "eval"
+    assert main(["evaluate", str(run_dir), "--data", str(sim_jets / "qcd"), str(sim_jets / "res2p"),
+                 "--out", str(ev), "--no-progress"]) == 0
+    res = json.loads((ev / "results.json").read_text())
+    assert 0.0 <= res["accuracy"] <= 1.0 and "Xbb_vs_QCD" in res["discriminants"]
+    assert (ev / "roc_res2p_hadronic.png").is_file() and (ev / "history.png").is_file()
+    onnx_path = tmp_path / "model.onnx"
+    assert main(["export", str(run_dir), "--out", str(onnx_path)]) == 0
+    assert onnx_path.stat().st_size > 10_000
