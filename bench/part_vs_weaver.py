@@ -451,9 +451,13 @@ def main(argv=None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device here")
     torch.set_num_threads(args.threads)
-    import weaver
+    from importlib.metadata import PackageNotFoundError, version
 
-    print(f"torch {torch.__version__}, weaver-core {getattr(weaver, '__version__', '?')}, "
+    try:
+        weaver_version = version("weaver-core")
+    except PackageNotFoundError:
+        weaver_version = "?"
+    print(f"torch {torch.__version__}, weaver-core {weaver_version}, "
           f"python {platform.python_version()}, device {device}"
           + (f" ({torch.cuda.get_device_name(device)}, bf16 autocast)" if device.type == "cuda"
              else f", {torch.get_num_threads()} threads"))

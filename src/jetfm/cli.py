@@ -159,26 +159,46 @@ def _run_export(args) -> int:
 
 
 def _add_quickstart(sub) -> None:
-    p = sub.add_parser("quickstart", help="small CPU-friendly end-to-end run")
+    p = sub.add_parser("quickstart", help="small CPU-friendly end-to-end run: simulate, inspect, "
+                                          "pre-train (Sophon-style), evaluate, export")
     p.add_argument("--out", default="quickstart_out", help="output folder")
-    p.add_argument("--jets", type=int, default=200, help="jets per sample")
+    p.add_argument("--jets", type=int, default=300, help="jets per sample")
+    p.add_argument("--steps", type=int, default=60, help="training steps of the tiny ParT")
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=_run_quickstart)
 
 
 def _run_quickstart(args) -> int:
+    import yaml
+
     from .data.inspect import inspect_files
+    from .metrics.run_eval import evaluate_run, format_results, load_run
+    from .models.export import export_onnx
+    from .pretrain.config import load_train_config
+    from .pretrain.run import run_pretrain
     from .sim.generate import GenerateConfig, format_summary, generate
     out = Path(args.out)
-    files = []
+    folders = []
     for sample in ("res2p", "res34p", "qcd"):
-        cfg = GenerateConfig(sample=sample, jets=args.jets, out=str(out / "data" / sample),
-                             seed=1, workers=args.workers, jets_per_file=args.jets)
-        summary = generate(cfg)
-        print(format_summary(summary), flush=True)
-        files.append(str(out / "data" / sample))
-    inspect_files(files, out / "inspect")
-    print(f"\nquickstart done: data in {out / 'data'}, plots in {out / 'inspect'}")
+        folder = out / "data" / sample
+        # three files per sample, so train/val/test can be split by file
+        cfg = GenerateConfig(sample=sample, jets=args.jets, out=str(folder), seed=1,
+                             workers=args.workers, jets_per_file=max(1, args.jets // 3))
+        print(format_summary(generate(cfg)), flush=True)
+        folders.append(str(folder))
+    inspect_files(folders, out / "inspect")
+    train_cfg = load_train_config(data=folders, preset="tiny", max_steps=args.steps,
+                                  batch_size=32, val_every_steps=max(1, args.steps // 3),
+                                  checkpoint_every_steps=max(1, args.steps // 3),
+                                  val_fraction=0.15, test_fraction=0.15)
+    run_pretrain(train_cfg, out / "run")
+    test_files = yaml.safe_load((out / "run" / "config.yaml").read_text())["splits"]["test"]
+    res = evaluate_run(out / "run", test_files, out / "eval")
+    print(format_results(res))
+    model, _, data_cfg = load_run(out / "run")
+    export_onnx(model, out / "run" / "model.onnx", n_features=data_cfg.num_features)
+    print(f"\nquickstart done: data {out / 'data'}, plots {out / 'inspect'}, run {out / 'run'}, "
+          f"metrics {out / 'eval' / 'results.json'}, ONNX {out / 'run' / 'model.onnx'}")
     return 0
 
 
