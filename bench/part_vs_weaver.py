@@ -94,57 +94,69 @@ def synthetic_batch(lengths, n_features: int, num_classes: int, rng: np.random.G
     return as_t(x * mask), as_t(v * mask), as_t(mask), torch.from_numpy(labels).long()
 
 
-def real_jets(files, n_jets: int, n_features: int, num_classes: int, rng, max_particles=128):
-    """(x, v, mask, labels, source) from jetfm Parquet / JetClass ROOT files.
-
-    v: the real constituent 4-vectors (first ``max_particles``, zero padded). x: the
-    JetClass-II features from ``jetfm.data.features.build_inputs`` if that exists and
-    accepts a batch, else random-but-shaped features masked like the jet."""
+def _read(files, columns, n_jets):
     import awkward as ak
 
     from jetfm.data.readers import iter_jets
 
-    columns = ["part_px", "part_py", "part_pz", "part_energy", "jet_label"]
-    parts = []
-    got = 0
+    parts, got = [], 0
     for _, batch in iter_jets(files, columns=columns):
         parts.append(batch)
         got += len(batch)
         if got >= n_jets:
             break
-    jets = ak.concatenate(parts)[:n_jets]
-    if len(jets) == 0:
+    if not parts:
         raise SystemExit(f"--data: no jets in {files}")
-    comps = []
-    for name in columns[:4]:
-        padded = ak.fill_none(ak.pad_none(jets[name], max_particles, clip=True), 0.0)
-        comps.append(ak.to_numpy(padded).astype(np.float32))
-    v = np.stack(comps, axis=1)  # (N, 4, P)
-    lengths = np.minimum(ak.to_numpy(ak.num(jets["part_px"])), max_particles)
-    mask = (np.arange(max_particles)[None] < lengths[:, None])[:, None, :].astype(np.float32)
-    labels = ak.to_numpy(jets["jet_label"]).astype(np.int64) % num_classes
-    x, source = None, "random features (no jetfm.data.features.build_inputs)"
+    return ak.concatenate(parts)[:n_jets]
+
+
+def _pad_to(a: np.ndarray, length: int) -> np.ndarray:
+    a = a[..., :length]
+    return np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, length - a.shape[-1])])
+
+
+def real_jets(files, n_jets: int, n_features: int, num_classes: int, rng, max_particles=128):
+    """(x, v, mask, labels, source, lengths) from jetfm Parquet / JetClass ROOT files, padded
+    to ``max_particles`` as weaver's loader does.
+
+    Preferred: ``jetfm.data.features.build_inputs`` with the built-in ``jetclass2`` data
+    config (the 17 JetClass-II features and its 4-vectors). If that module is missing or
+    does not fit, v = the raw constituent 4-vectors and x = random features masked like
+    the jet (the model cost does not depend on feature values)."""
+    import awkward as ak
+
     try:
-        from jetfm.data.features import build_inputs  # type: ignore[import-not-found]
-    except ImportError:
-        build_inputs = None
-    if build_inputs is not None:
-        try:
-            built = build_inputs(jets)
-            x = built["x"] if isinstance(built, dict) else built[0]
-            x = np.asarray(x, dtype=np.float32)[..., :max_particles]
-            if x.shape != (len(jets), n_features, max_particles):
-                raise ValueError(f"shape {x.shape}")
-            source = "jetfm.data.features.build_inputs"
-        except Exception as err:  # unknown signature: fall back, but say so
-            print(f"[bench] build_inputs did not fit ({err}); using random features",
-                  file=sys.stderr)
-            x = None
-    if x is None:
+        from jetfm.data.config import load_data_config
+        from jetfm.data.features import build_inputs
+
+        cfg = load_data_config("jetclass2")
+        jets = _read(files, cfg.required_columns(), n_jets)
+        built = build_inputs(jets, cfg, path=str(files[0]))
+        x = _pad_to(np.asarray(built["x"], dtype=np.float32), max_particles)
+        v = _pad_to(np.asarray(built["v"], dtype=np.float32), max_particles)
+        mask = _pad_to(np.asarray(built["mask"]).astype(np.float32), max_particles)
+        labels = np.asarray(built["label"]).astype(np.int64) % num_classes
+        if x.shape[1] != n_features:
+            raise ValueError(f"{x.shape[1]} features, the model takes {n_features}")
+        source = "jetfm.data.features.build_inputs (jetclass2 config)"
+    except (ImportError, AttributeError, KeyError, TypeError, ValueError) as err:
+        print(f"[bench] build_inputs unavailable or unfit ({err}); raw 4-vectors + random x",
+              file=sys.stderr)
+        columns = ["part_px", "part_py", "part_pz", "part_energy", "jet_label"]
+        jets = _read(files, columns, n_jets)
+        comps = [ak.to_numpy(ak.fill_none(ak.pad_none(jets[c], max_particles, clip=True), 0.0))
+                 for c in columns[:4]]
+        v = np.stack(comps, axis=1).astype(np.float32)  # (N, 4, P)
+        counts = np.minimum(ak.to_numpy(ak.num(jets["part_px"])), max_particles)
+        mask = (np.arange(max_particles)[None] < counts[:, None])[:, None, :].astype(np.float32)
+        labels = ak.to_numpy(jets["jet_label"]).astype(np.int64) % num_classes
         x = rng.standard_normal((len(jets), n_features, max_particles)).astype(np.float32)
-    x = x * mask
+        source = "raw 4-vectors, random features"
+    x, v = x * mask, v * mask
+    lengths = mask.sum(axis=(1, 2)).astype(int)
     t = torch.from_numpy
-    return t(np.ascontiguousarray(x)), t(v * mask), t(mask), t(labels), source, lengths
+    return (t(np.ascontiguousarray(x)), t(np.ascontiguousarray(v)), t(mask), t(labels),
+            source, lengths)
 
 
 @dataclass
@@ -166,7 +178,7 @@ def make_batches(args, num_classes: int, device) -> tuple[Batches, str, np.ndarr
         for k in range(n_batches):
             sl = slice(k * args.batch_size, (k + 1) * args.batch_size)
             out.items.append(tuple(t[sl].to(device) for t in (x, v, mask, y)))
-        return out, f"real 4-vectors from --data, x: {source}", lengths
+        return out, f"--data ({len(lengths)} jets): {source}", lengths
     all_lengths = []
     for _ in range(n_batches):
         lengths = draw_lengths(args.batch_size, rng)

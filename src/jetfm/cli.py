@@ -106,6 +106,8 @@ def _run_pretrain(args) -> int:
         **{"optimizer.lr": args.lr, "optimizer.name": args.optimizer,
            "optimizer.warmup_steps": args.warmup_steps})
     summary = run_pretrain(cfg, args.out, progress=not args.no_progress)
+    if not summary["is_global_zero"]:   # one summary per job, not per DDP rank
+        return 0
     print(f"run {summary['run_dir']}: {summary['global_step']} steps"
           + (f" (resumed from {summary['resumed_from']})" if summary["resumed_from"] else ""))
     for k, v in sorted(summary["metrics"].items()):

@@ -104,5 +104,6 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     # continues from here (save_checkpoint is collective: every rank calls it, rank 0 writes).
     trainer.save_checkpoint(last)
     return {"run_dir": str(run_dir), "global_step": int(trainer.global_step),
+            "is_global_zero": bool(trainer.is_global_zero),
             "resumed_from": str(resume) if resume else None,
             "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}
