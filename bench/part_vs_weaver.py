@@ -2,7 +2,7 @@
 
     python bench/part_vs_weaver.py                                  # default + sophon, CPU
     python bench/part_vs_weaver.py --configs default --steps 6 --infer-steps 6
-    python bench/part_vs_weaver.py --data out/qcd_*.parquet         # real jet 4-vectors
+    python bench/part_vs_weaver.py --data out/qcd_*.parquet         # real jets (jetfm Parquet)
     python bench/part_vs_weaver.py --device cuda --batch-size 1024   # bf16 autocast for both
     python bench/part_vs_weaver.py --compile                        # torch.compile (jetfm only)
     python bench/part_vs_weaver.py --weaver-trim on exact --prototype-buckets 8
@@ -14,12 +14,15 @@ Fairness rules (one process, one machine, same inputs):
   (the eval-mode max |Δlogits| is printed as a check).
 - both get the same padded tensors: x (N, 17, 128), v (N, 4, 128), mask (N, 1, 128), jet
   multiplicities drawn like real jets (20 + Gamma(k=2, θ=15), mean ≈ 50, clipped to 128;
-  or the real ones with ``--data``), zero padding as weaver's loader writes it.
+  or real jets with ``--data``: ``jetfm.data.features.build_inputs`` with the ``jetclass2``
+  data config, padded back to 128), zero padding as weaver's loader writes it. At batch
+  256 the longest jet is ~always at the 128 cap, so per-batch trimming saves ~nothing.
 - both trim padding themselves: jetfm to the longest jet of the batch (exact); weaver's
   ``SequenceTrimmer`` (enabled by ``trim=True``) does the same in eval, but in *training*
-  cuts to a random 0.90–1.0 quantile of the batch's multiplicities, after randomly
-  permuting the particles — i.e. it drops particles of the longest ~10 % of jets, which
-  makes its training steps cheaper (and is not the same computation). Its 5-step warm-up
+  cuts to the q-quantile of the batch's multiplicities, q ~ U(0.90, 1.02) clamped at 1,
+  after randomly permuting the particles — i.e. on ~5 of 6 steps it drops random particles
+  of the longest ~0–10 % of jets, which makes its training steps cheaper (and is not the
+  same computation). Its 5-step warm-up
   counter is advanced before timing so timed steps see its steady state. ``--weaver-trim``
   picks one or more weaver variants: ``on`` (as configured, the default), ``exact``
   (trimmer target quantile fixed to 1.0: cut to the longest jet, no particle dropped — the
@@ -174,7 +177,11 @@ def make_batches(args, num_classes: int, device) -> tuple[Batches, str, np.ndarr
     if args.data:
         x, v, mask, y, source, lengths = real_jets(
             args.data, n_batches * args.batch_size, 17, num_classes, rng)
-        n_batches = max(1, len(x) // args.batch_size)
+        if len(x) < args.batch_size:
+            print(f"[bench] --data holds {len(x)} jets < --batch-size; using batch {len(x)}",
+                  file=sys.stderr)
+            args.batch_size = len(x)
+        n_batches = len(x) // args.batch_size
         for k in range(n_batches):
             sl = slice(k * args.batch_size, (k + 1) * args.batch_size)
             out.items.append(tuple(t[sl].to(device) for t in (x, v, mask, y)))
@@ -453,6 +460,11 @@ def parse_args(argv=None):
     if min(args.steps, args.infer_steps) < 1 or args.warmup < 0 or args.batch_size < 1:
         p.error("--steps/--infer-steps and --batch-size must be >= 1, --warmup >= 0")
     args.weaver_trim = list(dict.fromkeys(args.weaver_trim))
+    if args.compile and args.warmup < 3:
+        # the trim length is data-dependent (a graph break at .item()); dynamic-shape
+        # recompilations need a few batches to settle before timing means anything
+        print("[bench] --compile: using --warmup 3", file=sys.stderr)
+        args.warmup = 3
     return args
 
 

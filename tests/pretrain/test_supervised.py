@@ -153,3 +153,16 @@ def test_evaluate_and_export_the_run(run_dir, sim_jets, tmp_path):
     onnx_path = tmp_path / "model.onnx"
     assert main(["export", str(run_dir), "--out", str(onnx_path)]) == 0
     assert onnx_path.stat().st_size > 10_000
+
+
+def test_ddp_with_torchrun_on_cpu(sim_jets, tmp_path):
+    """Two CPU ranks (gloo) under torchrun: no code change, each rank reads its own files."""
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "-m", "jetfm.cli", *_args([sim_jets / "qcd", sim_jets / "res2p"], out,
+                                     "--max-steps", "4", "--accelerator", "cpu", "--devices", "2")]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("run ") == 1, "one summary for the job, not one per rank"
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 4

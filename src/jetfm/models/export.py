@@ -89,7 +89,9 @@ def _unwrap(model: nn.Module) -> ParticleTransformer:
     """The ParticleTransformer inside ``torch.compile`` / DDP wrappers."""
     seen = 0
     while not isinstance(model, ParticleTransformer) and seen < 4:
-        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        inner = getattr(model, "_orig_mod", None)
+        if inner is None:
+            inner = getattr(model, "module", None)
         if inner is None:
             break
         model, seen = inner, seen + 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import lightning as L
@@ -11,7 +12,7 @@ import yaml
 from ..data.config import load_data_config
 from torch.utils.data import DataLoader, IterableDataset
 
-from ..data.dataset import JetDataset, make_dataloader, split_files
+from ..data.dataset import JetDataset, list_units, make_dataloader, split_files
 from ..data.reweight import fit_reweighter
 from ..errors import ConfigError
 from ..io import write_config
@@ -86,8 +87,14 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     # Endless (epoch after epoch, reshuffled): training is bounded by max_steps, and DDP ranks
     # whose shards differ by a row group never run dry at different times (which would hang).
     train_dl = DataLoader(Endless(train_ds), batch_size=None, num_workers=cfg.num_workers)
-    val_dl = make_dataloader(val, data_cfg, cfg.batch_size, shuffle=False,
-                             num_workers=cfg.num_workers) if val else None
+    val_dl = None
+    if val:
+        # Too few val files/row groups to give every DDP rank its own: each rank reads them
+        # all (the logged mean is then exact, just computed redundantly).
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        whole = {"rank": 0, "world_size": 1} if len(list_units(val)) < world else {}
+        val_dl = make_dataloader(val, data_cfg, cfg.batch_size, shuffle=False,
+                                 num_workers=cfg.num_workers, **whole)
 
     backbone = ParticleTransformer(model_cfg)
     module = STRATEGY_MODULES[cfg.strategy](backbone, cfg.optimizer, cfg.max_steps)
