@@ -212,3 +212,18 @@ def test_root_input_through_the_same_dataset(tmp_path):
     assert torch.cat([b["mask"].sum((1, 2)) for b in batches]).tolist() == n.tolist()
     with pytest.raises(ConfigError, match="label space 'jetclass2'"):
         JetDataset(tmp_path / "jc_0.root", load_data_config("jetclass2"))
+
+
+def test_split_files_is_stratified_by_folder(tmp_path):
+    """One sample per folder: every sample must reach val and test when it has enough files."""
+    files = []
+    for sample in ("qcd", "res2p", "res34p"):
+        (tmp_path / sample).mkdir()
+        for i in range(5):
+            f = tmp_path / sample / f"{sample}_{i:05d}.parquet"
+            f.write_bytes(b"")
+            files.append(f)
+    train, val, test = split_files(files, 0.2, 0.2, seed=1)
+    for split in (val, test):
+        assert sorted(p.parent.name for p in split) == ["qcd", "res2p", "res34p"]
+    assert len(train) == 9 and not set(train) & set(val) | set(train) & set(test)

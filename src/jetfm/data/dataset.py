@@ -250,15 +250,23 @@ def _split_key(path: Path, seed: int) -> str:
     return hashlib.sha256(f"{seed}:{path.name}".encode()).hexdigest()
 
 
+def _split_counts(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    n_val = max(1, round(val_fraction * n)) if val_fraction > 0 else 0
+    n_test = max(1, round(test_fraction * n)) if test_fraction > 0 else 0
+    return n_val, n_test
+
+
 def split_files(files: PathsLike, val_fraction: float = 0.1, test_fraction: float = 0.1,
                 seed: int = 0) -> tuple[list[Path], list[Path], list[Path]]:
-    """(train, val, test) file lists, split by whole file.
+    """(train, val, test) file lists, split by whole file, stratified by folder.
 
     By file, not by jet, so jets sharing a parton shower (`resim_group`) or an event never
     straddle two splits. Files are ranked by a hash of (seed, file name): the split does not
-    depend on the order or directory the files are given in. Each non-zero fraction gets at
-    least one file and train must keep at least one, so a single file cannot be split:
-    ConfigError (write more shards, or pass validation/test files explicitly).
+    depend on the order the files are given in. Folders usually hold one sample each
+    (`jetfm generate --out data/qcd`), so when every folder has enough files each one is split
+    on its own and every sample reaches val and test; otherwise all files are split together.
+    Each non-zero fraction gets at least one file and train must keep at least one, so a single
+    file cannot be split: ConfigError (write more shards, or pass val/test files explicitly).
     """
     paths = expand_paths(files)
     for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
@@ -267,15 +275,25 @@ def split_files(files: PathsLike, val_fraction: float = 0.1, test_fraction: floa
     if val_fraction + test_fraction >= 1:
         raise ConfigError("val_fraction + test_fraction must be < 1")
     n = len(paths)
-    n_val = max(1, round(val_fraction * n)) if val_fraction > 0 else 0
-    n_test = max(1, round(test_fraction * n)) if test_fraction > 0 else 0
+    n_val, n_test = _split_counts(n, val_fraction, test_fraction)
     if n - n_val - n_test < 1:
         raise ConfigError(f"cannot split {n} file(s) by file into train/val/test "
                           f"({n_val} val + {n_test} test + >= 1 train needed): write more "
                           f"shards (jetfm generate --num-shards N) or give val/test files "
                           f"explicitly")
-    ranked = sorted(paths, key=lambda p: (_split_key(p, seed), str(p)))
-    test, val, train = ranked[:n_test], ranked[n_test:n_test + n_val], ranked[n_test + n_val:]
+    groups: dict[Path, list[Path]] = {}
+    for p in paths:
+        groups.setdefault(p.parent, []).append(p)
+    if len(groups) == 1 or any(len(g) - sum(_split_counts(len(g), val_fraction, test_fraction)) < 1
+                               for g in groups.values()):
+        groups = {Path("."): paths}
+    train, val, test = [], [], []
+    for group in groups.values():
+        g_val, g_test = _split_counts(len(group), val_fraction, test_fraction)
+        ranked = sorted(group, key=lambda p: (_split_key(p, seed), str(p)))
+        test += ranked[:g_test]
+        val += ranked[g_test:g_test + g_val]
+        train += ranked[g_test + g_val:]
     return sorted(train), sorted(val), sorted(test)
 
 
