@@ -23,7 +23,8 @@ class ParTConfig:
 
     Dims, heads, layers, ``num_classes`` and ``fc_params`` set the ``state_dict`` shapes;
     dropouts, activations and ``pair_eps`` change the function only; ``trim``,
-    ``pair_mode`` and ``use_amp`` change speed only (same eval-mode outputs).
+    ``pair_mode``, ``use_amp`` and ``length_buckets`` change speed only (same eval-mode
+    outputs).
     """
 
     input_dim: int = 17
@@ -49,6 +50,10 @@ class ParTConfig:
     trim: bool = True  # cut the particle axis to the longest real jet of each batch
     pair_mode: str = "sparse"  # "sparse": real×real pairs only; "dense": all P² (static shapes)
     use_amp: bool = False  # bf16 autocast on CUDA; ignored on CPU
+    # Run the particle blocks per group of similar-length jets (P² attention cost follows
+    # each group's own length). 0/1 = off; also off for pair_mode="dense", under
+    # tracing/export and when a batch has fewer than 32 jets (see part.py).
+    length_buckets: int = 8
 
     def __post_init__(self) -> None:
         # normalise list inputs (YAML, CLI) to tuples so configs hash and compare
@@ -81,6 +86,8 @@ class ParTConfig:
             raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.pair_mode not in PAIR_MODES:
             raise ConfigError(f"pair_mode must be one of {PAIR_MODES}, got {self.pair_mode!r}")
+        if self.length_buckets < 0:
+            raise ConfigError(f"length_buckets must be >= 0, got {self.length_buckets}")
         if self.num_classes is not None and self.num_classes <= 0:
             raise ConfigError(f"num_classes must be positive or None, got {self.num_classes}")
         if self.fc_params and self.num_classes is None:

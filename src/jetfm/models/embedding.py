@@ -88,12 +88,25 @@ class PairEmbed(nn.Module):
 
     def _forward_sparse(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         n, _, p = v.shape
+        return self.scatter_pairs(*self.pair_list(v, mask), n, p)
+
+    def pair_list(
+        self, v: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Embed the real×real pairs (i >= j) of the whole batch: returns (b, i, j,
+        elements (num_pairs, H)). Kept apart from :meth:`scatter_pairs` so length-bucketed
+        models embed all pairs in one call (same BatchNorm statistics) and scatter per bucket."""
+        n, _, p = v.shape
         real = mask.reshape(n, p)
         pairs = torch.tril(real.unsqueeze(2) & real.unsqueeze(1))  # i >= j, both real
         b, i, j = pairs.nonzero(as_tuple=True)
         # [b, :, i] picks (num_pairs, C); the pairs then form one (1, C, num_pairs) sequence
         feats = self._features(v, (b, slice(None), i), (b, slice(None), j))
         elements = self.embed(feats.T.unsqueeze(0)).squeeze(0).T  # (num_pairs, H)
+        return b, i, j, elements
+
+    def scatter_pairs(self, b, i, j, elements: torch.Tensor, n: int, p: int) -> torch.Tensor:
+        """(N, H, P, P) bias from a pair list (mirrored; zero for pairs not listed)."""
         bias = elements.new_zeros(n, self.out_dim, p, p)
         bias[b, :, i, j] = elements  # mixed indexing puts the pair dim first: (num_pairs, H)
         bias[b, :, j, i] = elements

@@ -21,15 +21,34 @@ def as_bool_mask(mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
     return mask.bool()
 
 
-def trimmed_length(mask: torch.Tensor) -> int:
-    """Index after the last real particle over the whole batch (at least 1).
+def last_positions(mask: torch.Tensor) -> torch.Tensor:
+    """(N,) index after the last real particle of each jet (0 for an empty jet).
 
-    Uses the last real *position* rather than the largest count, so masks with holes
-    (padding between real particles) are never cut into.
+    Uses the last real *position* rather than the count, so masks with holes (padding
+    between real particles) are never cut into.
     """
     mask = mask.reshape(mask.size(0), -1)
     positions = torch.arange(1, mask.size(-1) + 1, device=mask.device)
-    return max(int((mask * positions).amax()), 1)
+    return (mask * positions).amax(-1)
+
+
+def trimmed_length(mask: torch.Tensor) -> int:
+    """Index after the last real particle over the whole batch (at least 1)."""
+    return max(int(last_positions(mask).amax()), 1)
+
+
+def length_groups(
+    real: torch.Tensor, num_groups: int
+) -> tuple[torch.Tensor, list[tuple[torch.Tensor, int]]]:
+    """Sort jets by :func:`last_positions` and cut them into ``num_groups`` near-equal groups.
+
+    Returns the sort order and, per group, (jet indices, group length >= 1): every real
+    particle of a group's jets lies before its length, so each group can be trimmed alone.
+    """
+    lengths, order = torch.sort(last_positions(real).clamp(min=1), stable=True)
+    groups = order.tensor_split(num_groups)
+    ends = torch.tensor([len(g) for g in groups], device=real.device).cumsum(0) - 1
+    return order, list(zip(groups, lengths[ends].tolist()))  # one host sync for all groups
 
 
 def trim_padding(

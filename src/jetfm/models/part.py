@@ -12,6 +12,11 @@ Calling convention (weaver's input layout):
     out.embedding             # (N, D)  class token after the final norm (Sophon "latent")
     out.particle_embeddings   # (N, P, D) last particle-block output, zero at padding
     model.logits(x, v, mask)  # shortcut for weaver-style use
+
+Length bucketing (``config.length_buckets``): the embeddings, including the pair MLP,
+run once over the whole batch (BatchNorm statistics unchanged); the particle and class
+blocks then run per group of similar-length jets, each with its own (n_b, H, P_b, P_b)
+bias, and the results are put back in batch order.
 """
 
 from __future__ import annotations
@@ -27,7 +32,11 @@ from jetfm.models._runtime import is_tracing
 from jetfm.models.blocks import Block
 from jetfm.models.config import ParTConfig
 from jetfm.models.embedding import PairEmbed, ParticleEmbed
-from jetfm.models.padding import as_bool_mask, pad_particles, trim_padding
+from jetfm.models.padding import as_bool_mask, length_groups, pad_particles, trim_padding
+
+# Smallest length bucket, in jets: below this the per-bucket GEMMs get inefficient and the
+# Python loop overhead outweighs the P² savings.
+MIN_BUCKET_JETS = 16
 
 
 class ParTOutput(NamedTuple):
@@ -132,10 +141,14 @@ class ParticleTransformer(nn.Module):
         x = x.masked_fill(~mask, 0)
         v = v.masked_fill(~mask, 0) if v is not None else None
 
+        buckets = self._num_buckets(x.size(0))
         amp = self.config.use_amp and x.is_cuda
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            h, real = self._encode(x, v, mask)
-            embedding = self._aggregate(h, real)
+            if buckets > 1:
+                h, embedding, real = self._encode_bucketed(x, v, mask, buckets)
+            else:
+                h, real = self._encode(x, v, mask)
+                embedding = self._aggregate(h, real)
             logits = self.fc(embedding) if self.fc is not None else None
         if amp:
             h, embedding = h.float(), embedding.float()
@@ -153,21 +166,75 @@ class ParticleTransformer(nn.Module):
             raise RuntimeError("this model has no classification head (num_classes=None)")
         return out
 
+    def _num_buckets(self, batch_size: int) -> int:
+        # dense pairs and tracing/export promise static shapes; bucketing would break that
+        if self.config.pair_mode == "dense" or is_tracing():
+            return 1
+        return min(self.config.length_buckets, batch_size // MIN_BUCKET_JETS)
+
+    @staticmethod
+    def _hidden_keys(real: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 1, P) True for keys to mask. A jet with no real particle would mask
+        every key (NaN softmax); such jets attend to their zeroed padding instead. The
+        class token still ignores them."""
+        return ~(real | ~real.any(dim=-1, keepdim=True))[:, None, None, :]
+
+    @staticmethod
+    def _attn_bias(pair_bias, hidden_keys: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Pair bias (N, H, P, P) or zeros (N, 1, 1, P), with −inf on hidden keys."""
+        if pair_bias is None:
+            pair_bias = torch.zeros(hidden_keys.shape, dtype=dtype, device=hidden_keys.device)
+        # in place: the (N, H, P, P) bias is the largest activation of the model
+        return pair_bias.masked_fill_(hidden_keys, float("-inf"))
+
     def _encode(self, x, v, mask) -> tuple[torch.Tensor, torch.Tensor]:
         real = mask.squeeze(1)  # (N, P)
         h = self.embed(x).masked_fill(~real.unsqueeze(-1), 0)
-        # A jet with no real particle would mask every key (NaN softmax); let such jets
-        # attend to their zeroed padding instead. The class token still ignores them.
-        hidden_keys = ~(real | ~real.any(dim=-1, keepdim=True))[:, None, None, :]
-        if self.pair_embed is not None and v is not None:
-            # in place: the (N, H, P, P) bias is the largest activation of the model
-            bias = self.pair_embed(v, mask).masked_fill_(hidden_keys, float("-inf"))
-        else:
-            bias = torch.zeros(hidden_keys.shape, dtype=h.dtype, device=h.device)
-            bias = bias.masked_fill_(hidden_keys, float("-inf"))  # (N, 1, 1, P)
+        has_pairs = self.pair_embed is not None and v is not None
+        pair_bias = self.pair_embed(v, mask) if has_pairs else None
+        bias = self._attn_bias(pair_bias, self._hidden_keys(real), h.dtype)
         for blk in self.blocks:
             h = blk(h, attn_bias=bias)
         return h, real
+
+    def _encode_bucketed(
+        self, x, v, mask, num_buckets: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Same outputs as :meth:`_encode` + :meth:`_aggregate`: (h, embedding, real)."""
+        real = mask.squeeze(1)  # (N, P)
+        n, p = real.shape
+        # whole-batch embeddings: per-bucket calls would change training BatchNorm stats
+        h = self.embed(x).masked_fill(~real.unsqueeze(-1), 0)
+        order, groups = length_groups(real, num_buckets)
+        # each jet's bucket and row inside it, to route the pair list to the buckets
+        dev = order.device
+        sizes = torch.tensor([len(g) for g, _ in groups], device=dev)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(n, device=dev)
+        bucket = torch.repeat_interleave(torch.arange(len(groups), device=dev), sizes)[rank]
+        row = rank - (sizes.cumsum(0) - sizes)[bucket]
+        has_pairs = self.pair_embed is not None and v is not None
+        if has_pairs:  # one pair MLP call over the whole batch
+            b, i, j, elements = self.pair_embed.pair_list(v, mask)
+            pair_bucket, pair_row = bucket[b], row[b]
+
+        hs, embeddings = [], []
+        for k, (idx, length) in enumerate(groups):
+            rb = real[idx, :length]
+            pair_bias = None
+            if has_pairs:
+                sel = pair_bucket == k
+                pair_bias = self.pair_embed.scatter_pairs(
+                    pair_row[sel], i[sel], j[sel], elements[sel], len(idx), length
+                )
+            bias = self._attn_bias(pair_bias, self._hidden_keys(rb), h.dtype)
+            hb = h[idx, :length]
+            for blk in self.blocks:
+                hb = blk(hb, attn_bias=bias)
+            embeddings.append(self._aggregate(hb, rb))
+            hs.append(pad_particles(hb, p, dim=1))
+        # rank is the inverse of the sort: back to batch order
+        return torch.cat(hs)[rank], torch.cat(embeddings)[rank], real
 
     def _aggregate(self, h: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         # keys are [class token, particles]; the class token is always visible
