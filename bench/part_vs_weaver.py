@@ -5,7 +5,7 @@
     python bench/part_vs_weaver.py --data out/qcd_*.parquet         # real jets (jetfm Parquet)
     python bench/part_vs_weaver.py --device cuda --batch-size 1024   # bf16 autocast for both
     python bench/part_vs_weaver.py --compile                        # torch.compile (jetfm only)
-    python bench/part_vs_weaver.py --weaver-trim on exact --prototype-buckets 8
+    python bench/part_vs_weaver.py --weaver-trim on exact --length-buckets 8 0
 
 Fairness rules (one process, one machine, same inputs):
 - weaver's model is ``weaver.nn.model.ParticleTransformer.ParticleTransformer`` built with
@@ -33,11 +33,8 @@ Fairness rules (one process, one machine, same inputs):
   the timed steps interleave the models step by step (rotating the order) so that load
   changes on a shared machine hit all alike; rates are batch size / *median* step time
   (robust to load spikes), the mean-based rate is kept in the JSON (``--json``).
-- ``--prototype-buckets K`` adds a bench-only row "jetfm+bK": the same jetfm model called
-  on K length-sorted chunks of each batch (each chunk trimmed to its own longest jet),
-  logits un-sorted afterwards. Eval outputs are identical to the plain call; in training
-  the BatchNorm batch statistics are per chunk, so it measures the *cost* of length
-  bucketing, a proposed library change, not a finished feature.
+- ``--length-buckets K [K ...]`` one jetfm row per value of ``ParTConfig.length_buckets``
+  (jets grouped by length for the attention blocks; 0 = off; the default config uses 8).
 - memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the allocation before the
   step. On CPU there is no allocator high-water mark, so the peak *resident set size* of the
   process during one step is measured (Linux: reset ``VmHWM`` via ``/proc/self/clear_refs``,
@@ -226,18 +223,6 @@ def build_models(name: str, args, device):
     return jetfm, weavers
 
 
-def bucketed(model, k: int):
-    """Prototype: ``model`` run on ``k`` length-sorted chunks of the batch (logits only)."""
-
-    def forward(x, v, mask):
-        order = torch.argsort(mask.reshape(mask.size(0), -1).sum(-1))
-        outs = [model(x[c], v[c], mask[c]).logits for c in order.chunk(k)]
-        logits = torch.cat(outs)
-        return torch.empty_like(logits).index_copy_(0, order, logits)
-
-    return forward
-
-
 class Runner:
     """Uniform train/infer steps for either model."""
 
@@ -344,14 +329,12 @@ def compare(name: str, args, device) -> dict:
     num_classes = preset_config(name).num_classes
     batches, source, lengths = make_batches(args, num_classes, device)
     jetfm, weavers = build_models(name, args, device)
-    runners = [Runner("jetfm", jetfm, True, device, args.compile)]
-    if args.prototype_buckets > 1:
-        # its own copy of the weights and optimiser, so the rows stay independent
-        twin = ParticleTransformer(jetfm.config).to(device)
-        twin.load_state_dict(jetfm.state_dict())
-        runners.append(Runner(f"jetfm+b{args.prototype_buckets}", twin, True, device,
-                              forward=bucketed(twin, args.prototype_buckets),
-                              returns_logits=True))
+    runners = []
+    for k in args.length_buckets:
+        # each row its own copy of the weights and optimiser, so the rows stay independent
+        model = ParticleTransformer(jetfm.config.replace(length_buckets=k)).to(device)
+        model.load_state_dict(jetfm.state_dict())
+        runners.append(Runner(f"jetfm[b{k}]", model, True, device, args.compile))
     runners += [Runner(f"weaver[{v}]", m, False, device) for v, m in weavers.items()]
 
     # parity: same weights → same eval logits (weaver trims to the longest jet in eval)
@@ -449,8 +432,8 @@ def parse_args(argv=None):
     p.add_argument("--weaver-trim", nargs="+", choices=("on", "exact", "off"), default=["on"],
                    help="weaver variant(s): on = as configured (weaver_kwargs), exact = cut "
                         "to the longest jet in training too, off = no trimming")
-    p.add_argument("--prototype-buckets", type=int, default=0, metavar="K",
-                   help="add a bench-only jetfm row run on K length-sorted chunks per batch")
+    p.add_argument("--length-buckets", type=int, nargs="+", default=[8], metavar="K",
+                   help="ParTConfig.length_buckets of the jetfm rows, one row each (0 = off)")
     p.add_argument("--json", default=None, help="also write the results here (JSON)")
     p.add_argument("--data", nargs="+", default=None, help="jetfm Parquet / JetClass ROOT files")
     p.add_argument("--seed", type=int, default=0)
