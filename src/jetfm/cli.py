@@ -128,11 +128,15 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from .metrics.run_eval import evaluate_run, format_results, load_run
+    import yaml
+
+    from .metrics.run_eval import evaluate_run, format_results
     data = args.data
     if data is None:
-        _, config, _ = load_run(args.run_dir)
-        data = config.get("splits", {}).get("test") or []
+        cfg_path = Path(args.run_dir) / "config.yaml"
+        if not cfg_path.is_file():
+            raise JetfmError(f"{cfg_path} not found: is {args.run_dir} a `jetfm pretrain` run?")
+        data = (yaml.safe_load(cfg_path.read_text()) or {}).get("splits", {}).get("test") or []
         if not data:
             raise JetfmError(f"{args.run_dir} has no test split; pass --data FILES")
     res = evaluate_run(args.run_dir, data, args.out, batch_size=args.batch_size,

@@ -146,6 +146,8 @@ def test_nan_in_file_names_file_and_column(tmp_path, cfg):
 
 def test_split_files_deterministic_and_disjoint(tmp_path):
     files = [tmp_path / f"shard_{i:03d}.parquet" for i in range(20)]
+    for f in files:   # split_files only lists them, but paths must exist
+        f.write_bytes(b"")
     train, val, test = split_files(files, 0.1, 0.15, seed=7)
     assert (len(train), len(val), len(test)) == (15, 2, 3)
     assert not (set(train) & set(val) or set(train) & set(test) or set(val) & set(test))

@@ -209,7 +209,6 @@ def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
     """
     files = expand_paths(paths)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     acc, read = _Accumulator(), []
     for path in files:
         if max_jets is not None and acc.jets >= max_jets:
@@ -223,6 +222,7 @@ def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
             acc.add(_batch_numpy(batch), names, family_of, path)
             if max_jets is not None and acc.jets >= max_jets:
                 break
+    out.mkdir(parents=True, exist_ok=True)   # only after every input was read cleanly
     plots = [out / HISTS[k][2] for k in HISTS]
     for key, p in zip(HISTS, plots):
         _plot(acc, key, p)

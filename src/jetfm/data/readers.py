@@ -32,8 +32,7 @@ def expand_paths(paths: PathsLike, suffixes: Sequence[str] = SUFFIXES) -> list[P
     Every directory or glob must match at least one file, and the result must be non-empty:
     a typo in a path should fail loudly rather than silently train on fewer jets. Duplicates
     (a file named twice, e.g. by a directory and a glob) are dropped so no jet is read twice.
-    Plain file paths are returned as given; their existence is checked by the reader, which
-    raises DataError naming them.
+    A plain path that does not exist raises DataError naming it.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -50,6 +49,8 @@ def expand_paths(paths: PathsLike, suffixes: Sequence[str] = SUFFIXES) -> list[P
             found = sorted(Path(q) for q in glob.glob(s) if os.path.isfile(q))
             if not found:
                 raise DataError(f"{s}: pattern matches no files")
+        elif not os.path.exists(s):
+            raise DataError(f"{s}: no such file or directory")
         else:
             found = [Path(s)]
         for q in found:

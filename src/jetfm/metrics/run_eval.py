@@ -13,10 +13,9 @@ from tqdm import tqdm
 from ..data.config import load_data_config
 from ..data.dataset import make_dataloader
 from ..errors import ConfigError
-from ..models.export import load_checkpoint
+from ..models.export import WEIGHTS_NAME, load_checkpoint
 from .evaluate import evaluate_scores
 
-WEIGHTS_NAME = "model.safetensors"
 _HISTORY_KEYS = {"train/loss": "train_loss", "val/loss": "val_loss", "train/acc": "train_acc",
                  "val/acc": "val_acc"}
 

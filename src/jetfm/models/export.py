@@ -259,6 +259,9 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+WEIGHTS_NAME = "model.safetensors"   # a run directory's weights + config
+
+
 def save_checkpoint(model: nn.Module, config: dict | None, path: str | os.PathLike) -> Path:
     """Write weights + architecture + the run's resolved ``config`` to one safetensors file.
 

@@ -60,11 +60,11 @@ def _check_resume(run_dir: Path, cfg: TrainConfig) -> None:
 
 def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> dict:
     run_dir = Path(out)
-    run_dir.mkdir(parents=True, exist_ok=True)
     _check_resume(run_dir, cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data_cfg = load_data_config(cfg.data_config)
     train, val, test = split_files(cfg.data, cfg.val_fraction, cfg.test_fraction, seed=cfg.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)   # only once the inputs are known to be usable
     model_cfg = preset_config(cfg.preset, input_dim=data_cfg.num_features,
                               num_classes=data_cfg.labels.num_classes, **cfg.model)
     run_config = {"train": cfg.to_dict(), "data": data_cfg.to_dict(),

@@ -12,10 +12,9 @@ import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
-from ..models.export import save_checkpoint
+from ..models.export import WEIGHTS_NAME, save_checkpoint
 from .config import TrainConfig
 
-WEIGHTS_NAME = "model.safetensors"
 
 
 class SafetensorsExport(Callback):

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -166,7 +166,7 @@ def _write_file(cfg, f, target, path, key, mpi_file, pool, stats, bar):
                     written += table.num_rows
                     labels = table.column("jet_label").to_numpy()
                     stats["label_counts"] += np.bincount(labels, minlength=188)
-                    stats["nparticles_sum"] += int(pa.compute.sum(table.column("jet_nparticles")).as_py())
+                    stats["nparticles_sum"] += int(pc.sum(table.column("jet_nparticles")).as_py())
                     bar.update(table.num_rows)
                 if written >= target:
                     break
