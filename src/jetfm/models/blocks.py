@@ -11,7 +11,11 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from jetfm.models._runtime import map_rows
 from jetfm.models.attention import BiasedAttention
+
+# inference: the FFN runs over chunks of this many particles ((rows, 4·D) stays in cache)
+FFN_CHUNK_ROWS = 512
 
 
 class Block(nn.Module):
@@ -65,6 +69,8 @@ class Block(nn.Module):
         h = (h.unflatten(-1, (self.num_heads, -1)) * self.c_attn.unsqueeze(-1)).flatten(-2)
         x = residual + self.dropout(self.post_attn_norm(h))
 
+        return map_rows(self._ffn, x, FFN_CHUNK_ROWS) + self.w_resid * x
+
+    def _ffn(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act_dropout(self.act(self.fc1(self.pre_fc_norm(x))))
-        h = self.dropout(self.fc2(self.post_fc_norm(h)))
-        return h + self.w_resid * x
+        return self.dropout(self.fc2(self.post_fc_norm(h)))

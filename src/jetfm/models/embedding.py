@@ -1,16 +1,26 @@
 """Input embeddings: per-particle MLP and the pair embedding that becomes the attention bias.
 
 Module and attribute names (``input_bn``, ``embed``) and the ``nn.Sequential`` layouts
-mirror weaver-core's so that a weaver ``state_dict`` loads without key mapping.
+mirror weaver-core's so that a weaver ``state_dict`` loads without key mapping. The
+forward passes compute the same functions as weaver's modules, but faster:
+- only real particles (and real×real pairs) go through the MLPs; padding stays zero;
+- the pair MLP runs on a (num_pairs, C) row layout as ``Linear`` layers (a 1×1 Conv1d is
+  a Linear), and in eval mode every BatchNorm is folded into the neighbouring Linear;
+- without autograd, the MLPs run over cache-sized chunks of rows (:func:`map_rows`).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from jetfm.models._runtime import is_tracing
+from jetfm.models._runtime import is_tracing, map_rows
 from jetfm.models.pair_features import pair_features_from_kinematics, particle_kinematics
+
+# rows per chunk in inference: (rows × 512) float32 activations stay within a few MB of cache
+PARTICLE_CHUNK_ROWS = 1024
+PAIR_CHUNK_ROWS = 16384
 
 
 def _activation(name: str) -> nn.Module:
@@ -30,8 +40,19 @@ class ParticleEmbed(nn.Module):
             input_dim = dim
         self.embed = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.embed(self.input_bn(x).transpose(1, 2))
+    def forward(self, x: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+        """``real`` (N, P) bool: run the MLP on real particles only; padded rows are zero.
+        BatchNorm still sees the whole (N, C, P) tensor, so training statistics are
+        weaver's (padding zeros included)."""
+        h = self.input_bn(x).transpose(1, 2)  # (N, P, C)
+        if real is None:
+            return self.embed(h)
+        if is_tracing():  # static shapes for export: every slot, then zero the padding
+            return self.embed(h).masked_fill(~real.unsqueeze(-1), 0)
+        rows = map_rows(self.embed, h[real], PARTICLE_CHUNK_ROWS)  # (num_real, D)
+        out = rows.new_zeros(*real.shape, rows.size(-1))
+        out[real] = rows
+        return out
 
 
 class PairEmbed(nn.Module):
@@ -81,6 +102,58 @@ class PairEmbed(nn.Module):
                 kin[index_i], kin[index_j], v[index_i], v[index_j], eps=self.eps
             )
 
+    def embed_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """(M, C) pair features → (M, H): ``self.embed`` evaluated row-wise.
+
+        Training: BatchNorm on (M, C) has the statistics of weaver's (1, C, M) layout.
+        Eval: :meth:`folded_layers` — one matmul + activation per layer."""
+        if not self.training:
+            layers = self.folded_layers()
+
+            def mlp(h: torch.Tensor) -> torch.Tensor:
+                for weight, bias, act in layers:
+                    h = torch.addmm(bias, h, weight.T)
+                    h = act(h) if act is not None else h
+                return h
+
+            return map_rows(mlp, rows, PAIR_CHUNK_ROWS)
+        for module in self.embed:
+            if isinstance(module, nn.Conv1d):
+                rows = F.linear(rows, module.weight.squeeze(-1), module.bias)
+            else:  # BatchNorm1d takes (M, C) as it takes (N, C, L); activations are element-wise
+                rows = module(rows)
+        return rows
+
+    def folded_layers(self) -> list[tuple[torch.Tensor, torch.Tensor, nn.Module | None]]:
+        """Eval-mode ``self.embed`` as [(weight (out, in), bias, activation or None)].
+
+        BatchNorm with running statistics is an affine map y = s·x + t (s = γ/√(var+ε),
+        t = β − s·mean): one before a Linear becomes W·diag(s), W·t + b; one after it
+        becomes diag(s)·W, s·b + t. Recomputed per call (a few 64×64 products), so it is
+        always in step with the parameters."""
+        layers: list[list] = []
+        scale = shift = None  # a BatchNorm waiting for the next Linear
+        f64 = torch.float64  # fold in double: the folded weights are then correctly rounded
+        for module in self.embed:
+            if isinstance(module, nn.BatchNorm1d):
+                s = module.weight.to(f64) / torch.sqrt(module.running_var.to(f64) + module.eps)
+                t = module.bias.to(f64) - s * module.running_mean.to(f64)
+                if layers and layers[-1][2] is None:  # right after a Linear: fold into it
+                    w, b, _ = layers[-1]
+                    layers[-1][:2] = [w * s.unsqueeze(1), b * s + t]
+                else:  # before the next Linear
+                    scale, shift = s, t
+            elif isinstance(module, nn.Conv1d):
+                w, b = module.weight.squeeze(-1).to(f64), module.bias.to(f64)
+                if scale is not None:
+                    w, b = w * scale, b + w @ shift
+                    scale = shift = None
+                layers.append([w, b, None])
+            else:
+                layers[-1][2] = module
+        dtype = self.embed[1].weight.dtype
+        return [(w.to(dtype), b.to(dtype), act) for w, b, act in layers]
+
     def forward(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.mode == "dense" or is_tracing():
             return self._forward_dense(v, mask)
@@ -101,9 +174,8 @@ class PairEmbed(nn.Module):
         pairs = torch.tril(real.unsqueeze(2) & real.unsqueeze(1))  # i >= j, both real
         b, i, j = pairs.nonzero(as_tuple=True)
         # [b, :, i] picks (num_pairs, C); the pairs then form one (1, C, num_pairs) sequence
-        feats = self._features(v, (b, slice(None), i), (b, slice(None), j))
-        elements = self.embed(feats.T.unsqueeze(0)).squeeze(0).T  # (num_pairs, H)
-        return b, i, j, elements
+        feats = self._features(v, (b, slice(None), i), (b, slice(None), j))  # (pairs, C)
+        return b, i, j, self.embed_rows(feats)
 
     def scatter_pairs(self, b, i, j, elements: torch.Tensor, n: int, p: int) -> torch.Tensor:
         """(N, H, P, P) bias from a pair list (mirrored; zero for pairs not listed)."""
@@ -118,7 +190,8 @@ class PairEmbed(nn.Module):
         i, j = torch.ones(p, p, dtype=torch.bool, device=v.device).tril().nonzero().unbind(1)
         everything = slice(None)
         feats = self._features(v, (everything, everything, i), (everything, everything, j))
-        elements = self.embed(feats)  # (N, H, P(P+1)/2)
+        rows = feats.transpose(1, 2).reshape(-1, feats.size(1))  # (N·P(P+1)/2, C)
+        elements = self.embed_rows(rows).view(n, -1, self.out_dim).transpose(1, 2)
         bias = elements.new_zeros(n, self.out_dim, p, p)
         bias[:, :, i, j] = elements
         bias[:, :, j, i] = elements

@@ -189,7 +189,7 @@ class ParticleTransformer(nn.Module):
 
     def _encode(self, x, v, mask) -> tuple[torch.Tensor, torch.Tensor]:
         real = mask.squeeze(1)  # (N, P)
-        h = self.embed(x).masked_fill(~real.unsqueeze(-1), 0)
+        h = self.embed(x, real)  # zero at padding
         has_pairs = self.pair_embed is not None and v is not None
         pair_bias = self.pair_embed(v, mask) if has_pairs else None
         bias = self._attn_bias(pair_bias, self._hidden_keys(real), h.dtype)
@@ -204,7 +204,7 @@ class ParticleTransformer(nn.Module):
         real = mask.squeeze(1)  # (N, P)
         n, p = real.shape
         # whole-batch embeddings: per-bucket calls would change training BatchNorm stats
-        h = self.embed(x).masked_fill(~real.unsqueeze(-1), 0)
+        h = self.embed(x, real)  # zero at padding
         order, groups = length_groups(real, num_buckets)
         # each jet's bucket and row inside it, to route the pair list to the buckets
         dev = order.device
