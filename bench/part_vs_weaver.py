@@ -32,15 +32,15 @@ Fairness rules (one process, one machine, same inputs):
   inference = eval mode under ``torch.inference_mode()``. Warm-up steps are not timed;
   the timed steps interleave the models step by step (rotating the order) so that load
   changes on a shared machine hit all alike; rates are batch size / *median* step time
-  (robust to load spikes), the mean-based rate is kept in the JSON (``--json``).
+  (robust to load spikes), the mean-based rate is kept in the JSON (``--json``). "paired"
+  ratios are the median over rounds of the two step times on the same batch. "sys s" is
+  the kernel CPU time per step (page faults on memory that glibc maps and unmaps for every
+  allocation above its mmap threshold): part of a model's real cost, shown separately
+  because it depends on the process's allocation history.
 - ``--length-buckets K [K ...]`` one jetfm row per value of ``ParTConfig.length_buckets``
   (jets grouped by length for the attention blocks; 0 = off; the default config uses 8).
-- memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the allocation before the
-  step. On CPU there is no allocator high-water mark, so the peak *resident set size* of the
-  process during one step is measured (Linux: reset ``VmHWM`` via ``/proc/self/clear_refs``,
-  ``malloc_trim`` first so freed pages are not silently reused) minus the RSS before the
-  step. It includes allocator slack, so compare the two columns, not absolute values.
-  Without /proc it falls back to ``ru_maxrss`` deltas, which only register new peaks.
+- memory: peak memory of one step above the level before it (CUDA allocator peak; on CPU
+  the peak resident set size, see ``bench/_measure.py``): compare rows, not absolute values.
 - CUDA: bf16 autocast for both (jetfm via ``use_amp=True``, weaver wrapped in
   ``torch.autocast``, as weaver's trainer does); losses in float32.
 """
@@ -48,11 +48,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import logging
 import os
 import platform
-import resource
 import statistics
 import sys
 import time
@@ -63,6 +61,9 @@ import torch
 import torch.nn.functional as F
 
 from jetfm.models import ParticleTransformer, convert_weaver_state_dict, preset_config
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _measure import CpuClock, peak_memory_mb  # noqa: E402
 
 MAX_PARTICLES = 128
 
@@ -94,20 +95,27 @@ def synthetic_batch(lengths, n_features: int, num_classes: int, rng: np.random.G
     return as_t(x * mask), as_t(v * mask), as_t(mask), torch.from_numpy(labels).long()
 
 
-def _read(files, columns, n_jets):
+def _read(paths, columns, n_jets, seed: int = 0):
+    """``n_jets`` jets drawn evenly from every file under ``paths`` (a mix of samples, not
+    the first file only), shuffled with a fixed seed."""
     import awkward as ak
 
-    from jetfm.data.readers import iter_jets
+    from jetfm.data.readers import expand_paths, iter_jets
 
-    parts, got = [], 0
-    for _, batch in iter_jets(files, columns=columns):
-        parts.append(batch)
-        got += len(batch)
-        if got >= n_jets:
-            break
-    if not parts:
-        raise SystemExit(f"--data: no jets in {files}")
-    return ak.concatenate(parts)[:n_jets]
+    files = expand_paths(paths)
+    per_file = -(-n_jets // len(files))
+    parts = []
+    for path in files:
+        got = 0
+        for _, batch in iter_jets(path, columns=columns, batch_size=per_file):
+            parts.append(batch[: per_file - got])
+            got += len(parts[-1])
+            if got >= per_file:
+                break
+    jets = ak.concatenate(parts) if parts else []
+    if not len(jets):
+        raise SystemExit(f"--data: no jets in {paths}")
+    return jets[np.random.default_rng(seed).permutation(len(jets))][:n_jets]
 
 
 def _pad_to(a: np.ndarray, length: int) -> np.ndarray:
@@ -115,48 +123,26 @@ def _pad_to(a: np.ndarray, length: int) -> np.ndarray:
     return np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, length - a.shape[-1])])
 
 
-def real_jets(files, n_jets: int, n_features: int, num_classes: int, rng, max_particles=128):
-    """(x, v, mask, labels, source, lengths) from jetfm Parquet / JetClass ROOT files, padded
-    to ``max_particles`` as weaver's loader does.
+def real_jets(files, n_jets: int, num_classes: int, max_particles: int = MAX_PARTICLES):
+    """(x, v, mask, labels, source, lengths) from jetfm Parquet / JetClass ROOT files via
+    ``jetfm.data.features.build_inputs`` with the built-in ``jetclass2`` data config (the 17
+    JetClass-II features and the 4-vectors), padded to ``max_particles`` as weaver's loader
+    does."""
+    from jetfm.data.config import load_data_config
+    from jetfm.data.features import build_inputs
 
-    Preferred: ``jetfm.data.features.build_inputs`` with the built-in ``jetclass2`` data
-    config (the 17 JetClass-II features and its 4-vectors). If that module is missing or
-    does not fit, v = the raw constituent 4-vectors and x = random features masked like
-    the jet (the model cost does not depend on feature values)."""
-    import awkward as ak
-
-    try:
-        from jetfm.data.config import load_data_config
-        from jetfm.data.features import build_inputs
-
-        cfg = load_data_config("jetclass2")
-        jets = _read(files, cfg.required_columns(), n_jets)
-        built = build_inputs(jets, cfg, path=str(files[0]))
-        x = _pad_to(np.asarray(built["x"], dtype=np.float32), max_particles)
-        v = _pad_to(np.asarray(built["v"], dtype=np.float32), max_particles)
-        mask = _pad_to(np.asarray(built["mask"]).astype(np.float32), max_particles)
-        labels = np.asarray(built["label"]).astype(np.int64) % num_classes
-        if x.shape[1] != n_features:
-            raise ValueError(f"{x.shape[1]} features, the model takes {n_features}")
-        source = "jetfm.data.features.build_inputs (jetclass2 config)"
-    except (ImportError, AttributeError, KeyError, TypeError, ValueError) as err:
-        print(f"[bench] build_inputs unavailable or unfit ({err}); raw 4-vectors + random x",
-              file=sys.stderr)
-        columns = ["part_px", "part_py", "part_pz", "part_energy", "jet_label"]
-        jets = _read(files, columns, n_jets)
-        comps = [ak.to_numpy(ak.fill_none(ak.pad_none(jets[c], max_particles, clip=True), 0.0))
-                 for c in columns[:4]]
-        v = np.stack(comps, axis=1).astype(np.float32)  # (N, 4, P)
-        counts = np.minimum(ak.to_numpy(ak.num(jets["part_px"])), max_particles)
-        mask = (np.arange(max_particles)[None] < counts[:, None])[:, None, :].astype(np.float32)
-        labels = ak.to_numpy(jets["jet_label"]).astype(np.int64) % num_classes
-        x = rng.standard_normal((len(jets), n_features, max_particles)).astype(np.float32)
-        source = "raw 4-vectors, random features"
+    cfg = load_data_config("jetclass2")
+    jets = _read(files, cfg.required_columns(), n_jets)
+    built = build_inputs(jets, cfg, path=str(files[0]))
+    x = _pad_to(np.asarray(built["x"], dtype=np.float32), max_particles)
+    v = _pad_to(np.asarray(built["v"], dtype=np.float32), max_particles)
+    mask = _pad_to(np.asarray(built["mask"]).astype(np.float32), max_particles)
+    labels = np.asarray(built["label"]).astype(np.int64) % num_classes
     x, v = x * mask, v * mask
     lengths = mask.sum(axis=(1, 2)).astype(int)
     t = torch.from_numpy
     return (t(np.ascontiguousarray(x)), t(np.ascontiguousarray(v)), t(mask), t(labels),
-            source, lengths)
+            "jetfm Parquet via build_inputs (jetclass2 config)", lengths)
 
 
 @dataclass
@@ -173,7 +159,7 @@ def make_batches(args, num_classes: int, device) -> tuple[Batches, str, np.ndarr
     out = Batches()
     if args.data:
         x, v, mask, y, source, lengths = real_jets(
-            args.data, n_batches * args.batch_size, 17, num_classes, rng)
+            args.data, n_batches * args.batch_size, num_classes)
         if len(x) < args.batch_size:
             print(f"[bench] --data holds {len(x)} jets < --batch-size; using batch {len(x)}",
                   file=sys.stderr)
@@ -270,60 +256,6 @@ class Runner:
             torch.cuda.synchronize(self.device)
 
 
-# ------------------------------------------------------------------ memory
-_libc = None
-
-
-def _malloc_trim():
-    global _libc
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL("libc.so.6")
-        _libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _status_kb(key: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_hwm() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset the peak RSS (VmHWM) to the current RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
-
-
-def peak_memory_mb(step, runner: Runner, batch) -> float:
-    """Peak memory of one step above what was in use before it (MB)."""
-    if runner.cuda:
-        runner.sync()
-        torch.cuda.empty_cache()
-        base = torch.cuda.memory_allocated(runner.device)
-        torch.cuda.reset_peak_memory_stats(runner.device)
-        step(batch)
-        runner.sync()
-        return (torch.cuda.max_memory_allocated(runner.device) - base) / 2**20
-    _malloc_trim()
-    if _reset_hwm():
-        base = _status_kb("VmRSS")
-        step(batch)
-        return (_status_kb("VmHWM") - base) / 1024
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    step(batch)
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
-
-
 # ------------------------------------------------------------------ timing
 def compare(name: str, args, device) -> dict:
     num_classes = preset_config(name).num_classes
@@ -347,6 +279,8 @@ def compare(name: str, args, device) -> dict:
            "params": sum(p.numel() for p in jetfm.parameters()),
            "labels": [r.label for r in runners], "rows": {r.label: {} for r in runners}}
     for phase, n_steps in (("train", args.steps), ("infer", args.infer_steps)):
+        if phase not in args.phases:
+            continue
         def step_of(r):
             return r.train_step if phase == "train" else r.infer_step
 
@@ -354,15 +288,18 @@ def compare(name: str, args, device) -> dict:
             for k in range(args.warmup):
                 step_of(r)(batches[k])
         times = {r.label: [] for r in runners}
+        sys_times = {r.label: [] for r in runners}
         for k in range(n_steps):
             batch = batches[args.warmup + k]
             shift = k % len(runners)
             for r in runners[shift:] + runners[:shift]:  # rotate who goes first
                 r.sync()
-                t0 = time.perf_counter()
-                step_of(r)(batch)
-                r.sync()
-                times[r.label].append(time.perf_counter() - t0)
+                with CpuClock() as cpu:
+                    t0 = time.perf_counter()
+                    step_of(r)(batch)
+                    r.sync()
+                    times[r.label].append(time.perf_counter() - t0)
+                sys_times[r.label].append(cpu.sys)
         for r in runners:
             t = times[r.label]
             row = res["rows"][r.label]
@@ -370,7 +307,12 @@ def compare(name: str, args, device) -> dict:
             row[f"{phase}_jets_s"] = args.batch_size / statistics.median(t)
             row[f"{phase}_jets_s_mean"] = args.batch_size * len(t) / sum(t)
             row[f"{phase}_step_times"] = t
-            row[f"{phase}_mem_mb"] = peak_memory_mb(step_of(r), r, batches[args.warmup + n_steps])
+            row[f"{phase}_sys_s"] = statistics.median(sys_times[r.label])
+            # same batch, same round: robust to load that drifts between rounds
+            row[f"{phase}_paired"] = {o.label: statistics.median(
+                a / b for a, b in zip(times[o.label], t)) for o in runners if o is not r}
+            last = batches[args.warmup + n_steps]
+            row[f"{phase}_mem_mb"] = peak_memory_mb(lambda: step_of(r)(last), device)
     return res
 
 
@@ -382,37 +324,47 @@ def load_note() -> str:
         return "load avg unavailable"
 
 
+def _cell(row: dict, key: str, width: int, spec: str, suffix: str = "") -> str:
+    """A formatted table cell, '-' for a phase that was not run."""
+    return f"{row[key]:{width - len(suffix)}{spec}}{suffix}" if key in row else f"{'-':>{width}}"
+
+
 def print_table(results, args, device) -> None:
     mem_kind = "CUDA max_memory_allocated" if device.type == "cuda" else "peak RSS delta"
     print()
-    head = (f"{'config':8} {'model':14} {'train step/s':>12} {'train jets/s':>12} "
-            f"{'infer jets/s':>12} {'train MB':>9} {'infer MB':>9}")
+    head = (f"{'config':8} {'model':14} {'train jets/s':>12} {'infer jets/s':>12} "
+            f"{'train sys s':>11} {'infer sys s':>11} {'train MB':>9} {'infer MB':>9}")
     print(head)
     print("-" * len(head))
     for res in results:
         rows = res["rows"]
         for label in res["labels"]:
             r = rows[label]
-            print(f"{res['config']:8} {label:14} {r['train_steps_s']:12.3f} "
-                  f"{r['train_jets_s']:12.1f} {r['infer_jets_s']:12.1f} "
-                  f"{r['train_mem_mb']:9.0f} {r['infer_mem_mb']:9.0f}")
+            print(f"{res['config']:8} {label:14} {_cell(r, 'train_jets_s', 12, '.1f')} "
+                  f"{_cell(r, 'infer_jets_s', 12, '.1f')} {_cell(r, 'train_sys_s', 11, '.2f')} "
+                  f"{_cell(r, 'infer_sys_s', 11, '.2f')} {_cell(r, 'train_mem_mb', 9, '.0f')} "
+                  f"{_cell(r, 'infer_mem_mb', 9, '.0f')}")
         for mine in [lb for lb in res["labels"] if lb.startswith("jetfm")]:
             for ref in [lb for lb in res["labels"] if lb.startswith("weaver")]:
                 a, b = rows[mine], rows[ref]
-                ratio = lambda k: a[k] / b[k] if b[k] > 0 else float("nan")  # noqa: E731
-                mem = lambda k: a[k] / b[k] if b[k] > 0 else float("nan")  # noqa: E731
-                print(f"{res['config']:8} {mine + '/' + ref.split('[')[1][:-1]:14} "
-                      f"{'ratio':>12} {ratio('train_jets_s'):11.2f}x "
-                      f"{ratio('infer_jets_s'):11.2f}x {mem('train_mem_mb'):8.2f}x "
-                      f"{mem('infer_mem_mb'):8.2f}x")
+                ratio = {k: a[k] / b[k] for k in a if k in b and isinstance(a[k], float)}
+                paired = {f"{ph}_paired": a[f"{ph}_paired"][ref] for ph in args.phases}
+                name = f"{mine}/{ref.split('[')[1][:-1]}"
+                print(f"{res['config']:8} {name:14} {_cell(ratio, 'train_jets_s', 12, '.2f', 'x')} "
+                      f"{_cell(ratio, 'infer_jets_s', 12, '.2f', 'x')} {'':11} {'':11} "
+                      f"{_cell(ratio, 'train_mem_mb', 9, '.2f', 'x')} "
+                      f"{_cell(ratio, 'infer_mem_mb', 9, '.2f', 'x')}")
+                print(f"{'':8} {'  paired':14} {_cell(paired, 'train_paired', 12, '.2f', 'x')} "
+                      f"{_cell(paired, 'infer_paired', 12, '.2f', 'x')}   (median over rounds "
+                      f"of {ref}/{mine} step time, same batch)")
         diffs = ", ".join(f"{k} {v:.1e}" for k, v in res["max_logit_diff"].items())
         print(f"{'':8} inputs: {res['source']}; mean length {res['mean_len']:.1f}, mean batch "
               f"max {res['mean_batch_max']:.1f}; {res['params']:,} params")
         print(f"{'':8} eval max |Δlogits| vs jetfm: {diffs}")
         print("-" * len(head))
     print("targets (CPU): jetfm/weaver training >= 2x, inference >= 3x (jets/s ratios above)")
-    print(f"memory: {mem_kind} during one step above the level before it; "
-          "rates: batch / median step time")
+    print(f"memory: {mem_kind} during one step above the level before it; rates: batch / "
+          "median step time; sys s: median kernel CPU s per step (page faults)")
 
 
 def parse_args(argv=None):
@@ -420,6 +372,9 @@ def parse_args(argv=None):
     p.add_argument("--configs", nargs="+", default=["default", "sophon"])
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--steps", type=int, default=6, help="timed training steps per model")
+    p.add_argument("--phases", nargs="+", choices=("train", "infer"), default=["train", "infer"],
+                   help="what to time; 'infer' alone = a fresh inference-only process, as "
+                        "in evaluation (weaver's --predict, jetfm evaluate)")
     p.add_argument("--infer-steps", type=int, default=None,
                    help="timed inference batches per model (default: --steps)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per model and phase")

@@ -4,7 +4,8 @@ Flow: particle embedding → pair embedding (attention bias from 4-vectors) → 
 blocks → class-attention blocks with a learnable class token → LayerNorm → optional fc
 layers → linear head. A weaver ``ParticleTransformer``/Sophon ``state_dict`` loads with
 :func:`jetfm.models.weaver_compat.load_weaver_state_dict` and gives the same logits in
-eval mode.
+eval mode (to float32 rounding, |Δ| ≲ 1e-5: the fast paths in ``embedding.py`` order some
+sums differently).
 
 Calling convention (weaver's input layout):
     out = model(x, v, mask)   # x (N, C, P), v (N, 4, P) = (px, py, pz, E), mask (N, 1, P)
