@@ -135,3 +135,15 @@ def test_invalid_history(tmp_path, history):
     y, p = _softmax_toy(50, 10, seed=1)
     with pytest.raises(DataError, match="history"):
         evaluate_scores(y, p, JETCLASS_LABELS, tmp_path, history=history, plots=False)
+
+
+def test_console_summary_is_readable():
+    from jetfm.metrics.run_eval import format_results
+
+    text = format_results({"n_jets": 3, "accuracy": 0.5, "auc_macro": 0.7, "discriminants": {
+        "Xbb_vs_QCD": {"auc": 0.9, "rejection": {"50": 233.33333, "30": "inf"}},
+        "Xcc_vs_QCD": {"auc": 0.6, "rejection": {}}}})
+    lines = text.splitlines()
+    assert lines[0] == "jets 3  accuracy 0.5000  macro AUC 0.7000"
+    assert "233.3" in lines[1] and "233.333" not in lines[1] and lines[1].endswith("inf")
+    assert lines[2].split()[-1] == "-"

@@ -88,7 +88,13 @@ def evaluate_run(run_dir, data, out, batch_size: int = 512, max_jets: int | None
 def format_results(res: dict, top: int = 8) -> str:
     lines = [f"jets {res.get('n_jets', '?')}  accuracy {res['accuracy']:.4f}  "
              f"macro AUC {res.get('auc_macro', float('nan')):.4f}"]
+    def rejection(value) -> str:  # a float, "inf" (no background left) or None (not computed)
+        if value is None or isinstance(value, str):
+            return str(value or "-")
+        return f"{value:.4g}"
+
     for name, d in list(res.get("discriminants", {}).items())[:top]:
         rej = d.get("rejection", {})
-        lines.append(f"  {name:<22} AUC {d['auc']:.4f}  1/eB@50% {rej.get('50')}  1/eB@30% {rej.get('30')}")
+        lines.append(f"  {name:<22} AUC {d['auc']:.4f}  1/eB@50% {rejection(rej.get('50')):>8}"
+                     f"  1/eB@30% {rejection(rej.get('30')):>8}")
     return "\n".join(lines)

@@ -112,10 +112,12 @@ class PairEmbed(nn.Module):
         Eval: :meth:`folded_layers` — one matmul + activation per layer."""
         if not self.training:
             layers = self.folded_layers()
+            # Python ints from the module config (a traced weight.size() would warn)
+            narrow = [m.out_channels <= NARROW_OUTPUT for m in self.embed if isinstance(m, nn.Conv1d)]
 
             def mlp(h: torch.Tensor) -> torch.Tensor:
-                for weight, bias, act in layers:
-                    if weight.size(0) <= NARROW_OUTPUT:  # (out, M) = W·hᵀ, then a view back
+                for (weight, bias, act), transposed in zip(layers, narrow):
+                    if transposed:  # (out, M) = W·hᵀ, then a view back
                         h = torch.addmm(bias.unsqueeze(1), weight, h.T).T
                     else:
                         h = torch.addmm(bias, h, weight.T)

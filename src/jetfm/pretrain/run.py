@@ -109,7 +109,7 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
                 ckpt_path=str(resume) if resume else None)
     # ModelCheckpoint saves every N steps; make last.ckpt the true end so a longer re-run
     # continues from here (save_checkpoint is collective: every rank calls it, rank 0 writes).
-    trainer.save_checkpoint(last)
+    trainer.save_checkpoint(last, weights_only=False)  # full state: optimiser, loops, callbacks
     return {"run_dir": str(run_dir), "global_step": int(trainer.global_step),
             "is_global_zero": bool(trainer.is_global_zero),
             "resumed_from": str(resume) if resume else None,
