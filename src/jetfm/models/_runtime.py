@@ -21,10 +21,11 @@ def map_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
 
     An MLP over a few 10⁵ rows is memory-bound: each layer streams its whole (rows, width)
     activation through RAM. In chunks the intermediates stay in cache — 2–3× faster on CPU
-    for the pair MLP. Used only without autograd (inference) and outside tracing; otherwise
-    ``fn(x)`` in one call."""
+    for the pair MLP. Used only on CPU (a GPU wants the big launch), without autograd
+    (inference) and outside tracing; otherwise ``fn(x)`` in one call."""
     rows = x.reshape(-1, x.size(-1))
-    if torch.is_grad_enabled() or is_tracing() or rows.size(0) <= chunk_rows:
+    whole = x.device.type != "cpu" or torch.is_grad_enabled() or is_tracing()
+    if whole or rows.size(0) <= chunk_rows:
         return fn(x)
     out = torch.cat([fn(part) for part in rows.split(chunk_rows)])
     return out.view(*x.shape[:-1], out.size(-1))
