@@ -183,8 +183,8 @@ class PairEmbed(nn.Module):
         real = mask.reshape(n, p)
         pairs = torch.tril(real.unsqueeze(2) & real.unsqueeze(1))  # i >= j, both real
         b, i, j = pairs.nonzero(as_tuple=True)
-        # [b, :, i] picks (num_pairs, C); the pairs then form one (1, C, num_pairs) sequence
-        feats = self._features(v, (b, slice(None), i), (b, slice(None), j))  # (pairs, C)
+        # [b, :, i] picks (num_pairs, C): one row per pair
+        feats = self._features(v, (b, slice(None), i), (b, slice(None), j))
         return b, i, j, self.embed_rows(feats)
 
     def scatter_pairs(self, b, i, j, elements: torch.Tensor, n: int, p: int) -> torch.Tensor:
