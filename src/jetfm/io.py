@@ -23,6 +23,7 @@ def temp_name(path: Path) -> Path:
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path next to `path`; rename it to `path` if the block succeeds."""
     path = Path(path)
+    made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]  # deepest first
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
     try:
@@ -31,6 +32,9 @@ def atomic_path(path: str | os.PathLike):
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        for folder in made:  # folders made for this file only: leave no empty ones behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
 
 

@@ -132,13 +132,12 @@ def test_padding_truncation_keeps_leading_pt(cfg):
     assert build_inputs(batch[1:], small)["x"].shape[-1] == 2
 
 
-def test_empty_jet_allowed(cfg):
+def test_empty_jet_is_dataerror_naming_file_and_row(cfg):
     empty = {k: [v[0], []] for k, v in PART.items()}
-    out = build_inputs(hand_batch(**empty), cfg)
-    assert out["mask"][1].sum() == 0 and out["mask"][0].sum() == 3
-    assert np.isfinite(out["x"]).all()
-    only_empty = build_inputs(hand_batch(**{k: [[], []] for k in PART}), cfg)
-    assert only_empty["x"].shape == (2, 17, 1) and not only_empty["mask"].any()
+    with pytest.raises(DataError, match=r"f\.parquet: 1 jet\(s\) without particles .*row 11"):
+        build_inputs(hand_batch(**empty), cfg, path="f.parquet", row_offset=10)
+    with pytest.raises(DataError, match="2 jet"):
+        build_inputs(hand_batch(**{k: [[], []] for k in PART}), cfg)
 
 
 def test_nan_input_is_dataerror_naming_file_and_column(cfg):

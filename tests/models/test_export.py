@@ -93,10 +93,10 @@ def test_failed_check_raises_and_leaves_no_file(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(
         export_mod, "_reference_outputs", lambda *a: [t + 0.01 for t in real(*a)]
     )
-    path = tmp_path / "bad.onnx"
+    path = tmp_path / "new" / "folders" / "bad.onnx"
     with pytest.raises(ExportCheckError, match="disagrees with PyTorch"):
         export_onnx(tiny, path)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # not even the folders made for it
 
 
 def test_export_rejects_bad_arguments(tmp_path):
@@ -104,7 +104,13 @@ def test_export_rejects_bad_arguments(tmp_path):
         export_onnx(build_model("tiny"), tmp_path / "a.onnx", n_features=12)
     with pytest.raises(ConfigError, match="classification head"):
         export_onnx(build_model("tiny", num_classes=None), tmp_path / "b.onnx")
-    assert list(tmp_path.iterdir()) == []
+    for opset in (5, 99):
+        with pytest.raises(ConfigError, match="--opset must be in"):
+            export_onnx(build_model("tiny"), tmp_path / "c.onnx", opset=opset)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ConfigError, match="is a folder"):
+        export_onnx(build_model("tiny"), tmp_path / "folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["folder"]
 
 
 # ------------------------------------------------------------------ checkpoints

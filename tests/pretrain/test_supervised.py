@@ -110,9 +110,10 @@ def test_nan_input_gives_a_clear_error(sim_jets, tmp_path, capsys):
             t = t.set_column(t.schema.get_field_index("part_px"), "part_px",
                              pa.ListArray.from_arrays(px.offsets, pa.array(vals)))
         pq.write_table(t, data / f.name)
-    rc = main(_args([data], tmp_path / "run", "--max-steps", "3"))
+    rc = main(_args([data], tmp_path / "out" / "run", "--max-steps", "3"))
     err = capsys.readouterr().err
     assert rc == 2 and "part_px" in err and "qcd_00000.parquet" in err
+    assert not (tmp_path / "out").exists()  # failed before any checkpoint: nothing left
 
 
 def test_wrong_schema_gives_a_clear_error(sim_jets, tmp_path, capsys):
@@ -123,6 +124,25 @@ def test_wrong_schema_gives_a_clear_error(sim_jets, tmp_path, capsys):
     rc = main(_args([data], tmp_path / "run", "--max-steps", "3"))
     err = capsys.readouterr().err
     assert rc == 2 and "part_d0val" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_validation_or_test_file_is_refused_before_training(sim_jets, tmp_path, capsys):
+    bad = tmp_path / "extra.parquet"
+    first = sorted((sim_jets / "res2p").glob("*.parquet"))[0]
+    pq.write_table(pq.read_table(first).drop(["part_energy"]), bad)
+    rc = main(_args([sim_jets / "qcd", sim_jets / "res2p", bad], tmp_path / "run",
+                    "--max-steps", "3"))
+    assert rc == 2 and "extra.parquet: column 'part_energy' is missing" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_too_few_jets_for_a_batch_names_the_batch_size(sim_jets, tmp_path, capsys):
+    rc = main(_args([sim_jets / "qcd", sim_jets / "res2p"], tmp_path / "run", "--max-steps",
+                    "3", "--batch-size", "100000"))
+    err = capsys.readouterr().err
+    assert rc == 2 and "--batch-size 100000" in err and "training jets" in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_bad_settings_are_refused(tmp_path):
@@ -130,6 +150,11 @@ def test_bad_settings_are_refused(tmp_path):
         load_train_config(data=["x"], max_steps=0)
     with pytest.raises(ConfigError, match="optimizer.name"):
         load_train_config(data=["x"], **{"optimizer.name": "sgd-ish"})
+    for key, value in (("devices", 0), ("accelerator", "tpu"), ("seed", -1)):
+        with pytest.raises(ConfigError, match=key):
+            load_train_config(data=["x"], **{key: value})
+    with pytest.raises(ConfigError, match="--lr"):
+        load_train_config(data=["x"], **{"optimizer.lr": -1.0})
     bad = tmp_path / "c.yaml"
     bad.write_text("strategy: supervised\nlearning_rate: 3\n")
     with pytest.raises(ConfigError, match="learning_rate"):

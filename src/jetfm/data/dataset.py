@@ -70,6 +70,19 @@ def list_units(files: PathsLike) -> list[Unit]:
     return units
 
 
+def check_files(files: PathsLike, cfg: DataConfig) -> None:
+    """Fail early, from metadata only, on files a run would trip over later (perhaps only at
+    the first validation, or in `evaluate`): unreadable footers, missing or mistyped columns,
+    another label space, files without jets. DataError names the file."""
+    paths = expand_paths(files)
+    for path in paths:
+        if path.suffix.lower() == ".parquet":
+            validate_parquet(path, required=cfg.required_columns())
+        if not list_units(path):
+            raise DataError(f"{path}: no jets in this file")
+        check_label_space(path, cfg)
+
+
 def iter_unit(unit: Unit, columns: Sequence[str], batch_size: int,
               limit: int | None = None) -> Iterator[tuple[ak.Array, int]]:
     """(batch, row offset in file) for one unit, reading only `columns`, at most `limit` jets."""
@@ -131,8 +144,10 @@ class JetDataset(IterableDataset):
                  interleave: int = 4, read_batch_size: int = 4096, drop_last: bool = False,
                  rank: int | None = None, world_size: int | None = None,
                  reweighter: Reweighter | None = None, extra_columns: Sequence[str] = ()):
-        if batch_size < 1 or read_batch_size < 1 or interleave < 1:
-            raise ConfigError("batch_size, read_batch_size and interleave must be positive")
+        if batch_size < 1:
+            raise ConfigError(f"batch size (--batch-size) must be >= 1, got {batch_size}")
+        if read_batch_size < 1 or interleave < 1:
+            raise ConfigError("read_batch_size and interleave must be positive")
         if (rank is None) != (world_size is None):
             raise ConfigError("give both rank and world_size, or neither")
         if world_size is not None and not 0 <= rank < world_size:
@@ -174,6 +189,8 @@ class JetDataset(IterableDataset):
         if self.shuffle:
             perm = np.random.default_rng([self.seed, epoch]).permutation(len(units))
             units = [units[i] for i in perm]
+        if not units:
+            raise DataError(f"{', '.join(map(str, self.files))}: no jets in these files")
         if len(units) < world:
             raise DataError(f"{len(units)} row groups/files for {world} DDP ranks: a rank "
                             f"would get no data; write more shards or smaller row groups")
@@ -266,7 +283,7 @@ def split_files(files: PathsLike, val_fraction: float = 0.1, test_fraction: floa
     (`jetfm generate --out data/qcd`), so when every folder has enough files each one is split
     on its own and every sample reaches val and test; otherwise all files are split together.
     Each non-zero fraction gets at least one file and train must keep at least one, so a single
-    file cannot be split: ConfigError (write more shards, or pass val/test files explicitly).
+    file cannot be split: ConfigError (write more, smaller files).
     """
     paths = expand_paths(files)
     for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
@@ -278,9 +295,9 @@ def split_files(files: PathsLike, val_fraction: float = 0.1, test_fraction: floa
     n_val, n_test = _split_counts(n, val_fraction, test_fraction)
     if n - n_val - n_test < 1:
         raise ConfigError(f"cannot split {n} file(s) by file into train/val/test "
-                          f"({n_val} val + {n_test} test + >= 1 train needed): write more "
-                          f"shards (jetfm generate --num-shards N) or give val/test files "
-                          f"explicitly")
+                          f"({n_val} val + {n_test} test + >= 1 train needed): write more, "
+                          f"smaller files (jetfm generate --jets-per-file N) or lower "
+                          f"val_fraction/test_fraction (--config)")
     groups: dict[Path, list[Path]] = {}
     for p in paths:
         groups.setdefault(p.parent, []).append(p)

@@ -166,10 +166,14 @@ def compute_flat(batch: ak.Array, cfg: DataConfig, *, path="<batch>", row_offset
         if col not in fields:
             raise DataError(f"{path}: column '{col}' is missing")
     check_finite(batch, list(dict.fromkeys(used)), path, row_offset)
+    pcols = _particle_columns(cfg)
+    empty = np.flatnonzero(ak.to_numpy(ak.num(batch[pcols[0]], axis=1)) == 0)
+    if len(empty):  # JetClass jets have >= 1 constituent; a model cannot score an empty one
+        raise DataError(f"{path}: {len(empty)} jet(s) without particles (empty '{pcols[0]}'), "
+                        f"first at row {row_offset + int(empty[0])}")
     if select:
         batch = apply_selection(batch, cfg)
 
-    pcols = _particle_columns(cfg)
     counts = ak.to_numpy(ak.num(batch[pcols[0]], axis=1)).astype(np.int64)
     for col in pcols[1:]:
         if not np.array_equal(ak.to_numpy(ak.num(batch[col], axis=1)), counts):

@@ -52,7 +52,8 @@ CONVENTIONS = {
 def evaluate_scores(labels, probs, label_names: Sequence[str], out_dir,
                     history: Mapping[str, Sequence[float]] | None = None, *,
                     discriminants: Sequence[Discriminant] | None = None,
-                    rel_unc: float = 0.2, plots: bool = True) -> dict:
+                    rel_unc: float = 0.2, plots: bool = True,
+                    provenance: Mapping[str, object] | None = None) -> dict:
     """Compute every DESIGN §6 tagging metric, write ``out_dir/results.json`` and the figures.
 
     ``labels`` (N,) true class indices into ``label_names``; ``probs`` (N, C) softmax outputs;
@@ -60,7 +61,8 @@ def evaluate_scores(labels, probs, label_names: Sequence[str], out_dir,
     "train_acc": [...], "val_acc": [...]}`` per epoch or step. ``discriminants`` overrides the
     built-ins (:func:`~jetfm.metrics.discriminants.builtin_discriminants`). Raises
     :class:`~jetfm.metrics.core.InvalidScoresError` (a ``DataError`` and a ``ValueError``) on
-    inconsistent inputs. Returns the results dict (as written)."""
+    inconsistent inputs. ``provenance`` (e.g. run directory, input files) is stored as is.
+    Returns the results dict (as written)."""
     label_names = [str(n) for n in label_names]
     y, p = _validate(labels, probs, label_names)
     hist = _validate_history(history) if history is not None else None
@@ -92,6 +94,7 @@ def evaluate_scores(labels, probs, label_names: Sequence[str], out_dir,
         res["history"] = _history_summary(hist)
     res["plots"] = _plots(out_dir, discs, curves, res, hist) if plots else []
     res["conventions"] = CONVENTIONS
+    res.update(provenance or {})
     res = to_jsonable(res)
     write_json(out_dir / "results.json", res)
     return res

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from ..data.config import load_data_config
 from ..data.dataset import make_dataloader
+from ..data.readers import expand_paths
 from ..errors import ConfigError
 from ..models.export import WEIGHTS_NAME, load_checkpoint
 from .evaluate import evaluate_scores
@@ -33,7 +34,10 @@ def load_run(run_dir: str | Path):
 @torch.inference_mode()
 def predict(model, files, data_cfg, batch_size: int = 512, max_jets: int | None = None,
             progress: bool = True) -> dict[str, np.ndarray]:
-    """Labels, class probabilities and 128-d embeddings for every selected jet of `files`."""
+    """Labels, class probabilities and embeddings (``embed_dim``-d) for every selected jet
+    of `files` (the first `max_jets` of them if given)."""
+    if max_jets is not None and max_jets < 1:
+        raise ConfigError(f"--max-jets must be >= 1, got {max_jets}")
     loader = make_dataloader(files, data_cfg, batch_size, shuffle=False)
     labels, probs, emb = [], [], []
     seen = 0
@@ -77,12 +81,14 @@ def read_history(run_dir: str | Path) -> dict[str, list[float]] | None:
 
 def evaluate_run(run_dir, data, out, batch_size: int = 512, max_jets: int | None = None,
                  progress: bool = True) -> dict:
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
     model, config, data_cfg = load_run(run_dir)
     pred = predict(model, data, data_cfg, batch_size, max_jets, progress)
-    results = evaluate_scores(pred["labels"], pred["probs"], list(data_cfg.labels.names), out,
-                              history=read_history(run_dir))
-    results["run_dir"] = str(run_dir)
-    return results
+    files = [str(f) for f in expand_paths(data)]
+    return evaluate_scores(pred["labels"], pred["probs"], list(data_cfg.labels.names), out,
+                           history=read_history(run_dir),
+                           provenance={"run_dir": str(run_dir), "data": files})
 
 
 def format_results(res: dict, top: int = 8) -> str:

@@ -55,6 +55,8 @@ from jetfm.models.part import ParticleTransformer
 
 INPUT_NAMES = ("pf_features", "pf_vectors", "pf_mask")
 OUTPUT_NAMES = ("softmax", "embedding")
+# the TorchScript exporter's range that this graph (SDPA, masked_fill, LayerNorm) exports in
+MIN_OPSET, MAX_OPSET = 14, torch.onnx._constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
 DYNAMIC_AXES = {
     **{name: {0: "N", 2: "n_pf"} for name in INPUT_NAMES},
     **{name: {0: "N"} for name in OUTPUT_NAMES},
@@ -165,6 +167,10 @@ def export_onnx(
         raise ConfigError(f"n_features={n_features} but the model takes {cfg.input_dim} features")
     if atol < 0:
         raise ConfigError(f"atol must be >= 0, got {atol}")
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ConfigError(f"--opset must be in [{MIN_OPSET}, {MAX_OPSET}], got {opset}")
+    if Path(path).is_dir():
+        raise ConfigError(f"--out {path}: is a folder; give a file name such as model.onnx")
 
     wrapper = ProbsAndEmbedding(copy.deepcopy(part).cpu().float()).eval()
     example = random_inputs(_TRACE_LENGTHS, _TRACE_P, n_features, seed=0)
@@ -179,11 +185,15 @@ def export_onnx(
             # onnxscript and cannot express the data-dependent trimming we switch off anyway
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
-            torch.onnx.export(
-                wrapper, example, str(tmp), input_names=list(INPUT_NAMES),
-                output_names=list(OUTPUT_NAMES), dynamic_axes=DYNAMIC_AXES,
-                opset_version=opset, do_constant_folding=True, dynamo=False,
-            )
+            try:
+                torch.onnx.export(
+                    wrapper, example, str(tmp), input_names=list(INPUT_NAMES),
+                    output_names=list(OUTPUT_NAMES), dynamic_axes=DYNAMIC_AXES,
+                    opset_version=opset, do_constant_folding=True, dynamo=False,
+                )
+            except (torch.onnx.errors.OnnxExporterError, RuntimeError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ConfigError(f"ONNX export at opset {opset} failed: {first}") from exc
         wrapper.eval()  # the exporter restores the mode it found; keep eval regardless
         if check:
             result.update(_check_onnx(tmp, wrapper, n_features, atol, final_path=path))

@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from .optim import OPTIMIZERS, SCHEDULES
 
 STRATEGIES = ("supervised",)
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")  # what Lightning runs without extras
 
 
 @dataclass
@@ -45,7 +46,7 @@ class TrainConfig:
     shuffle_buffer: int = 10_000
     reweight: bool = False                             # flat (pT, m_SD) per label group
     seed: int = 1
-    accelerator: str = "auto"                          # cpu | gpu | auto
+    accelerator: str = "auto"                          # one of ACCELERATORS
     devices: Any = "auto"                              # int, list or "auto"
     num_nodes: int = 1
     precision: str = "auto"                            # auto: bf16-mixed on GPU, 32-true on CPU
@@ -80,8 +81,24 @@ class TrainConfig:
             raise ConfigError(f"optimizer.name {o.name!r} is not one of {OPTIMIZERS}")
         if o.schedule not in SCHEDULES:
             raise ConfigError(f"optimizer.schedule {o.schedule!r} is not one of {SCHEDULES}")
-        if not (o.lr > 0 and math.isfinite(o.lr)) or o.weight_decay < 0 or o.warmup_steps < 0:
-            raise ConfigError("optimizer.lr must be > 0, weight_decay and warmup_steps >= 0")
+        if not (o.lr > 0 and math.isfinite(o.lr)):
+            raise ConfigError(f"optimizer.lr (--lr) must be a finite number > 0, got {o.lr}")
+        if o.weight_decay < 0:
+            raise ConfigError(f"optimizer.weight_decay must be >= 0, got {o.weight_decay}")
+        if o.warmup_steps < 0:
+            raise ConfigError(f"optimizer.warmup_steps (--warmup-steps) must be >= 0, "
+                              f"got {o.warmup_steps}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be an integer in [0, 2^32), got {self.seed!r}")
+        if self.accelerator not in ACCELERATORS:
+            raise ConfigError(f"accelerator {self.accelerator!r} is not one of {ACCELERATORS}")
+        devices = self.devices
+        ok = devices == "auto" or devices == -1 or (isinstance(devices, int) and devices > 0) \
+            or (isinstance(devices, list) and devices
+                and all(isinstance(d, int) and d >= 0 for d in devices))
+        if isinstance(devices, bool) or not ok:
+            raise ConfigError(f"devices must be 'auto', -1 (all), a positive count or a list of "
+                              f"device indices, got {devices!r}")
         if self.precision not in ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true"):
             raise ConfigError(f"precision {self.precision!r} is not supported")
 

@@ -1,18 +1,19 @@
 """`jetfm pretrain`: data → model → Lightning fit, resumable, with the resolved config on disk."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import lightning as L
 import torch
 import yaml
-
-from ..data.config import load_data_config
 from torch.utils.data import DataLoader, IterableDataset
 
-from ..data.dataset import JetDataset, list_units, make_dataloader, split_files
+from ..data.config import load_data_config
+from ..data.dataset import JetDataset, check_files, list_units, make_dataloader, split_files
 from ..data.reweight import fit_reweighter
 from ..errors import ConfigError
 from ..io import write_config
@@ -42,14 +43,18 @@ class Endless(IterableDataset):
                 empty = False
                 yield batch
             if empty:
-                raise ConfigError("no training jets pass the data selection")
+                ds = self.dataset
+                raise ConfigError(
+                    f"no complete training batch: {ds.num_jets()} training jets in "
+                    f"{len(ds.files)} file(s) before the selection, fewer than --batch-size "
+                    f"{ds.batch_size} after it; lower --batch-size or add data")
             epoch += 1
 
 
 def _check_resume(run_dir: Path, cfg: TrainConfig) -> None:
     old_path = run_dir / "config.yaml"
-    if not old_path.exists():
-        return
+    if not old_path.exists() or not (run_dir / "checkpoints" / "last.ckpt").exists():
+        return  # nothing to resume: a run killed before its first checkpoint starts afresh
     old = (yaml.safe_load(old_path.read_text()) or {}).get("train", {})
     new = cfg.to_dict()
     changed = [k for k in _FROZEN if k in old and old[k] != new[k]]
@@ -59,14 +64,31 @@ def _check_resume(run_dir: Path, cfg: TrainConfig) -> None:
 
 
 def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> dict:
+    """Train into ``out``. Inputs are checked before the run directory is made; if the run
+    then fails before its first checkpoint, a directory made by this call is removed."""
     run_dir = Path(out)
     _check_resume(run_dir, cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data_cfg = load_data_config(cfg.data_config)
     train, val, test = split_files(cfg.data, cfg.val_fraction, cfg.test_fraction, seed=cfg.seed)
-    run_dir.mkdir(parents=True, exist_ok=True)   # only once the inputs are known to be usable
+    check_files(train + val + test, data_cfg)  # footers: schema, labels, empty files
     model_cfg = preset_config(cfg.preset, input_dim=data_cfg.num_features,
                               num_classes=data_cfg.labels.num_classes, **cfg.model)
+    made = [d for d in (run_dir, *run_dir.parents) if not d.exists()]  # deepest first
+    run_dir.mkdir(parents=True, exist_ok=True)   # only once the inputs are known to be usable
+    try:
+        return _fit(cfg, run_dir, data_cfg, model_cfg, (train, val, test), progress)
+    except BaseException:
+        if made and not (run_dir / "checkpoints" / "last.ckpt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing trained: leave nothing
+            for folder in made[1:]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
+
+
+def _fit(cfg: TrainConfig, run_dir: Path, data_cfg, model_cfg, splits, progress: bool) -> dict:
+    train, val, test = splits
     run_config = {"train": cfg.to_dict(), "data": data_cfg.to_dict(),
                   "model": model_cfg.to_dict(), "label_names": list(data_cfg.labels.names),
                   "splits": {"train": [str(p) for p in train], "val": [str(p) for p in val],
