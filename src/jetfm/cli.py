@@ -111,7 +111,7 @@ def _run_pretrain(args) -> int:
     print(f"run {summary['run_dir']}: {summary['global_step']} steps"
           + (f" (resumed from {summary['resumed_from']})" if summary["resumed_from"] else ""))
     for k, v in sorted(summary["metrics"].items()):
-        print(f"  {k:<16} {v:.4f}")
+        print(f"  {k:<16} {v:.4g}")  # 4 significant digits: a learning rate of 2e-5 too
     return 0
 
 

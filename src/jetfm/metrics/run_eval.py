@@ -91,7 +91,7 @@ def evaluate_run(run_dir, data, out, batch_size: int = 512, max_jets: int | None
                            provenance={"run_dir": str(run_dir), "data": files})
 
 
-def format_results(res: dict, top: int = 8) -> str:
+def format_results(res: dict, top: int | None = None) -> str:
     lines = [f"jets {res.get('n_jets', '?')}  accuracy {res['accuracy']:.4f}  "
              f"macro AUC {res.get('auc_macro', float('nan')):.4f}"]
     def rejection(value) -> str:  # a float, "inf" (no background left) or None (not computed)
@@ -101,6 +101,9 @@ def format_results(res: dict, top: int = 8) -> str:
 
     for name, d in list(res.get("discriminants", {}).items())[:top]:
         rej = d.get("rejection", {})
-        lines.append(f"  {name:<22} AUC {d['auc']:.4f}  1/eB@50% {rejection(rej.get('50')):>8}"
-                     f"  1/eB@30% {rejection(rej.get('30')):>8}")
+        line = (f"  {name:<22} AUC {d['auc']:.4f}  1/eB@50% {rejection(rej.get('50')):>8}"
+                f"  1/eB@30% {rejection(rej.get('30')):>8}")
+        if "99" in rej:  # leptonic discriminants are quoted at 99 % too
+            line += f"  1/eB@99% {rejection(rej['99']):>8}"
+        lines.append(line)
     return "\n".join(lines)
