@@ -19,12 +19,28 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
 
 
+def make_folders(folder: str | os.PathLike) -> list[Path]:
+    """``mkdir -p folder``; returns the folders it created, deepest first, so that a failed
+    job can take them back with :func:`remove_empty_folders`."""
+    folder = Path(folder)
+    made = [d for d in (folder, *folder.parents) if not d.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty; keep any that is not."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path next to `path`; rename it to `path` if the block succeeds."""
+    """Yield a temporary path next to `path`; rename it to `path` if the block succeeds.
+    On failure the temporary file and any folder made for it are removed."""
     path = Path(path)
-    made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]  # deepest first
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = make_folders(path.parent)
     tmp = temp_name(path)
     try:
         yield tmp
@@ -32,9 +48,7 @@ def atomic_path(path: str | os.PathLike):
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        for folder in made:  # folders made for this file only: leave no empty ones behind
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_empty_folders(made)
         raise
 
 

@@ -1,7 +1,6 @@
 """`jetfm pretrain`: data → model → Lightning fit, resumable, with the resolved config on disk."""
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -16,7 +15,7 @@ from ..data.config import load_data_config
 from ..data.dataset import JetDataset, check_files, list_units, make_dataloader, split_files
 from ..data.reweight import fit_reweighter
 from ..errors import ConfigError
-from ..io import write_config
+from ..io import make_folders, remove_empty_folders, write_config
 from ..models import ParticleTransformer, preset_config
 from .config import TrainConfig
 from .supervised import STRATEGY_MODULES
@@ -74,16 +73,13 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     check_files(train + val + test, data_cfg)  # footers: schema, labels, empty files
     model_cfg = preset_config(cfg.preset, input_dim=data_cfg.num_features,
                               num_classes=data_cfg.labels.num_classes, **cfg.model)
-    made = [d for d in (run_dir, *run_dir.parents) if not d.exists()]  # deepest first
-    run_dir.mkdir(parents=True, exist_ok=True)   # only once the inputs are known to be usable
+    made = make_folders(run_dir)   # only once the inputs are known to be usable
     try:
         return _fit(cfg, run_dir, data_cfg, model_cfg, (train, val, test), progress)
     except BaseException:
         if made and not (run_dir / "checkpoints" / "last.ckpt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing trained: leave nothing
-            for folder in made[1:]:
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
+            remove_empty_folders(made[1:])
         raise
 
 
