@@ -30,6 +30,9 @@ def _add_generate(sub) -> None:
     p.add_argument("--jets-per-file", type=int, default=100_000, help="jets per Parquet file")
     p.add_argument("--chunk-events", type=int, default=100,
                    help="events per Pythia re-initialisation (one grid point per chunk)")
+    p.add_argument("--detector-card", default="cms", metavar="NAME|FILE",
+                   help="detector card: built-in name (cms, the default: JetClass-II's Delphes "
+                        "CMS card) or a YAML file, e.g. an edited copy of the built-in card")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_generate)
 
@@ -39,7 +42,7 @@ def _run_generate(args) -> int:
     cfg = GenerateConfig(sample=args.sample, jets=args.jets, out=args.out, seed=args.seed,
                          workers=args.workers, shard=args.shard, num_shards=args.num_shards,
                          resim=args.resim, pileup=args.pileup, jets_per_file=args.jets_per_file,
-                         chunk_events=args.chunk_events)
+                         chunk_events=args.chunk_events, detector_card=args.detector_card)
     summary = generate(cfg, progress=not args.no_progress)
     print(format_summary(summary))
     return 0
@@ -168,8 +171,12 @@ def _add_quickstart(sub) -> None:
     p = sub.add_parser("quickstart", help="small CPU-friendly end-to-end run: simulate, inspect, "
                                           "pre-train (Sophon-style), evaluate, export")
     p.add_argument("--out", default="quickstart_out", help="output folder")
-    p.add_argument("--jets", type=int, default=300, help="jets per sample")
-    p.add_argument("--steps", type=int, default=60, help="training steps of the tiny ParT")
+    p.add_argument("--jets", type=int, default=None, help="jets per sample (default 300; --fast 60)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps of the tiny ParT (default 60; --fast 20)")
+    p.add_argument("--fast", action="store_true",
+                   help="smallest setting (60 jets per sample, 20 steps; under a minute): checks "
+                        "that the whole chain works, not a physics result")
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=_run_quickstart)
 
@@ -184,6 +191,10 @@ def _run_quickstart(args) -> int:
     from .pretrain.run import run_pretrain
     from .sim.generate import GenerateConfig, format_summary, generate
     out = Path(args.out)
+    if args.jets is None:
+        args.jets = 60 if args.fast else 300
+    if args.steps is None:
+        args.steps = 20 if args.fast else 60
     folders = []
     for sample in ("res2p", "res34p", "qcd"):
         folder = out / "data" / sample

@@ -7,14 +7,16 @@ of tokens from :data:`TOKENS`; the label of a jet is found by comparing the *mul
 matched tokens with the multisets of the labels of its family (multisets are unique within a
 family but not across families: ``X_bb`` and ``QCD_bb`` are both {b, b}).
 
-The order of :data:`LABEL_NAMES` reproduces ``reference/jetclass2_labels.txt`` (checked by the
-tests); the generating rules are spelled out in :func:`_res2p_names`, :func:`_res34p_names` and
-:func:`_qcd_names`.
+:data:`LABEL_NAMES` is the published JetClass-II list, shipped as ``jetfm/jetclass2_labels.txt``
+(index = line number − 1). The rules that generate it are spelled out in :func:`_res2p_names`,
+:func:`_res34p_names` and :func:`_qcd_names`; :func:`rule_label_names` must reproduce the
+published list exactly (checked by the tests), so the look-ups below follow the same rules.
 """
 from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
+from importlib import resources
 from itertools import combinations, combinations_with_replacement
 from typing import Iterable
 
@@ -109,7 +111,17 @@ def _qcd_names() -> list[str]:
     return out
 
 
-LABEL_NAMES: tuple[str, ...] = tuple(_res2p_names() + _res34p_names() + _qcd_names())
+def rule_label_names() -> tuple[str, ...]:
+    """The 188 names as the JetClass-II rules build them (equal to :data:`LABEL_NAMES`)."""
+    return tuple(_res2p_names() + _res34p_names() + _qcd_names())
+
+
+def published_label_names() -> tuple[str, ...]:
+    """The JetClass-II label list shipped with the package."""
+    return tuple(resources.files("jetfm").joinpath("jetclass2_labels.txt").read_text().split())
+
+
+LABEL_NAMES: tuple[str, ...] = published_label_names()
 NUM_LABELS = len(LABEL_NAMES)
 FAMILIES: dict[str, range] = {
     "res2p": range(0, 15),

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from jetfm.errors import ConfigError, DataError
-from jetfm.sim.detector import PF_KEYS, DetectorConfig, simulate_detector
+from jetfm.sim.detector import PF_KEYS, simulate_detector
+from jetfm.sim.detector_card import default_detector
 
 MASS = {211: 0.13957, 321: 0.49368, 2212: 0.93827, 2112: 0.93957, 130: 0.49761, 310: 0.49761,
         3122: 1.11568, 22: 0.0, 111: 0.13498, 11: 0.000511, 13: 0.10566, 12: 0.0, 14: 0.0,
@@ -37,7 +38,7 @@ def make_gen(pid, pt, eta, phi=0.0, event=None, vx=0.0, vy=0.0, vz=0.0, from_pv=
 def run(gen, seed=1, **cfg):
     # resolution tests look at the raw track measurement; PF combination is tested separately
     cfg.setdefault("track_rescaling", "none")
-    return simulate_detector(gen, np.random.default_rng(seed), DetectorConfig(**cfg))
+    return simulate_detector(gen, np.random.default_rng(seed), default_detector().replace(**cfg))
 
 
 def pt_of(out, mask=None):
@@ -338,7 +339,7 @@ def test_empty_input():
                                  dict(muon_pt_res=((2.5, 0.01, 1e-4), (1.5, 0.01, 1e-4)))])
 def test_impossible_config_raises(bad):
     with pytest.raises(ConfigError):
-        DetectorConfig(**bad)
+        default_detector().replace(**bad)
 
 
 def test_malformed_gen_raises():
@@ -356,8 +357,9 @@ def test_default_pf_combination_tames_high_pt_track_tails():
            "pz": np.zeros(n), "e": np.full(n, np.hypot(1000.0, 0.13957)),
            "pid": np.full(n, 211, dtype=np.int32), "charge": np.ones(n),
            "vx": np.zeros(n), "vy": np.zeros(n), "vz": np.zeros(n)}
-    raw = simulate_detector(gen, np.random.default_rng(3), DetectorConfig(track_rescaling="none"))
-    comb = simulate_detector(gen, np.random.default_rng(3), DetectorConfig())
+    raw = simulate_detector(gen, np.random.default_rng(3),
+                            default_detector().replace(track_rescaling="none"))
+    comb = simulate_detector(gen, np.random.default_rng(3), default_detector())
     def event_pt(out):
         return np.bincount(out["event"], np.hypot(out["px"], out["py"]), n)
     assert np.quantile(event_pt(raw), 0.99) > 3000

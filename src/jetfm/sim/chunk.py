@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..schema import OUTPUT_SCHEMA
-from .detector import simulate_detector
+from .detector import DetectorConfig, simulate_detector
 from .jets import build_jets
 from .pileup import apply_chs_puppi
 from .processes import ChunkSpec, draw_chunk
@@ -36,6 +36,7 @@ class ChunkTask:
     resim: int = 0
     pileup: float = 0.0
     mpi_file: str | None = None
+    detector: DetectorConfig | None = None     # None: the built-in CMS card
 
 
 @dataclass
@@ -80,7 +81,7 @@ def run_chunk(task: ChunkTask, spec: ChunkSpec | None = None) -> ChunkResult:
     if task.pileup > 0:
         pu = pileup_particles(records.n_events, task.pileup, seed_for_pythia(s_pileup), mpi)
         particles = merge_particles(hard, pu)
-    pf = simulate_detector(particles, np.random.default_rng(s_detector))
+    pf = simulate_detector(particles, np.random.default_rng(s_detector), task.detector)
     if task.pileup > 0:
         pf = apply_chs_puppi(pf)
     jets = build_jets(pf, visible, records.n_events)

@@ -2,8 +2,9 @@
 
 A vectorised numpy re-implementation of the Delphes CMS card used for JetClass-II
 (ParticlePropagator, *TrackingEfficiency, *MomentumSmearing, TrackSmearing, SimpleCalorimeter
-ECal/HCal, EFlowMerger). Every physics number lives in `DetectorConfig`. Simplifications with
-respect to Delphes, all chosen because their effect on jets is far below the resolutions:
+ECal/HCal, EFlowMerger). Every physics number comes from a detector card (`detector_card.py`;
+the built-in one is `cards/cms.yaml`). Simplifications with respect to Delphes, all chosen
+because their effect on jets is far below the resolutions:
 - |η| used for efficiencies, resolutions and calorimeter cells is the momentum η at the vertex
   (Delphes uses the position η at the calorimeter surface).
 - Charged particles bend only in φ: the calorimeter impact is at φ0 − q·asin(0.3·B·R/(2 pT)),
@@ -17,125 +18,20 @@ respect to Delphes, all chosen because their effect on jets is far below the res
 """
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
-from functools import lru_cache
-
 import numpy as np
 
-from jetfm.errors import ConfigError, DataError
-from jetfm.reference import reference_file
+from ..errors import DataError
+from .detector_card import (TRACK_RESCALING_MODES, DetectorConfig, EffTable, IpTable, ResTable,
+                            default_detector)
 
-# Efficiency table: per |η| region (upper |η| edge, pT edges, efficiency in each pT bin above
-# the first edge); pT <= first edge has efficiency 0. Bins are (lo, hi] as in Delphes formulas.
-EffTable = tuple[tuple[float, tuple[float, ...], tuple[float, ...]], ...]
-# Resolution table: per |η| region (upper |η| edge, a, b) with σ(pT)/pT = sqrt(a² + (b·pT)²).
-ResTable = tuple[tuple[float, float, float], ...]
+__all__ = ["DetectorConfig", "TRACK_RESCALING_MODES", "simulate_detector", "ip_resolution",
+           "track_efficiency", "relative_pt_resolution", "ecal_sigma", "hcal_sigma"]
 
 _INVISIBLE_LEPTONS = (12, 14, 16)
 GEN_KEYS = ("event", "px", "py", "pz", "e", "pid", "charge", "vx", "vy", "vz")  # + vt, from_pv
 PF_FLAGS = ("isElectron", "isMuon", "isPhoton", "isChargedHadron", "isNeutralHadron")
 PF_KEYS = ("event", "px", "py", "pz", "e", "charge", "d0val", "d0err", "dzval", "dzerr",
            *PF_FLAGS, "from_pv")
-TRACK_RESCALING_MODES = ("none", "calo", "combine")
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    # --- solenoid (ParticlePropagator) ---
-    b_field: float = 3.8            # T
-    calo_radius: float = 1.29       # m, inner radius of the calorimeter / end of the field
-    tracker_eta_max: float = 2.5
-    calo_eta_max: float = 3.0
-    # --- tracking efficiency (Delphes CMS card, JetClass-II version) ---
-    hadron_track_eff: EffTable = ((1.5, (0.1, 1.0), (0.70, 0.95)),
-                                  (2.5, (0.1, 1.0), (0.60, 0.85)))
-    electron_track_eff: EffTable = ((1.5, (0.1, 1.0, 100.0), (0.73, 0.95, 0.99)),
-                                    (2.5, (0.1, 1.0, 100.0), (0.50, 0.83, 0.90)))
-    muon_track_eff: EffTable = ((1.5, (0.1, 1.0), (0.75, 0.99)),
-                                (2.5, (0.1, 1.0), (0.70, 0.98)))
-    # card: above 1 TeV the muon efficiency falls as exp(0.5 − pT·5e-4) (=1 at 1 TeV)
-    muon_eff_falloff_pt: float = 1000.0
-    muon_eff_falloff_slope: float = 5.0e-4
-    # --- track momentum resolution (MomentumSmearing, log-normal in pT, direction kept) ---
-    hadron_pt_res: ResTable = ((0.5, 0.06, 1.3e-3), (1.5, 0.10, 1.7e-3), (2.5, 0.25, 3.1e-3))
-    electron_pt_res: ResTable = ((0.5, 0.03, 1.3e-3), (1.5, 0.05, 1.7e-3), (2.5, 0.15, 3.1e-3))
-    muon_pt_res: ResTable = ((0.5, 0.01, 1.0e-4), (1.5, 0.015, 1.5e-4), (2.5, 0.025, 3.5e-4))
-    # --- impact parameters (TrackSmearing): σ table by (|η|, pT), from shared/reference ---
-    ip_table: str = "delphes_cms_ip_resolution.csv"
-    # --- calorimeter granularity ---
-    ecal_deta: float = 0.0174
-    ecal_dphi_deg: float = 1.0
-    hcal_deta: float = 0.087
-    hcal_dphi_deg: float = 5.0
-    # --- ECAL fraction of the particle energy (HCAL gets 1 − f for hadrons) ---
-    em_pids: tuple[int, ...] = (11, 22, 111)          # e, γ, π0 → ECAL only
-    split_pids: tuple[int, ...] = (310, 3122)         # K0S, Λ (if left stable)
-    split_ecal_fraction: float = 0.3                  # … 0.3 ECAL / 0.7 HCAL
-    # --- ECAL resolution: S = sqrt((c·E)² + s²·E + n²); |η|≤1.5: (1+k·η²)·S;
-    #     1.5<|η|≤2.5: (p0 + p1·(|η|−p2)²)·S; above: sqrt((cf·E)² + sf²·E) ---
-    ecal_constant: float = 0.008
-    ecal_stochastic: float = 0.11
-    ecal_noise: float = 0.40
-    ecal_barrel_eta: float = 1.5
-    ecal_barrel_eta_coef: float = 0.64
-    ecal_endcap_eta: float = 2.5
-    ecal_endcap_shape: tuple[float, float, float] = (2.16, 5.6, 2.0)
-    ecal_forward_constant: float = 0.107
-    ecal_forward_stochastic: float = 2.08
-    # --- HCAL resolution σ = sqrt((c·E)² + s²·E) ---
-    hcal_constant: float = 0.05
-    hcal_stochastic: float = 1.5
-    # --- cell thresholds: E > E_min and E > significance·σ(E) (card EnergySignificanceMin) ---
-    ecal_e_min: float = 0.5
-    hcal_e_min: float = 1.0
-    ecal_significance_min: float = 2.0
-    hcal_significance_min: float = 1.0
-    # --- particle flow: what happens to tracks in a cell without a significant neutral excess.
-    # "combine" (default): stock Delphes inverse-variance track+calorimeter combination — the
-    # card's hadron track resolution grows like 1.3e-3·pT (130 % at 1 TeV), so without it the
-    # log-normal tail gives multi-TeV "tracks"; the HCAL (5 % constant term) takes over there.
-    # "none": tracks kept exactly as measured. "calo": track energy replaced by the cell energy
-    # (what the JetClass-II cards do, because their TrackSmearing zeroes TrackResolution). ---
-    track_rescaling: str = "combine"
-
-    def __post_init__(self) -> None:
-        pos = ("b_field", "calo_radius", "tracker_eta_max", "calo_eta_max", "ecal_deta",
-               "ecal_dphi_deg", "hcal_deta", "hcal_dphi_deg")
-        for name in pos:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"DetectorConfig.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("ecal_dphi_deg", "hcal_dphi_deg"):
-            n = 360.0 / getattr(self, name)
-            if abs(n - round(n)) > 1e-9:
-                raise ConfigError(f"DetectorConfig.{name} must divide 360 degrees")
-        for name in ("ecal_e_min", "hcal_e_min", "ecal_significance_min",
-                     "hcal_significance_min"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"DetectorConfig.{name} must be >= 0")
-        if not 0.0 <= self.split_ecal_fraction <= 1.0:
-            raise ConfigError("DetectorConfig.split_ecal_fraction must be in [0, 1]")
-        if self.track_rescaling not in TRACK_RESCALING_MODES:
-            raise ConfigError(f"DetectorConfig.track_rescaling must be one of "
-                              f"{TRACK_RESCALING_MODES}, got {self.track_rescaling!r}")
-        for name in ("hadron_track_eff", "electron_track_eff", "muon_track_eff"):
-            table = getattr(self, name)
-            _check_edges(name, [r[0] for r in table])
-            for _, edges, effs in table:
-                _check_edges(name, list(edges))
-                if len(effs) != len(edges) or not all(0.0 <= x <= 1.0 for x in effs):
-                    raise ConfigError(f"DetectorConfig.{name}: need one efficiency in [0, 1] "
-                                      f"per pT bin above each edge")
-        for name in ("hadron_pt_res", "electron_pt_res", "muon_pt_res"):
-            table = getattr(self, name)
-            _check_edges(name, [r[0] for r in table])
-            if any(a < 0 or b < 0 for _, a, b in table):
-                raise ConfigError(f"DetectorConfig.{name}: resolution terms must be >= 0")
-
-
-def _check_edges(name: str, edges: list[float]) -> None:
-    if not edges or any(b <= a for a, b in zip(edges, edges[1:])):
-        raise ConfigError(f"DetectorConfig.{name}: edges must be non-empty and increasing")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,46 +60,24 @@ def relative_pt_resolution(table: ResTable, abseta: np.ndarray, pt: np.ndarray) 
     return np.sqrt(a * a + (b * pt) ** 2)
 
 
-@lru_cache(maxsize=4)
-def _load_ip_table(name: str) -> dict[str, tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]]:
-    """{quantity: (|η| upper edges, [(pT upper edges, σ) per η region])} from the CSV."""
-    rows: dict[str, dict[float, list[tuple[float, float]]]] = {}
-    with open(reference_file(name), newline="") as f:
-        for r in csv.DictReader(f):
-            q = rows.setdefault(r["quantity"].upper(), {})
-            q.setdefault(float(r["abseta_hi"]), []).append((float(r["pt_hi"]),
-                                                             float(r["sigma_mm"])))
-    out = {}
-    for q, regions in rows.items():
-        uppers = np.array(sorted(regions))
-        bins = []
-        for hi in uppers:
-            pts, sig = np.array(sorted(regions[hi])).T
-            bins.append((pts, sig))
-        out[q] = (uppers, bins)
-    if not {"D0", "DZ"} <= set(out):
-        raise DataError(f"{name}: expected D0 and DZ rows")
-    return out
-
-
-def ip_resolution(abseta: np.ndarray, pt: np.ndarray, table: str = DetectorConfig.ip_table
+def ip_resolution(abseta: np.ndarray, pt: np.ndarray, d0_table: IpTable, dz_table: IpTable
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(σ(d0), σ(dz)) in mm by (|η|, pT) bin; pT below the first bin uses the first bin, above
     the last the last, |η| above the last edge the last region."""
     out = []
-    for quantity in ("D0", "DZ"):
-        uppers, bins = _load_ip_table(table)[quantity]
+    for table in (d0_table, dz_table):
+        uppers = np.array([r[0] for r in table])
         reg = np.minimum(_region(abseta, uppers), len(uppers) - 1)
         sigma = np.empty(len(pt))
-        for i, (pt_hi, sig) in enumerate(bins):     # one pass per η region
+        for i, (_, edges, sig) in enumerate(table):     # one pass per η region
             m = reg == i
-            sigma[m] = sig[np.minimum(np.searchsorted(pt_hi, pt[m]), len(sig) - 1)]
+            pt_hi = np.asarray(edges[1:])
+            sigma[m] = np.asarray(sig)[np.minimum(np.searchsorted(pt_hi, pt[m]), len(sig) - 1)]
         out.append(sigma)
     return out[0], out[1]
 
 
-def ecal_sigma(energy: np.ndarray, eta: np.ndarray, c: DetectorConfig = DetectorConfig()
-               ) -> np.ndarray:
+def ecal_sigma(energy: np.ndarray, eta: np.ndarray, c: DetectorConfig) -> np.ndarray:
     a = np.abs(eta)
     s = np.sqrt((c.ecal_constant * energy) ** 2 + c.ecal_stochastic ** 2 * energy
                 + c.ecal_noise ** 2)
@@ -214,8 +88,7 @@ def ecal_sigma(energy: np.ndarray, eta: np.ndarray, c: DetectorConfig = Detector
                     np.where(a <= c.ecal_endcap_eta, (p0 + p1 * (a - p2) ** 2) * s, fwd))
 
 
-def hcal_sigma(energy: np.ndarray, eta: np.ndarray, c: DetectorConfig = DetectorConfig()
-               ) -> np.ndarray:
+def hcal_sigma(energy: np.ndarray, eta: np.ndarray, c: DetectorConfig) -> np.ndarray:
     return np.sqrt((c.hcal_constant * energy) ** 2 + c.hcal_stochastic ** 2 * energy)
 
 
@@ -309,10 +182,11 @@ def _empty(n: int) -> dict[str, np.ndarray]:
 
 
 def simulate_detector(gen: dict[str, np.ndarray], rng: np.random.Generator,
-                      config: DetectorConfig = DetectorConfig()) -> dict[str, np.ndarray]:
+                      config: DetectorConfig | None = None) -> dict[str, np.ndarray]:
     """Particle-flow candidates (keys `PF_KEYS`, sorted by event) for the stable particles of
-    a chunk of events. All randomness comes from `rng` (same state → identical output)."""
-    c = config
+    a chunk of events, with the built-in CMS card unless `config` is given. All randomness
+    comes from `rng` (same state → identical output)."""
+    c = default_detector() if config is None else config
     missing = [k for k in GEN_KEYS if k not in gen]
     if missing:
         raise DataError(f"simulate_detector: gen is missing {missing}")
@@ -363,7 +237,7 @@ def simulate_detector(gen: dict[str, np.ndarray], rng: np.random.Generator,
     # impact parameters from the production vertex, straight-line approximation
     d0_true = (vx[t] * py[t] - vy[t] * px[t]) / pt[t]
     dz_true = vz[t] - (vx[t] * px[t] + vy[t] * py[t]) / pt[t] * pz[t] / pt[t]
-    s_d0, s_dz = ip_resolution(abseta[t], pt_t, c.ip_table)
+    s_d0, s_dz = ip_resolution(abseta[t], pt_t, c.ip_d0_resolution, c.ip_dz_resolution)
     d0 = d0_true + s_d0 * rng.standard_normal(len(t))
     dz = dz_true + s_dz * rng.standard_normal(len(t))
 

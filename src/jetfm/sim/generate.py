@@ -26,6 +26,7 @@ from ..io import atomic_path, remove_stale_temps, write_config
 from ..labels import FAMILIES
 from ..schema import OUTPUT_SCHEMA
 from .chunk import ChunkTask, run_chunk
+from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
 from .processes import SAMPLES
 from .pythia_run import prepare_mpi_file
 
@@ -45,6 +46,7 @@ class GenerateConfig:
     pileup: float = 0.0
     jets_per_file: int = 100_000
     chunk_events: int = 100
+    detector_card: str = "cms"      # built-in card name or a YAML file
 
     def validate(self) -> None:
         if self.sample not in SAMPLES:
@@ -64,11 +66,20 @@ class GenerateConfig:
             if not ok:
                 raise ConfigError(msg)
 
-    def physics_key(self) -> dict:
-        """Everything that changes the content of the files (not workers/sharding)."""
+    def resolved_card(self) -> str:
+        """The card as given: a built-in name, or the file's absolute path."""
+        if self.detector_card in BUILTIN_CARDS:
+            return self.detector_card
+        return str(Path(self.detector_card).resolve())
+
+    def physics_key(self, detector: DetectorConfig) -> dict:
+        """Everything that changes the content of the files (not workers/sharding): the
+        detector by its values, so the same card under another name or path gives the same
+        files."""
         d = asdict(self)
-        for k in ("out", "workers", "shard", "num_shards"):
+        for k in ("out", "workers", "shard", "num_shards", "detector_card"):
             d.pop(k)
+        d["detector"] = detector.to_card()
         d["jetfm_version"] = __version__
         return d
 
@@ -98,13 +109,13 @@ def _check_existing(path: Path, key: str) -> bool:
     return True
 
 
-def _chunks(cfg: GenerateConfig, file_index: int, mpi_file: str):
+def _chunks(cfg: GenerateConfig, file_index: int, mpi_file: str, detector: DetectorConfig):
     c = 0
     while True:
         if c >= 10**5:
             raise RuntimeError("chunk index overflow")
         yield ChunkTask(cfg.sample, cfg.seed, file_index, c, cfg.chunk_events,
-                        cfg.resim, cfg.pileup, mpi_file)
+                        cfg.resim, cfg.pileup, mpi_file, detector)
         c += 1
 
 
@@ -121,16 +132,19 @@ def _ordered_results(tasks, pool, window: int):
 
 def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     cfg.validate()
+    detector = load_card(cfg.detector_card)     # a bad card fails before anything is written
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    key = json.dumps(cfg.physics_key(), sort_keys=True)
+    key = json.dumps(cfg.physics_key(detector), sort_keys=True)
     plan = plan_files(cfg)
     remove_stale_temps(out, [p.name for _, _, p in plan])
     todo = [(f, n, p) for f, n, p in plan if not _check_existing(p, key)]
     cfg_name = "generate_config.yaml" if cfg.num_shards == 1 else \
         f"generate_config.shard{cfg.shard}-of-{cfg.num_shards}.yaml"
-    write_config(out / cfg_name, {**asdict(cfg), "jetfm_version": __version__,
-                                  "files": [p.name for _, _, p in plan]})
+    write_config(out / cfg_name, {**asdict(cfg), "detector_card": cfg.resolved_card(),
+                                  "jetfm_version": __version__,
+                                  "files": [p.name for _, _, p in plan],
+                                  "detector": detector.to_card()})
     mpi_file = str(prepare_mpi_file(out / ".mpi_init.dat"))
 
     stats = {"files_written": [], "files_skipped": len(plan) - len(todo), "jets": 0,
@@ -143,7 +157,7 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
             if cfg.workers > 1 else None)
     try:
         for f, target, path in todo:
-            _write_file(cfg, f, target, path, key, mpi_file, pool, stats, bar)
+            _write_file(cfg, f, target, path, key, mpi_file, detector, pool, stats, bar)
     finally:
         if pool:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -152,13 +166,13 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     return _summary(cfg, stats, len(plan))
 
 
-def _write_file(cfg, f, target, path, key, mpi_file, pool, stats, bar):
+def _write_file(cfg, f, target, path, key, mpi_file, detector, pool, stats, bar):
     window = 2 * cfg.workers if pool else 0
     written = 0
     schema = OUTPUT_SCHEMA.with_metadata({META_KEY: key.encode()})
     with atomic_path(path) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd", write_page_checksum=True) as writer:
-            for result in _ordered_results(_chunks(cfg, f, mpi_file), pool, window):
+            for result in _ordered_results(_chunks(cfg, f, mpi_file, detector), pool, window):
                 table = result.table.slice(0, target - written)
                 stats["events"] += result.n_events
                 if table.num_rows:
