@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from jetfm.data.config import load_data_config
-from jetfm.data.dataset import JetDataset, list_units, make_dataloader, split_files
-from jetfm.data.reweight import Reweighter, compute_reweighter, fit_reweighter
+from jetfm.data.dataset import JetDataset, fit_reweighter, list_units, make_dataloader, split_files
+from jetfm.data.reweight import Reweighter, compute_reweighter
 from jetfm.errors import ConfigError, DataError
 from tests.data.fixtures import jetclass2_table, write_jetclass2_parquet, write_jetclass_root
 

@@ -173,7 +173,7 @@ def test_corruption_mid_file_names_the_file(tmp_path):
 def test_missing_paths(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         list(iter_parquet(tmp_path / "absent.parquet"))
-    with pytest.raises(DataError, match="matches no files"):
+    with pytest.raises(DataError, match="matches no .parquet files"):
         list(iter_parquet(str(tmp_path / "*.parquet")))
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="contains no"):

@@ -12,7 +12,6 @@ config (bin edges spelled out) for writing next to a run; loading it back gives 
 """
 from __future__ import annotations
 
-import fnmatch
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,8 +21,11 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
-from jetfm.errors import ConfigError
-from jetfm.schema import OUTPUT_SCHEMA, is_list_type
+from .. import labels as jetclass2
+from ..errors import ConfigError
+from ..schema import OUTPUT_SCHEMA, is_list_type
+from .label_groups import group_of_label, resolve_names
+from .label_spaces import JETCLASS_LABELS
 
 # Columns a config may name, and whether they are per-particle lists.
 KNOWN_COLUMNS: dict[str, bool] = {f.name: is_list_type(f.type) for f in OUTPUT_SCHEMA}
@@ -56,26 +58,11 @@ GROUP_MODES = ("label", "family", "sophon30")
 def label_space_names(space: str) -> tuple[str, ...]:
     """Names indexed by `jet_label` in a label space (188 JetClass-II or 10 JetClass)."""
     if space == "jetclass2":
-        from jetfm.labels import LABEL_NAMES
-        return tuple(LABEL_NAMES)
+        return tuple(jetclass2.LABEL_NAMES)
     if space == "jetclass":
-        from jetfm.data.root import JETCLASS_LABELS
         return tuple(JETCLASS_LABELS)
     raise ConfigError(f"labels.space: unknown label space {space!r}; "
                       f"expected one of {', '.join(LABEL_SPACES)}")
-
-
-def resolve_names(patterns, names: tuple[str, ...], where: str) -> tuple[int, ...]:
-    """Indices of `names` matched by exact names or fnmatch patterns; each must match."""
-    if isinstance(patterns, str) or not isinstance(patterns, (list, tuple)):
-        raise ConfigError(f"{where}: expected a list of label names, got {patterns!r}")
-    out: list[int] = []
-    for p in patterns:
-        hits = [i for i, n in enumerate(names) if fnmatch.fnmatchcase(n, str(p))]
-        if not hits:
-            raise ConfigError(f"{where}: unknown label {p!r}")
-        out += [i for i in hits if i not in out]
-    return tuple(out)
 
 
 def _check_keys(d: Any, allowed: set[str], where: str, required: set[str] = frozenset()):
@@ -378,7 +365,6 @@ class DataConfig:
         cfg = cls(str(d.get("name", "custom")), mp, features, vcols, scale, labels, cuts, rw,
                   str(d.get("description", "")))
         if rw.enabled:
-            from jetfm.data.reweight import group_of_label
             group_of_label(cfg)  # validate group names / coverage at load time
         return cfg
 

@@ -20,6 +20,7 @@ should) -- the same (seed, epoch) gives the same batches.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -31,92 +32,37 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from jetfm.data.config import DataConfig
-from jetfm.data.features import FlatJets, compute_flat
-from jetfm.data.parquet import to_awkward, validate_parquet
-from jetfm.data.readers import PathsLike, expand_paths, iter_jets, label_names
-from jetfm.data.reweight import Reweighter
-from jetfm.errors import ConfigError, DataError
+from tqdm import tqdm
+
+from ..errors import ConfigError, DataError
+from .config import DataConfig
+from .features import FlatJets, apply_selection, compute_flat
+from .files import (Unit, check_footer, check_label_space, iter_unit, list_units,
+                    verify_file)
+from .parquet import check_finite
+from .paths import PathsLike, expand_paths
+from .reweight import Reweighter, compute_reweighter
 
 
-@dataclass(frozen=True)
-class Unit:
-    """The smallest piece of work: a Parquet row group, or a whole ROOT file (row_group None)."""
-    path: Path
-    row_group: int | None
-    num_rows: int
-    row_start: int = 0  # index in the file of the unit's first jet (for error messages)
-
-
-def list_units(files: PathsLike) -> list[Unit]:
-    """Units of `files` from metadata only (Parquet footers, ROOT entry counts)."""
-    units: list[Unit] = []
-    for path in expand_paths(files):
-        if path.suffix.lower() == ".parquet":
-            try:
-                with pq.ParquetFile(path) as pf:
-                    md = pf.metadata
-                    sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
-            except (pa.ArrowException, OSError) as e:
-                raise DataError(f"{path}: not a readable Parquet file ({e})") from e
-            starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-            units += [Unit(path, i, n, starts[i]) for i, n in enumerate(sizes) if n]
-        elif path.suffix.lower() == ".root":
-            from jetfm.data.root import count_jetclass_root
-            n = count_jetclass_root(path)
-            units += [Unit(path, None, n)] if n else []
-        else:
-            raise DataError(f"{path}: unknown file type; expected .parquet or .root")
-    return units
-
-
-def check_files(files: PathsLike, cfg: DataConfig) -> None:
-    """Fail early, from metadata only, on files a run would trip over later (perhaps only at
-    the first validation, or in `evaluate`): unreadable footers, missing or mistyped columns,
-    another label space, files without jets. DataError names the file."""
+def check_files(files: PathsLike, cfg: DataConfig, verify: bool = True,
+                progress: bool = False) -> int:
+    """Fail before a run starts on any file it would trip over later (perhaps only at the first
+    validation, or in `evaluate`): with `verify` every page of the columns the run reads is
+    read and checked (checksums, integer ranges, NaN/inf, empty jets, label range), otherwise
+    only footers (columns, types, label space, empty files). Returns the number of jets."""
     paths = expand_paths(files)
-    for path in paths:
-        if path.suffix.lower() == ".parquet":
-            validate_parquet(path, required=cfg.required_columns())
-        if not list_units(path):
-            raise DataError(f"{path}: no jets in this file")
-        check_label_space(path, cfg)
-
-
-def iter_unit(unit: Unit, columns: Sequence[str], batch_size: int,
-              limit: int | None = None) -> Iterator[tuple[ak.Array, int]]:
-    """(batch, row offset in file) for one unit, reading only `columns`, at most `limit` jets."""
-    limit = unit.num_rows if limit is None else limit
-    done = 0
-    if unit.row_group is None:
-        batches = (b for _, b in iter_jets([unit.path], columns, batch_size))
-    else:
-        validate_parquet(unit.path, columns)
-
-        def _parquet():
-            try:
-                with pq.ParquetFile(unit.path) as pf:
-                    for rb in pf.iter_batches(batch_size=batch_size, columns=list(columns),
-                                              row_groups=[unit.row_group]):
-                        yield to_awkward(rb, unit.path)
-            except (pa.ArrowException, OSError) as e:
-                raise DataError(f"{unit.path}: corrupt data while reading ({e})") from e
-        batches = _parquet()
-    for batch in batches:
-        batch = batch[: limit - done]
-        if len(batch):
-            yield batch, unit.row_start + done
-        done += len(batch)
-        if done >= limit:
-            break
-
-
-def check_label_space(path: Path, cfg: DataConfig) -> None:
-    """A JetClass ROOT file (10 labels) must not be read with a 188-label config, or vice versa."""
-    if cfg.labels is not None and tuple(label_names(path)) != cfg.labels.source_names:
-        raise ConfigError(f"{path}: file labels are {len(label_names(path))}-class but the data "
-                          f"config '{cfg.name}' expects label space {cfg.labels.space!r} "
-                          f"({len(cfg.labels.source_names)} classes)")
+    cols = cfg.required_columns()
+    labels = cfg.labels.source_names if cfg.labels is not None else None
+    label_col = cfg.labels.column if cfg.labels is not None else None
+    particle_col = next((c for c in cols if c.startswith("part_")), None)
+    total = 0
+    for path in tqdm(paths, desc="check data", unit="file", disable=not progress,
+                     dynamic_ncols=True):
+        if verify:
+            total += verify_file(path, cols, labels, label_col, particle_col)
+        else:
+            total += check_footer(path, cols, labels)
+    return total
 
 
 def _balance(units: list[Unit], k: int) -> list[list[Unit]]:
@@ -162,7 +108,7 @@ class JetDataset(IterableDataset):
         self._ddp = (rank, world_size) if rank is not None else _dist_info()
         self.units = list_units(self.files)
         for path in dict.fromkeys(u.path for u in self.units):
-            check_label_space(path, cfg)
+            check_label_space(path, cfg.labels.source_names if cfg.labels else None)
         self.columns = list(dict.fromkeys(
             cfg.required_columns() + list(self.extra_columns)
             + (list(reweighter.vars) + [cfg.labels.column] if reweighter else [])))
@@ -263,6 +209,36 @@ def make_dataloader(files: PathsLike, cfg: DataConfig, batch_size: int = 512,
                       prefetch_factor=2 if num_workers else None)
 
 
+def fit_reweighter(files: PathsLike, cfg: DataConfig, max_jets: int | None = None,
+                   read_batch_size: int = 65536) -> Reweighter | None:
+    """One pass over (at most `max_jets` of) the training files; None if reweighting is off.
+
+    The cap is spread over every file / row group in proportion to its size (the first rows
+    of each), so a capped pass still sees every file -- JetClass-II files hold one family
+    each, and reading the first few files only would miss whole groups. Only the few
+    per-jet columns needed are read. Selection cuts are applied first.
+    """
+    if not cfg.reweight.enabled:
+        return None
+    units = list_units(files)
+    for u in units:
+        check_label_space(u.path, cfg.labels.source_names)
+    cap = max_jets or cfg.reweight.max_jets
+    total = sum(u.num_rows for u in units)
+    cols = list(dict.fromkeys(list(cfg.reweight.vars) + [cfg.labels.column]
+                              + [c.column for c in cfg.selection]))
+    parts = {c: [] for c in cols}
+    for u in units:
+        limit = u.num_rows if total <= cap else max(1, math.ceil(cap * u.num_rows / total))
+        for batch, row in iter_unit(u, cols, min(read_batch_size, limit), limit=limit):
+            check_finite(batch, cols, u.path, row)
+            batch = apply_selection(batch, cfg)
+            for c in cols:
+                parts[c].append(ak.to_numpy(batch[c]))
+    x, y, lab = (np.concatenate(parts[c]) for c in cols[:3])
+    return compute_reweighter(x, y, lab, cfg)
+
+
 def _split_key(path: Path, seed: int) -> str:
     return hashlib.sha256(f"{seed}:{path.name}".encode()).hexdigest()
 
@@ -315,4 +291,4 @@ def split_files(files: PathsLike, val_fraction: float = 0.1, test_fraction: floa
 
 
 __all__ = ["JetDataset", "Unit", "list_units", "iter_unit", "make_dataloader", "split_files",
-           "check_label_space"]
+           "check_files", "fit_reweighter"]

@@ -7,8 +7,12 @@ come out as `var * float32`, flags as `var * bool`, scalars as plain `float32`/`
 Type policy (`validate_parquet`): list vs scalar must match JetClass-II exactly; the value
 width may differ (float32 or float64 where float32 is expected, int32 or int64 where an int
 is expected, because other writers often default to 64 bit), and such columns are cast to the
-canonical JetClass-II type when read. bool must be bool and strings must be strings. Nulls in
-a JetClass-II column are an error (the format has none; empty lists mean "no particles").
+canonical JetClass-II type when read; an integer that does not fit the canonical type is an
+error, never wrapped around. bool must be bool and strings must be strings. Nulls in a
+JetClass-II column are an error (the format has none; empty lists mean "no particles").
+
+Every open verifies the page checksums where the writer stored them (jetfm always does), so a
+flipped bit inside a data page is a DataError, not a silently different number.
 """
 from __future__ import annotations
 
@@ -20,9 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jetfm.data.readers import PathLike, PathsLike, expand_paths
-from jetfm.errors import DataError
-from jetfm.schema import JETCLASS2_COLUMNS, OUTPUT_SCHEMA, is_list_type, value_type
+from ..errors import DataError
+from ..schema import JETCLASS2_COLUMNS, OUTPUT_SCHEMA, is_list_type, value_type
+from .paths import PathLike, PathsLike, expand_paths
 
 # Types we know: JetClass-II columns plus jetfm's extras; other columns pass through unchecked.
 KNOWN_TYPES: dict[str, pa.DataType] = {f.name: f.type for f in OUTPUT_SCHEMA}
@@ -66,7 +70,7 @@ def _check_schema(schema: pa.Schema, required: Sequence[str], path: PathLike) ->
                             f"expected {_type_name(expected)}")
 
 
-def _open(path: PathLike) -> pq.ParquetFile:
+def open_parquet(path: PathLike) -> pq.ParquetFile:
     """Open the footer, turning every failure into a DataError that names the file."""
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
@@ -84,7 +88,7 @@ def validate_parquet(path: PathLike,
     Only the footer is read. Returns the file's Arrow schema; raises DataError naming the file
     (and the column) otherwise.
     """
-    with _open(path) as pf:
+    with open_parquet(path) as pf:
         schema = pf.schema_arrow
     _check_schema(schema, required, path)
     return schema
@@ -94,16 +98,23 @@ def count_jets(paths: PathsLike) -> int:
     """Total number of jets (rows) in the Parquet files, from their footers only."""
     total = 0
     for path in expand_paths(paths, (".parquet",)):
-        with _open(path) as pf:
+        with open_parquet(path) as pf:
             total += pf.metadata.num_rows
     return total
 
 
-def _numpy(arr: pa.Array, target: pa.DataType | None) -> np.ndarray:
+def _numpy(arr: pa.Array, target: pa.DataType | None, name: str, path: PathLike) -> np.ndarray:
     out = arr.to_numpy(zero_copy_only=False)
-    if target is not None and not pa.types.is_string(target):
-        out = out.astype(target.to_pandas_dtype(), copy=False)
-    return out
+    if target is None or pa.types.is_string(target):
+        return out
+    dtype = np.dtype(target.to_pandas_dtype())
+    if dtype.kind in "iu" and out.dtype.kind in "iu" and out.dtype != dtype and len(out):
+        info = np.iinfo(dtype)     # a cast would wrap 2**32 + 5 around to 5
+        lo, hi = out.min(), out.max()
+        if lo < info.min or hi > info.max:
+            raise DataError(f"{path}: column '{name}' has values outside the {dtype} range "
+                            f"[{info.min}, {info.max}] (e.g. {hi if hi > info.max else lo})")
+    return out.astype(dtype, copy=False)
 
 
 def _column_layout(name: str, col: pa.Array, path: PathLike) -> ak.contents.Content:
@@ -120,10 +131,11 @@ def _column_layout(name: str, col: pa.Array, path: PathLike) -> ak.contents.Cont
             offsets -= offsets[0]  # a sliced batch starts mid-buffer
             return ak.contents.ListOffsetArray(
                 ak.index.Index64(offsets),
-                ak.contents.NumpyArray(_numpy(values, value_type(target) if known else None)))
+                ak.contents.NumpyArray(_numpy(values, value_type(target) if known else None,
+                                             name, path)))
     elif pa.types.is_primitive(col.type) and not pa.types.is_temporal(col.type):
         if col.null_count == 0:
-            return ak.contents.NumpyArray(_numpy(col, target))
+            return ak.contents.NumpyArray(_numpy(col, target, name, path))
     if known and (col.null_count or (is_list_type(col.type) and col.flatten().null_count)):
         raise DataError(f"{path}: column '{name}' contains nulls")
     # Strings and anything exotic: let awkward convert; drop the option layer if no nulls.
@@ -154,7 +166,7 @@ def iter_parquet(paths: PathsLike, columns: Sequence[str] | None = None,
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     for path in expand_paths(paths, (".parquet",)):
-        with _open(path) as pf:
+        with open_parquet(path) as pf:
             schema = pf.schema_arrow
             if validate:
                 _check_schema(schema, JETCLASS2_COLUMNS if columns is None else columns, path)
@@ -202,5 +214,5 @@ def check_finite(batch: ak.Array, columns: Sequence[str] | None = None,
                         f"(NaN/inf) in {len(rows)} jets, first at row {row_offset + rows[0]}")
 
 
-__all__ = ["validate_parquet", "iter_parquet", "count_jets", "check_finite", "to_awkward",
-           "KNOWN_TYPES"]
+__all__ = ["open_parquet", "validate_parquet", "iter_parquet", "count_jets", "check_finite",
+           "to_awkward", "KNOWN_TYPES"]

@@ -21,73 +21,18 @@ merged within each decay topology, e.g. X_YY_QQQQ, QCD as one group) or an expli
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jetfm.data.config import DataConfig, resolve_names
-from jetfm.errors import ConfigError
+from ..errors import ConfigError
+from .label_groups import group_of_label
 
 if TYPE_CHECKING:
-    from jetfm.data.readers import PathsLike
+    from .config import DataConfig
 
 log = logging.getLogger(__name__)
-
-# Sophon's topology tokens: any quark -> Q, e/mu -> l, leptonic tau -> taul; written in this order.
-_TOPO = {"b": "Q", "c": "Q", "s": "Q", "q": "Q", "e": "l", "m": "l", "taue": "taul",
-         "taum": "taul"}
-_TOPO_ORDER = ("Q", "g", "l", "tauh", "taul", "v")
-
-
-def _sophon30() -> list[str]:
-    from jetfm.labels import FAMILIES, LABEL_NAMES, family_of, label_tokens
-    out = []
-    for i in range(len(LABEL_NAMES)):
-        fam = family_of(i)
-        if fam == "qcd":
-            out.append("QCD")
-            continue
-        toks = sorted((_TOPO.get(t, t) for t in label_tokens(i)), key=_TOPO_ORDER.index)
-        out.append(("X_" if i in FAMILIES["res2p"] else "X_YY_") + "".join(toks))
-    return out
-
-
-def group_of_label(cfg: DataConfig) -> tuple[tuple[str, ...], np.ndarray]:
-    """(group names, group index per source label) for `cfg.reweight.groups`."""
-    spec, labels = cfg.reweight, cfg.labels
-    if labels is None:
-        raise ConfigError("reweight: needs labels")
-    src = labels.source_names
-    mode = spec.groups
-    if mode == "label":
-        per_label = list(src)
-    elif mode == "family":
-        from jetfm.data.readers import label_families
-        fams = label_families("x.root" if labels.space == "jetclass" else "x.parquet")
-        per_label = [next(f for f, idx in fams.items() if i in idx) for i in range(len(src))]
-    elif mode == "sophon30":
-        if labels.space != "jetclass2":
-            raise ConfigError("reweight.groups: 'sophon30' needs the jetclass2 label space")
-        per_label = _sophon30()
-    else:
-        per_label = [None] * len(src)
-        for name, pats in mode:
-            for i in resolve_names(list(pats), src, f"reweight.groups.{name}"):
-                if per_label[i] is not None:
-                    raise ConfigError(f"reweight.groups.{name}: label {src[i]!r} is already "
-                                      f"in group {per_label[i]!r}")
-                per_label[i] = name
-        if None in per_label:
-            raise ConfigError(f"reweight.groups: label {src[per_label.index(None)]!r} "
-                              f"belongs to no group")
-    names = tuple(dict.fromkeys(per_label))
-    for g, _ in spec.class_weights:
-        if g not in names:
-            raise ConfigError(f"reweight.class_weights: unknown group {g!r}")
-    return names, np.array([names.index(g) for g in per_label], np.int64)
-
 
 @dataclass
 class Reweighter:
@@ -169,39 +114,4 @@ def compute_reweighter(x, y, labels, cfg: DataConfig) -> Reweighter:
     return rw
 
 
-def fit_reweighter(files: "PathsLike", cfg: DataConfig, max_jets: int | None = None,
-                   read_batch_size: int = 65536) -> Reweighter | None:
-    """One pass over (at most `max_jets` of) the training files; None if reweighting is off.
-
-    The cap is spread over every file / row group in proportion to its size (the first rows
-    of each), so a capped pass still sees every file -- JetClass-II files hold one family
-    each, and reading the first few files only would miss whole groups. Only the few
-    per-jet columns needed are read. Selection cuts are applied first.
-    """
-    if not cfg.reweight.enabled:
-        return None
-    from jetfm.data.dataset import check_label_space, iter_unit, list_units
-    from jetfm.data.features import apply_selection
-    from jetfm.data.parquet import check_finite
-
-    import awkward as ak
-    units = list_units(files)
-    for u in units:
-        check_label_space(u.path, cfg)
-    cap = max_jets or cfg.reweight.max_jets
-    total = sum(u.num_rows for u in units)
-    cols = list(dict.fromkeys(list(cfg.reweight.vars) + [cfg.labels.column]
-                              + [c.column for c in cfg.selection]))
-    parts = {c: [] for c in cols}
-    for u in units:
-        limit = u.num_rows if total <= cap else max(1, math.ceil(cap * u.num_rows / total))
-        for batch, row in iter_unit(u, cols, min(read_batch_size, limit), limit=limit):
-            check_finite(batch, cols, u.path, row)
-            batch = apply_selection(batch, cfg)
-            for c in cols:
-                parts[c].append(ak.to_numpy(batch[c]))
-    x, y, lab = (np.concatenate(parts[c]) for c in cols[:3])
-    return compute_reweighter(x, y, lab, cfg)
-
-
-__all__ = ["Reweighter", "group_of_label", "compute_reweighter", "fit_reweighter"]
+__all__ = ["Reweighter", "group_of_label", "compute_reweighter"]

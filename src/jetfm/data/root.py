@@ -18,21 +18,10 @@ import numpy as np
 import pyarrow as pa
 import uproot
 
-from jetfm.data.readers import PathLike, PathsLike, expand_paths
-from jetfm.errors import DataError
-from jetfm.schema import JETCLASS2_COLUMNS, JETCLASS2_SCHEMA, is_list_type, value_type
-
-JETCLASS_LABELS: tuple[str, ...] = (
-    "label_QCD", "label_Hbb", "label_Hcc", "label_Hgg", "label_H4q",
-    "label_Hqql", "label_Zqq", "label_Wqq", "label_Tbqq", "label_Tbl",
-)
-# Prong-multiplicity families matching jetfm.labels.FAMILIES' meaning: 2-prong resonances,
-# 3/4-prong (W*W, top; t->blv counts as 3-body), and QCD.
-JETCLASS_FAMILIES: dict[str, tuple[int, ...]] = {
-    "res2p": (1, 2, 3, 6, 7),
-    "res34p": (4, 5, 8, 9),
-    "qcd": (0,),
-}
+from ..errors import DataError
+from ..schema import JETCLASS2_COLUMNS, JETCLASS2_SCHEMA, is_list_type, value_type
+from .label_spaces import JETCLASS_FAMILIES, JETCLASS_LABELS
+from .paths import PathLike, PathsLike, expand_paths
 TREE = "tree"
 # What every JetClass file has: required when reading with columns=None. Other JetClass-II
 # columns (the aux_genpart_* truth particles) are read too when the tree has them.
@@ -95,6 +84,13 @@ def _convert(name: str, arr: ak.Array, path: PathLike) -> ak.Array:
     source = ak.to_numpy(ak.flatten(arr, axis=None)).dtype
     if np.issubdtype(dtype, np.integer) and np.issubdtype(source, np.floating):
         arr = np.rint(arr)  # charge / pid / multiplicity stored as floats: round, don't floor
+    if np.issubdtype(dtype, np.integer):
+        flat = ak.to_numpy(ak.flatten(arr, axis=None))
+        info = np.iinfo(dtype)   # a cast would wrap out-of-range values around
+        if len(flat) and (flat.min() < info.min or flat.max() > info.max
+                          or not np.all(np.isfinite(flat))):
+            raise DataError(f"{path}: branch '{name}' has values that are not {dtype} "
+                            f"integers (outside [{info.min}, {info.max}] or NaN/inf)")
     return ak.values_astype(arr, dtype)
 
 

@@ -145,7 +145,7 @@ def jetclass2_builtins() -> list[Discriminant]:
 
 def jetclass_builtins() -> list[Discriminant]:
     """Built-ins for the 10 JetClass labels: each signal class vs label_QCD, plus the families."""
-    from jetfm.data.root import JETCLASS_FAMILIES, JETCLASS_LABELS  # heavy (uproot): lazy
+    from jetfm.data.label_spaces import JETCLASS_FAMILIES, JETCLASS_LABELS
 
     qcd = ("label_QCD",)
     out = []
@@ -169,7 +169,7 @@ def label_set_of(label_names: Sequence[str]) -> str:
     if names and names <= set(L.LABEL_NAMES):
         return "jetclass2"
     if names and all(re.fullmatch(r"label_\w+", n) for n in names):
-        from jetfm.data.root import JETCLASS_LABELS
+        from jetfm.data.label_spaces import JETCLASS_LABELS
         if names <= set(JETCLASS_LABELS):
             return "jetclass"
     return "custom"

@@ -12,8 +12,8 @@ import yaml
 from torch.utils.data import DataLoader, IterableDataset
 
 from ..data.config import load_data_config
-from ..data.dataset import JetDataset, check_files, list_units, make_dataloader, split_files
-from ..data.reweight import fit_reweighter
+from ..data.dataset import (JetDataset, check_files, fit_reweighter, list_units,
+                            make_dataloader, split_files)
 from ..errors import ConfigError
 from ..io import make_folders, remove_empty_folders, write_config
 from ..models import ParticleTransformer, preset_config
