@@ -22,7 +22,7 @@ from jetfm.sim.chunk import ChunkTask, chunk_seeds, run_chunk
 from jetfm.sim.generate import GenerateConfig, generate
 from jetfm.sim.processes import draw_chunk
 from jetfm.io import quiet_stdout
-from jetfm.sim.pythia_run import make_pythia, prepare_mpi_file, seed_for_pythia
+from jetfm.sim.pythia_run import make_pythia, mpi_init_file, seed_for_pythia
 
 
 def bare_pythia(task: ChunkTask) -> float:
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="jetfm_bench_mpi_"))
-    mpi = str(prepare_mpi_file(tmp / "mpi.dat"))
+    mpi = str(mpi_init_file(tmp))
     print(f"{'sample':<8} {'events':>7} {'jets':>6} {'ev/s':>7} {'jets/s/core':>12} "
           f"{'bare ev/s':>10} {'ratio':>6}")
     for s in args.samples:

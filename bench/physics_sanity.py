@@ -19,7 +19,7 @@ import numpy as np
 from jetfm.labels import label_index
 from jetfm.sim.chunk import ChunkTask, run_chunk
 from jetfm.sim.processes import CHARGED_QUARKS, ChunkSpec, decay_table, mass_lines
-from jetfm.sim.pythia_run import prepare_mpi_file
+from jetfm.sim.pythia_run import mpi_init_file
 
 PTHAT = 400.0
 
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    mpi = str(prepare_mpi_file(Path(tempfile.mkdtemp()) / "mpi.dat"))
+    mpi = str(mpi_init_file(Path(tempfile.mkdtemp())))
     results = {}
     for name, spec, label, target in [("X(125)->bb", spec_x_bb(), "X_bb", 125.0),
                                       ("X(80)->qq'", spec_x_qq(), None, 80.0)]:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from .errors import ConfigError
+
 TMP_MARK = ".tmp-"
 
 
@@ -35,6 +37,37 @@ def remove_empty_folders(folders: list[Path]) -> None:
             folder.rmdir()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_writable_folder(folder: str | os.PathLike, option: str = "--out") -> Path:
+    """ConfigError (naming the option) unless `folder` is, or can be made, a writable folder.
+    Nothing is created."""
+    folder = Path(folder)
+    for d in (folder, *folder.parents):
+        if d.exists():
+            if not d.is_dir():
+                what = "exists and is not a folder" if d == folder else f"{d} is a file"
+                raise ConfigError(f"{option} {folder}: {what}")
+            if not os.access(d, os.W_OK | os.X_OK):
+                raise ConfigError(f"{option} {folder}: {d} is not writable (permission denied)")
+            return folder
+    return folder
+
+
+def make_output_folder(folder: str | os.PathLike, option: str = "--out") -> list[Path]:
+    """Check (see `check_writable_folder`), then ``mkdir -p``; returns the folders it made,
+    deepest first (for :func:`remove_empty_folders` after a failure)."""
+    check_writable_folder(folder, option)
+    try:
+        return make_folders(folder)
+    except OSError as exc:
+        raise ConfigError(f"{option} {folder}: cannot create it ({exc.strerror})") from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path next to `path`; rename it to `path` if the block succeeds.
@@ -44,6 +77,8 @@ def atomic_path(path: str | os.PathLike):
     tmp = temp_name(path)
     try:
         yield tmp
+        if tmp.is_file():   # the usual 0644 (umask), whatever mode the writer chose
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -90,3 +125,49 @@ def quiet_stdout():
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
+class FolderLock:
+    """An exclusive lock on an output folder (`fcntl.flock` on FOLDER/.jetfm.lock).
+
+    The kernel releases it when the holder exits, however it exits (kill -9 too), so a stale
+    lock file never blocks: only a live holder does. The file holds the holder's PID and
+    command for the refusal message.
+    """
+    NAME = ".jetfm.lock"
+
+    def __init__(self, folder: str | os.PathLike, what: str = "jetfm"):
+        self.path = Path(folder) / self.NAME
+        self.what = what
+        self._fh = None
+
+    def acquire(self) -> "FolderLock":
+        import fcntl
+        import sys
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown process"
+            fh.close()
+            raise ConfigError(f"{self.path.parent} is in use by another {self.what} run "
+                              f"({holder}); wait for it to finish or use another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"PID {os.getpid()}: {' '.join(sys.argv)[:200]}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        # the file stays (hidden): unlinking it would let two later runs lock different inodes
+        if self._fh is not None:
+            self._fh.close()   # closing drops the flock
+            self._fh = None
+
+    def __enter__(self) -> "FolderLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -153,8 +153,8 @@ def test_generate_with_a_user_card(tmp_path):
     assert np.std(r_worse) > 2 * np.std(r_default)
     recorded = yaml.safe_load((worse / "generate_config.yaml").read_text())
     assert recorded["detector_card"] == str((tmp_path / "worse.yaml").resolve())
-    assert recorded["detector"]["ecal_constant"] == 0.3
-    assert config_from_card(recorded["detector"]) == load_card(tmp_path / "worse.yaml")
+    assert recorded["settings"]["detector"]["ecal_constant"] == 0.3
+    assert config_from_card(recorded["settings"]["detector"]) == load_card(tmp_path / "worse.yaml")
     # a folder made with one card is not silently extended with another
     assert main(["generate", "--sample", "qcd", "--jets", "30", "--jets-per-file", "30",
                  "--chunk-events", "20", "--seed", "2", "--out", str(default),

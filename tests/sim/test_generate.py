@@ -12,7 +12,7 @@ import pytest
 from jetfm.cli import main
 from jetfm.errors import ConfigError, DataError
 from jetfm.labels import FAMILIES
-from jetfm.sim import generate as gen_mod
+from jetfm.sim import schedule as sched_mod
 from jetfm.sim.generate import GenerateConfig, generate
 
 # DESIGN §2, written out independently of jetfm.schema so a drift in either is caught.
@@ -131,7 +131,7 @@ def test_workers_and_shards_do_not_change_the_bytes(qcd_run, tmp_path):
 
 
 def test_interrupted_run_leaves_no_partial_file_and_resumes(tmp_path, monkeypatch):
-    real = gen_mod.run_chunk
+    real = sched_mod.run_chunk
     calls = {"n": 0}
 
     def flaky(task):
@@ -140,21 +140,26 @@ def test_interrupted_run_leaves_no_partial_file_and_resumes(tmp_path, monkeypatc
             raise KeyboardInterrupt
         return real(task)
 
-    monkeypatch.setattr(gen_mod, "run_chunk", flaky)
+    monkeypatch.setattr(sched_mod, "run_chunk", flaky)
     cfg = _cfg(tmp_path, jets=30, jets_per_file=30, chunk_events=5)
     with pytest.raises(KeyboardInterrupt):
         generate(cfg, progress=False)
     out = tmp_path / "out"
-    assert not list(out.glob("*.parquet"))
+    assert not out.exists(), "a folder the interrupted run made and left empty is removed"
+    (out / "keep").mkdir(parents=True)     # an existing folder is kept, without partial files
+    with pytest.raises(KeyboardInterrupt):
+        calls["n"] = 0
+        generate(cfg, progress=False)
+    assert not list(out.glob("*.parquet")) and (out / "keep").is_dir()
     assert not [p for p in out.iterdir() if ".tmp-" in p.name]
-    monkeypatch.setattr(gen_mod, "run_chunk", real)
+    monkeypatch.setattr(sched_mod, "run_chunk", real)
     summary = generate(cfg, progress=False)
     assert summary["jets"] == 30
 
 
 def test_changed_settings_in_the_same_folder_are_refused(qcd_run):
     tmp, _ = qcd_run
-    with pytest.raises(ConfigError, match="different settings"):
+    with pytest.raises(ConfigError, match=r"other settings \(seed: 3 \(folder\) vs 4 \(this run\)\)"):
         generate(_cfg(tmp, jets=24, jets_per_file=12, seed=4), progress=False)
 
 

@@ -206,7 +206,10 @@ def make_dataloader(files: PathsLike, cfg: DataConfig, batch_size: int = 512,
     ds = JetDataset(files, cfg, batch_size, shuffle, seed, **dataset_kw)
     return DataLoader(ds, batch_size=None, num_workers=num_workers,
                       persistent_workers=False,  # re-pickle each epoch so set_epoch reaches workers
-                      prefetch_factor=2 if num_workers else None)
+                      prefetch_factor=2 if num_workers else None,
+                      # its own generator: starting to iterate must not draw from the global
+                      # torch RNG (dropout's), or a resumed run would drift from an unbroken one
+                      generator=torch.Generator().manual_seed(seed))
 
 
 def fit_reweighter(files: PathsLike, cfg: DataConfig, max_jets: int | None = None,

@@ -19,8 +19,12 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from jetfm.data.readers import PathsLike, expand_paths, iter_jets, label_families, label_names
-from jetfm.errors import DataError
+from ..errors import ConfigError, DataError
+from ..io import check_writable_folder, make_output_folder, remove_empty_folders
+from ..schema import JETCLASS2_COLUMNS
+from .files import check_batch, check_footer, iter_unit, list_units
+from .label_spaces import label_families, label_names
+from .paths import PathsLike, expand_paths, format_of
 
 COLUMNS = ["jet_pt", "jet_sdmass", "jet_tau1", "jet_tau2", "jet_nparticles", "jet_label"]
 FAMILIES = ("res2p", "res34p", "qcd")
@@ -87,6 +91,14 @@ class _Accumulator:
                 h[k] += _fill(HISTS[k][0], x[sel])
             h["tau21"] += _fill(HISTS["tau21"][0], tau21[sel & ok])
         self.jets += len(lab)
+
+
+def _required_columns(path: Path) -> list[str]:
+    """Every JetClass-II column (JetClass ROOT files: the part_*/jet_* ones they have)."""
+    if format_of(path) == "root":
+        from .root import JETCLASS_COLUMNS
+        return list(JETCLASS_COLUMNS)
+    return list(JETCLASS2_COLUMNS)
 
 
 def _family_lookup(path: Path, n_labels: int) -> np.ndarray:
@@ -207,8 +219,13 @@ def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
     Returns the summary dict (also printed when `verbose`). `max_jets` stops after that many
     jets (the first ones in file order). Raises DataError for unreadable or invalid input.
     """
+    if max_jets is not None and max_jets < 1:
+        raise ConfigError(f"--max-jets must be >= 1, got {max_jets}")
     files = expand_paths(paths)
     out = Path(out_dir)
+    check_writable_folder(out)
+    for path in files:   # the same footer checks as every command: schema, labels, not empty
+        check_footer(path, _required_columns(path), label_names(path))
     acc, read = _Accumulator(), []
     for path in files:
         if max_jets is not None and acc.jets >= max_jets:
@@ -216,19 +233,30 @@ def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
         read.append(path)
         names = label_names(path)
         family_of = _family_lookup(path, len(names))
-        for _, batch in iter_jets(path, columns=COLUMNS, batch_size=batch_size):
-            if max_jets is not None:
-                batch = batch[: max_jets - acc.jets]
-            acc.add(_batch_numpy(batch), names, family_of, path)
+        for unit in list_units(path):
+            for batch, row in iter_unit(unit, COLUMNS, batch_size):
+                if max_jets is not None:
+                    batch = batch[: max_jets - acc.jets]
+                check_batch(batch, path, row, "jet_label", len(names), None)
+                acc.add(_batch_numpy(batch), names, family_of, path)
+                if max_jets is not None and acc.jets >= max_jets:
+                    break
             if max_jets is not None and acc.jets >= max_jets:
                 break
-    out.mkdir(parents=True, exist_ok=True)   # only after every input was read cleanly
-    plots = [out / HISTS[k][2] for k in HISTS]
-    for key, p in zip(HISTS, plots):
-        _plot(acc, key, p)
-    summary = _summary(acc, files, read, plots)
-    _atomic_write(out / "summary.json",
-                  lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+    made = make_output_folder(out)   # only after every input was read cleanly
+    try:
+        plots = [out / HISTS[k][2] for k in HISTS]
+        for key, p in zip(HISTS, plots):
+            _plot(acc, key, p)
+        summary = _summary(acc, files, read, plots)
+        _atomic_write(out / "summary.json",
+                      lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+    except BaseException:
+        for p in [out / HISTS[k][2] for k in HISTS] + [out / "summary.json"]:
+            if made:
+                p.unlink(missing_ok=True)
+        remove_empty_folders(made)
+        raise
     if verbose:
         print(format_summary(summary))
     return summary

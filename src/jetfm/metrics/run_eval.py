@@ -11,10 +11,12 @@ import torch
 from tqdm import tqdm
 
 from ..data.config import load_data_config
-from ..data.dataset import make_dataloader
-from ..data.readers import expand_paths
+from ..data.dataset import check_files, make_dataloader
+from ..data.paths import expand_paths
 from ..errors import ConfigError
-from ..models.export import WEIGHTS_NAME, load_checkpoint
+from ..io import check_writable_folder
+from ..models.export import load_checkpoint
+from ..runs import RunDir
 from .evaluate import evaluate_scores
 
 _HISTORY_KEYS = {"train/loss": "train_loss", "val/loss": "val_loss", "train/acc": "train_acc",
@@ -23,7 +25,9 @@ _HISTORY_KEYS = {"train/loss": "train_loss", "val/loss": "val_loss", "train/acc"
 
 def load_run(run_dir: str | Path):
     """(model in eval mode, run config, data config) of a pretrain run directory."""
-    path = Path(run_dir) / WEIGHTS_NAME
+    path = RunDir.existing(run_dir).weights_path
+    if not path.is_file():
+        raise ConfigError(f"{path}: missing; the run has not saved weights yet")
     model, config = load_checkpoint(path)
     if "data" not in config:
         raise ConfigError(f"{path}: checkpoint has no data configuration; was it written by "
@@ -60,7 +64,7 @@ def predict(model, files, data_cfg, batch_size: int = 512, max_jets: int | None 
 
 def csv_logs(run_dir: str | Path) -> list[Path]:
     """The run's metrics.csv files, one per (resumed) invocation, oldest first."""
-    logs = Path(run_dir) / "logs"
+    logs = RunDir(run_dir).logs_dir
     found = [(int(p.parent.name.split("-", 1)[1]), p) for p in logs.glob("csv-*/metrics.csv")]
     return [p for _, p in sorted(found)]
 
@@ -79,16 +83,28 @@ def read_history(run_dir: str | Path) -> dict[str, list[float]] | None:
     return hist or None
 
 
-def evaluate_run(run_dir, data, out, batch_size: int = 512, max_jets: int | None = None,
-                 progress: bool = True) -> dict:
-    if Path(out).exists() and not Path(out).is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a folder")
-    model, config, data_cfg = load_run(run_dir)
-    pred = predict(model, data, data_cfg, batch_size, max_jets, progress)
-    files = [str(f) for f in expand_paths(data)]
+def evaluate_run(run_dir, data=None, out=None, batch_size: int = 512,
+                 max_jets: int | None = None, progress: bool = True) -> dict:
+    """Metrics and plots of the run's model on `data` (default: the run's own test split,
+    read from the absolute paths it recorded — never from the working directory)."""
+    run = RunDir.existing(run_dir)
+    if out is None:
+        raise ConfigError("--out: give a folder for results.json and the plots")
+    check_writable_folder(out)
+    if max_jets is not None and max_jets < 1:
+        raise ConfigError(f"--max-jets must be >= 1, got {max_jets}")
+    if data is None:
+        data = run.split("test")
+        if not data:
+            raise ConfigError(f"{run.path} has no test split; pass --data FILES")
+    model, config, data_cfg = load_run(run.path)
+    files = expand_paths(data)
+    check_files(files, data_cfg, verify=False)   # footers: schema, label space, not empty
+    pred = predict(model, files, data_cfg, batch_size, max_jets, progress)
     return evaluate_scores(pred["labels"], pred["probs"], list(data_cfg.labels.names), out,
-                           history=read_history(run_dir),
-                           provenance={"run_dir": str(run_dir), "data": files})
+                           history=read_history(run.path),
+                           provenance={"run_dir": str(run.path),
+                                       "data": [str(f) for f in files]})
 
 
 def format_results(res: dict, top: int | None = None) -> str:

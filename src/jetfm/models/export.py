@@ -50,6 +50,7 @@ import torch.nn as nn
 
 from jetfm.errors import ConfigError, DataError, JetfmError
 from jetfm.io import atomic_path
+from jetfm.runs import WEIGHTS_NAME  # noqa: F401  (re-exported: a run directory's weights)
 from jetfm.models.config import ParTConfig
 from jetfm.models.part import ParticleTransformer
 
@@ -195,9 +196,44 @@ def export_onnx(
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ConfigError(f"ONNX export at opset {opset} failed: {first}") from exc
         wrapper.eval()  # the exporter restores the mode it found; keep eval regardless
+        _mark_as_ours(tmp)
         if check:
             result.update(_check_onnx(tmp, wrapper, n_features, atol, final_path=path))
     return result
+
+
+ONNX_PRODUCER_KEY = "jetfm.export"   # metadata_props entry that marks an ONNX file as ours
+
+
+def _mark_as_ours(path: Path) -> None:
+    import onnx
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = ONNX_PRODUCER_KEY, "1"
+    onnx.save(model, str(path))
+
+
+def is_jetfm_onnx(path: str | os.PathLike) -> bool:
+    """True if `path` is an ONNX file written by `export_onnx`."""
+    import onnx
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:   # not ONNX at all (protobuf raises DecodeError and friends)
+        return False
+    return any(p.key == ONNX_PRODUCER_KEY for p in model.metadata_props)
+
+
+def check_export_target(path: str | os.PathLike, force: bool = False) -> None:
+    """Refuse a folder, an unwritable place, or an existing file that jetfm did not write
+    (unless `force`), before any work is done."""
+    from jetfm.io import check_writable_folder
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"--out {path}: is a folder; give a file name such as model.onnx")
+    check_writable_folder(path.parent, "--out")
+    if path.exists() and not force and not is_jetfm_onnx(path):
+        raise ConfigError(f"--out {path}: exists and is not an ONNX file written by jetfm; "
+                          "choose another name or pass --force to replace it")
 
 
 def _check_onnx(onnx_path: Path, wrapper: nn.Module, n_features: int, atol: float,
@@ -269,7 +305,6 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-WEIGHTS_NAME = "model.safetensors"   # a run directory's weights + config
 
 
 def save_checkpoint(model: nn.Module, config: dict | None, path: str | os.PathLike) -> Path:

@@ -55,6 +55,7 @@ class TrainConfig:
     val_batches: int = 20
     checkpoint_every_steps: int = 100
     log_every_steps: int = 10
+    verify_data: bool = True     # read every page of every split before training (off: footers)
     optimizer: OptimConfig = field(default_factory=OptimConfig)
 
     def validate(self) -> None:

@@ -43,6 +43,21 @@ class PretrainModule(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         return self._step(batch, "val")
 
+    # The global torch RNG drives dropout. Saving it with every checkpoint (and restoring it)
+    # makes a resumed run draw the same dropout masks as an unbroken one.
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["jetfm_rng"] = rng
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        rng = checkpoint.get("jetfm_rng") or {}
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
     def configure_optimizers(self):
         o = self.optim_cfg
         opt = build_optimizer(self.parameters(), o.name, o.lr, o.weight_decay)

@@ -12,7 +12,8 @@ import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
-from ..models.export import WEIGHTS_NAME, save_checkpoint
+from ..models.export import save_checkpoint
+from ..runs import CHECKPOINT_DIR, LOGS_DIR, WEIGHTS_NAME
 from .config import TrainConfig
 
 
@@ -44,18 +45,19 @@ def resolve_precision(cfg: TrainConfig) -> str:
 
 
 def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: bool = True) -> L.Trainer:
-    ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
+    ckpt = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, save_last=True, save_top_k=0,
                            every_n_train_steps=cfg.checkpoint_every_steps)
     # One CSV per invocation (csv-0, csv-1, ... after resumes): Lightning's CSVLogger would
     # overwrite an existing metrics.csv; readers concatenate them in order.
-    n = len(list((run_dir / "logs").glob("csv-*"))) if (run_dir / "logs").is_dir() else 0
-    (run_dir / "logs" / f"csv-{n}").mkdir(parents=True, exist_ok=True)   # claim it even if killed early
-    loggers = [CSVLogger(save_dir=str(run_dir), name="logs", version=f"csv-{n}",
+    logs = run_dir / LOGS_DIR
+    n = len(list(logs.glob("csv-*"))) if logs.is_dir() else 0
+    (logs / f"csv-{n}").mkdir(parents=True, exist_ok=True)   # claim it even if killed early
+    loggers = [CSVLogger(save_dir=str(run_dir), name=LOGS_DIR, version=f"csv-{n}",
                          flush_logs_every_n_steps=cfg.log_every_steps)]
     try:  # TensorBoard when installed (Lightning's optional dependency)
         from lightning.pytorch.loggers import TensorBoardLogger
         import tensorboard  # noqa: F401
-        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="logs", version="tb"))
+        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name=LOGS_DIR, version="tb"))
     except ImportError:
         pass
     callbacks = [ckpt, LearningRateMonitor(logging_interval="step"),

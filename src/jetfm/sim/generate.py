@@ -2,33 +2,43 @@
 
 Work is split into files of `jets_per_file` jets; file f belongs to shard f % num_shards, so
 several machines can fill one folder. Each file is a deterministic sequence of chunks; chunks
-run in parallel but are consumed in order, so the bytes of a file depend only on the seed and
-the options, never on the number of workers. Finished files are skipped on re-runs.
+run in parallel (`schedule.py`) but are consumed in order, so the bytes of a file depend only
+on the seed and the options, never on the number of workers.
+
+The output folder is owned by one run at a time (a lock); its settings (sample, seed, jet
+counts, detector card values, ...) are recorded in `generate_config.yaml` and a run with other
+settings is refused with the settings that differ. Re-runs skip finished files after reading
+every page of them (checksums verified) and regenerate a damaged one.
 """
 from __future__ import annotations
 
 import json
 import math
-import multiprocessing
+import os
+import shutil
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import yaml
 from tqdm import tqdm
 
 from .. import __version__
 from ..errors import ConfigError, DataError
-from ..io import atomic_path, remove_stale_temps, write_config
+from ..io import (FolderLock, atomic_path, make_output_folder, remove_empty_folders,
+                  remove_stale_temps, write_config)
 from ..labels import FAMILIES
 from ..schema import OUTPUT_SCHEMA
-from .chunk import ChunkTask, run_chunk
+from .chunk import ChunkTask
 from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
 from .processes import SAMPLES
-from .pythia_run import prepare_mpi_file
+from .pythia_run import mpi_init_file
+from .schedule import ChunkScheduler, make_pool
 
 META_KEY = b"jetfm.generate"
 
@@ -95,69 +105,121 @@ def plan_files(cfg: GenerateConfig) -> list[tuple[int, int, Path]]:
     return plan
 
 
-def _check_existing(path: Path, key: str) -> bool:
-    """True if `path` is a finished file made with the same settings."""
+def _differences(old: dict, new: dict) -> str:
+    """'sample: qcd (folder) vs res2p (this run), ...' for the settings that differ."""
+    diff = []
+    for k in new:
+        if old.get(k) != new[k]:
+            shown = ("other values", "these values") if k == "detector" else (old.get(k), new[k])
+            diff.append(f"{k}: {shown[0]} (folder) vs {shown[1]} (this run)")
+    return "; ".join(diff) or "unknown settings"
+
+
+def _check_folder_record(out: Path, key: dict) -> None:
+    """The folder's settings (from a previous run's config) must equal this run's."""
+    for record in sorted(out.glob("generate_config*.yaml")):
+        try:
+            old = yaml.safe_load(record.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise DataError(f"{record}: unreadable ({exc}); remove it or use another --out") from None
+        old_key = old.get("settings")
+        if isinstance(old_key, dict) and old_key != key:
+            raise ConfigError(f"--out {out} holds jets made with other settings ("
+                              f"{_differences(old_key, key)}); use another --out")
+
+
+def _check_existing(path: Path, key: str, target: int) -> bool:
+    """True if `path` is a finished, intact file made with the same settings. A damaged file
+    of ours is reported and regenerated (same seed: same bytes); one made with other settings
+    or not ours is never touched."""
     if not path.exists():
         return False
     try:
-        meta = pq.read_schema(path).metadata or {}
-    except Exception as exc:  # a corrupt file is not ours to overwrite silently
+        pf = pq.ParquetFile(path, page_checksum_verification=True)
+        meta = pf.schema_arrow.metadata or {}
+    except Exception as exc:  # a corrupt footer is not ours to overwrite silently
         raise DataError(f"{path}: exists but is not a readable Parquet file ({exc}); remove it") from exc
-    if meta.get(META_KEY, b"").decode() != key:
-        raise ConfigError(f"{path}: exists but was generated with different settings; "
-                          "use another --out or remove the file")
-    return True
-
-
-def _chunks(cfg: GenerateConfig, file_index: int, mpi_file: str, detector: DetectorConfig):
-    c = 0
-    while True:
-        if c >= 10**5:
-            raise RuntimeError("chunk index overflow")
-        yield ChunkTask(cfg.sample, cfg.seed, file_index, c, cfg.chunk_events,
-                        cfg.resim, cfg.pileup, mpi_file, detector)
-        c += 1
-
-
-def _ordered_results(tasks, pool, window: int):
-    """Submit tasks ahead (window) but yield their results in task order."""
-    pending = []
-    for task in tasks:
-        pending.append(pool.submit(run_chunk, task) if pool else task)
-        if len(pending) > window:
-            head = pending.pop(0)
-            yield head.result() if pool else run_chunk(head)
-    # never reached for infinite generators; consumers stop early
+    with pf:
+        file_key = meta.get(META_KEY, b"").decode()
+        if file_key != key:
+            try:
+                detail = _differences(json.loads(file_key), json.loads(key))
+            except ValueError:
+                detail = "not written by jetfm generate"
+            raise ConfigError(f"{path}: exists but was generated with different settings "
+                              f"({detail}); use another --out or remove the file")
+        try:   # read every page: checksums verified, row count complete
+            ok = pf.read().num_rows == target
+        except (pa.ArrowException, OSError) as exc:
+            ok = False
+            print(f"jetfm generate: {path} is damaged ({str(exc).splitlines()[0]}); "
+                  "regenerating it", file=sys.stderr)
+    return ok
 
 
 def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     cfg.validate()
     detector = load_card(cfg.detector_card)     # a bad card fails before anything is written
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    key = json.dumps(cfg.physics_key(detector), sort_keys=True)
+    settings = cfg.physics_key(detector)
+    key = json.dumps(settings, sort_keys=True)
     plan = plan_files(cfg)
-    remove_stale_temps(out, [p.name for _, _, p in plan])
-    todo = [(f, n, p) for f, n, p in plan if not _check_existing(p, key)]
     cfg_name = "generate_config.yaml" if cfg.num_shards == 1 else \
         f"generate_config.shard{cfg.shard}-of-{cfg.num_shards}.yaml"
-    write_config(out / cfg_name, {**asdict(cfg), "detector_card": cfg.resolved_card(),
-                                  "jetfm_version": __version__,
-                                  "files": [p.name for _, _, p in plan],
-                                  "detector": detector.to_card()})
-    mpi_file = str(prepare_mpi_file(out / ".mpi_init.dat"))
+    record = {**asdict(cfg), "out": str(out.absolute()), "detector_card": cfg.resolved_card(),
+              "jetfm_version": __version__, "files": [p.name for _, _, p in plan],
+              "mpi_init_file": None, "settings": settings}
+    if out.is_dir() and not os.access(out, os.W_OK):
+        return _read_only_folder(cfg, out, plan, key, settings)
+    made = make_output_folder(out)
+    lock = FolderLock(out, "jetfm generate").acquire()   # refused: the holder's folder, untouched
+    try:
+        _check_folder_record(out, settings)
+        remove_stale_temps(out, [p.name for _, _, p in plan])
+        todo = [(f, n, p) for f, n, p in plan if not _check_existing(p, key, n)]
+        mpi_file = str(mpi_init_file())
+        record["mpi_init_file"] = mpi_file
+        write_config(out / cfg_name, record)
+        return _run(cfg, plan, todo, key, mpi_file, detector, progress)
+    except BaseException:
+        if made and not any(p.exists() for _, _, p in plan):   # a folder we made, still empty
+            shutil.rmtree(out, ignore_errors=True)
+            remove_empty_folders(made[1:])
+        raise
+    finally:
+        lock.release()
 
+
+def _read_only_folder(cfg, out: Path, plan, key: str, settings: dict) -> dict:
+    """A finished folder may be read-only: check it, change nothing, report."""
+    _check_folder_record(out, settings)
+    missing = [p for f, n, p in plan if not _check_existing(p, key, n)]
+    if missing:
+        raise ConfigError(f"--out {out}: folder is not writable and {len(missing)} of its "
+                          f"{len(plan)} files are missing or damaged (first {missing[0].name})")
+    stats = {"files_written": [], "files_skipped": len(plan), "jets": 0, "events": 0,
+             "label_counts": np.zeros(188, dtype=np.int64), "nparticles_sum": 0, "seconds": 0.0}
+    return _summary(cfg, stats, len(plan))
+
+
+def _run(cfg, plan, todo, key, mpi_file, detector, progress) -> dict:
     stats = {"files_written": [], "files_skipped": len(plan) - len(todo), "jets": 0,
              "events": 0, "label_counts": np.zeros(188, dtype=np.int64), "nparticles_sum": 0}
     t0 = time.time()
     bar = tqdm(total=sum(n for _, n, _ in todo), unit="jet", disable=not progress,
                desc=f"generate {cfg.sample}", dynamic_ncols=True)
-    # spawn, not fork: the parent holds a Pythia instance and tqdm's monitor thread.
-    pool = (ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn"))
-            if cfg.workers > 1 else None)
+    pool = make_pool(cfg.workers)
+
+    def task(pos: int, chunk: int) -> ChunkTask:
+        if chunk >= 10**5:
+            raise RuntimeError("chunk index overflow")
+        return ChunkTask(cfg.sample, cfg.seed, todo[pos][0], chunk, cfg.chunk_events,
+                         cfg.resim, cfg.pileup, mpi_file, detector)
+    scheduler = ChunkScheduler(pool, [n for _, n, _ in todo], task, window=2 * cfg.workers)
     try:
-        for f, target, path in todo:
-            _write_file(cfg, f, target, path, key, mpi_file, detector, pool, stats, bar)
+        for pos, (f, target, path) in enumerate(todo):
+            _write_file(scheduler, pos, target, path, key, stats, bar)
+            scheduler.file_done(pos)
     finally:
         if pool:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -166,13 +228,16 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     return _summary(cfg, stats, len(plan))
 
 
-def _write_file(cfg, f, target, path, key, mpi_file, detector, pool, stats, bar):
-    window = 2 * cfg.workers if pool else 0
+def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, key: str,
+                stats: dict, bar) -> None:
     written = 0
     schema = OUTPUT_SCHEMA.with_metadata({META_KEY: key.encode()})
     with atomic_path(path) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd", write_page_checksum=True) as writer:
-            for result in _ordered_results(_chunks(cfg, f, mpi_file, detector), pool, window):
+            chunk = 0
+            while written < target:
+                result = scheduler.result(pos, chunk, written)
+                chunk += 1
                 table = result.table.slice(0, target - written)
                 stats["events"] += result.n_events
                 if table.num_rows:
@@ -182,8 +247,6 @@ def _write_file(cfg, f, target, path, key, mpi_file, detector, pool, stats, bar)
                     stats["label_counts"] += np.bincount(labels, minlength=188)
                     stats["nparticles_sum"] += int(pc.sum(table.column("jet_nparticles")).as_py())
                     bar.update(table.num_rows)
-                if written >= target:
-                    break
     stats["jets"] += written
     stats["files_written"].append(str(path))
 

@@ -8,6 +8,9 @@ Three modes share one output layout (`EventRecords`):
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,13 +75,58 @@ def make_pythia(settings, seed: int, mpi_file: Path | None = None) -> pythia8mc.
     return pythia
 
 
-def prepare_mpi_file(path: Path) -> Path:
-    """Create the shared MPI initialisation file once (atomic), with a fixed seed."""
-    if path.exists():
-        return path
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    make_pythia(["HardQCD:all = on", "PhaseSpace:pTHatMin = 200"], seed=1, mpi_file=tmp)
-    os.replace(tmp, path)
+_MPI_INIT_SETTINGS = ("HardQCD:all = on", "PhaseSpace:pTHatMin = 200")
+_MPI_INIT_SEED = 1
+
+
+def cache_dir() -> Path:
+    """jetfm's cache: $JETFM_CACHE_DIR, else $XDG_CACHE_HOME/jetfm, else ~/.cache/jetfm."""
+    if os.environ.get("JETFM_CACHE_DIR"):
+        return Path(os.environ["JETFM_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "jetfm"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def mpi_init_file(folder: Path | None = None) -> Path:
+    """Pythia's multiparton-interaction initialisation, computed once (fixed seed) and shared.
+
+    MPI initialisation is process independent; computing it once and reusing it halves the
+    per-chunk init time and keeps results worker-count independent. The file lives in
+    jetfm's cache (`cache_dir()/mpi`, not in the user's data folder), named by a hash of
+    everything that determines it (Pythia version, settings, seed), next to a `.sha256` of its
+    content. Before each use the content is checked against that hash; a missing, empty or
+    altered file is rebuilt, which gives the same bytes (fixed seed), so a damaged cache can
+    never change the generated jets.
+    """
+    folder = cache_dir() / "mpi" if folder is None else Path(folder)
+    key = json.dumps({"pythia": importlib.metadata.version("pythia8mc"), "common": list(COMMON_SETTINGS),
+                      "settings": list(_MPI_INIT_SETTINGS), "seed": _MPI_INIT_SEED})
+    name = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path, digest = folder / f"mpi_init_{name}.dat", folder / f"mpi_init_{name}.dat.sha256"
+    try:
+        if path.stat().st_size > 0 and digest.read_text().strip() == _sha256(path):
+            return path
+    except OSError:
+        pass   # missing: build it
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create jetfm's cache folder {folder} ({exc.strerror}); "
+                          "set JETFM_CACHE_DIR to a writable folder") from None
+    # temp names + rename: concurrent builders write identical bytes, readers never see half
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        make_pythia(list(_MPI_INIT_SETTINGS), seed=_MPI_INIT_SEED, mpi_file=tmp)
+        tmp_digest = digest.with_name(f".{digest.name}.tmp{os.getpid()}")
+        tmp_digest.write_text(_sha256(tmp) + "\n")
+        os.replace(tmp, path)
+        os.replace(tmp_digest, digest)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -1,0 +1,45 @@
+"""`jetfm` command line: a thin root that registers one module per command.
+
+Every command turns a `JetfmError` (bad input, impossible option, corrupt file) into one line
+on stderr and exit code 2; nothing half-written is left behind (outputs are atomic).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..errors import JetfmError
+from . import evaluate, export, generate, inspect, pretrain, quickstart
+
+COMMANDS = (generate, inspect, pretrain, evaluate, export, quickstart)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jetfm", description="jetfm: jet foundation models — simulate, pre-train, evaluate")
+    parser.add_argument("--version", action="version", version=f"jetfm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except JetfmError as exc:
+        print(f"jetfm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # a full disk, a folder made read-only mid-run: one line too
+        print(f"jetfm {args.command}: error: {exc.strerror or exc}"
+              + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"jetfm {args.command}: interrupted; finished files are kept, re-run to resume",
+              file=sys.stderr)
+        return 130
+
+
+__all__ = ["main", "build_parser"]

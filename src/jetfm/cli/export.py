@@ -1,0 +1,26 @@
+"""`jetfm export`: ONNX [class probabilities, embedding], checked with onnxruntime."""
+from __future__ import annotations
+
+from .options import add_out
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="ONNX export [class probabilities, embedding], checked "
+                                      "with onnxruntime")
+    p.add_argument("run_dir", help="a `jetfm pretrain` run directory")
+    add_out(p, "ONNX file to write")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even if it is not an ONNX file jetfm wrote")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..metrics.run_eval import load_run
+    from ..models.export import check_export_target, export_onnx
+    check_export_target(args.out, force=args.force)
+    model, _, data_cfg = load_run(args.run_dir)
+    info = export_onnx(model, args.out, n_features=data_cfg.num_features, opset=args.opset)
+    print(f"wrote {args.out}; onnxruntime vs PyTorch max |diff|: "
+          f"probs {info['max_abs_diff_probs']:.2e}, embedding {info['max_abs_diff_embedding']:.2e}")
+    return 0

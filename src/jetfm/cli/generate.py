@@ -1,0 +1,40 @@
+"""`jetfm generate`: simulate JetClass-II-compatible jets (Pythia 8 + FastJet + CMS-like detector)."""
+from __future__ import annotations
+
+from .options import add_out, add_progress, add_workers
+
+
+def register(sub) -> None:
+    from ..sim.processes import SAMPLES
+    p = sub.add_parser("generate", help="simulate JetClass-II-compatible jets (Pythia 8 + "
+                                        "FastJet + CMS-like detector)")
+    p.add_argument("--sample", required=True, choices=sorted(SAMPLES), help="process family to simulate")
+    p.add_argument("--jets", type=int, required=True, help="total number of jets (all shards)")
+    add_out(p, "output folder for the Parquet shards")
+    p.add_argument("--seed", type=int, default=1, help="master seed; same seed, same bytes (default 1)")
+    add_workers(p, 1, "local worker processes (default 1)")
+    p.add_argument("--shard", type=int, default=0, help="this machine's shard index (default 0)")
+    p.add_argument("--num-shards", type=int, default=1, help="number of machines sharing the work")
+    p.add_argument("--resim", type=int, default=0,
+                   help="re-simulation: hadronise each parton-level event R times (RS3L pairs)")
+    p.add_argument("--pileup", type=float, default=0.0,
+                   help="mean number of overlaid minimum-bias interactions, e.g. 50 (slow)")
+    p.add_argument("--jets-per-file", type=int, default=100_000, help="jets per Parquet file")
+    p.add_argument("--chunk-events", type=int, default=100,
+                   help="events per Pythia re-initialisation (one grid point per chunk)")
+    p.add_argument("--detector-card", default="cms", metavar="NAME|FILE",
+                   help="detector card: built-in name (cms, the default: JetClass-II's Delphes "
+                        "CMS card) or a YAML file, e.g. an edited copy of the built-in card")
+    add_progress(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..sim.generate import GenerateConfig, format_summary, generate
+    cfg = GenerateConfig(sample=args.sample, jets=args.jets, out=args.out, seed=args.seed,
+                         workers=args.workers, shard=args.shard, num_shards=args.num_shards,
+                         resim=args.resim, pileup=args.pileup, jets_per_file=args.jets_per_file,
+                         chunk_events=args.chunk_events, detector_card=args.detector_card)
+    summary = generate(cfg, progress=not args.no_progress)
+    print(format_summary(summary))
+    return 0
