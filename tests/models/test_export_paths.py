@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from jetfm.models import build_model
+from jetfm.models.export import INPUT_NAMES, OUTPUT_NAMES, ProbsAndEmbedding, export_onnx
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # legacy TorchScript exporter
@@ -10,22 +11,10 @@ pytestmark = [
 ]
 
 
-class ProbsAndEmbedding(torch.nn.Module):
-    """Sophon's export convention: [class probabilities, 128-d embedding]."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, v, mask):
-        out = self.model(x, v, mask)
-        return torch.softmax(out.logits, dim=1), out.embedding
-
-
 @pytest.fixture(scope="module")
 def wrapped():
     torch.manual_seed(0)
-    return ProbsAndEmbedding(build_model("tiny")).eval()  # default: trim + sparse pairs
+    return ProbsAndEmbedding(build_model("tiny")).eval()  # jetfm's export wrapper
 
 
 def test_traced_model_generalises_to_other_lengths(wrapped, jets):
@@ -40,19 +29,14 @@ def test_traced_model_generalises_to_other_lengths(wrapped, jets):
 
 
 def test_onnx_export_matches_pytorch(wrapped, jets, tmp_path):
+    """jetfm's own `export_onnx` (traced at its fixed shapes) at other N, P and lengths."""
     ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
     path = tmp_path / "part.onnx"
-    names = ["x", "v", "mask"]
-    torch.onnx.export(
-        wrapped, jets([12, 9, 4], 12), str(path), input_names=names,
-        output_names=["probs", "embedding"], opset_version=17, dynamo=False,
-        dynamic_axes={k: {0: "N", 2: "P"} for k in names},
-    )
-    wrapped.eval()  # the exporter restores the mode it found; keep eval regardless
+    export_onnx(wrapped.model, path, n_features=wrapped.model.config.input_dim, check=False)
     x, v, mask = jets([20, 3, 7, 1], 24, seed=4)
     session = ort.InferenceSession(str(path))
-    probs, emb = session.run(None, {"x": x.numpy(), "v": v.numpy(), "mask": mask.numpy()})
+    feeds = dict(zip(INPUT_NAMES, (x.numpy(), v.numpy(), mask.numpy())))
+    probs, emb = session.run(list(OUTPUT_NAMES), feeds)
     with torch.no_grad():
         ref_probs, ref_emb = wrapped(x, v, mask)
     assert abs(probs - ref_probs.numpy()).max() < 1e-5

@@ -84,13 +84,39 @@ def test_backbone_only_and_fc_head():
         "fc.0.0.weight", "fc.1.0.weight", "fc.2.weight"]
 
 
-def test_amp_flag_is_harmless_on_cpu(jets):
+def test_amp_is_requested_for_cuda_inputs_only(jets, monkeypatch):
+    """`use_amp` asks for bf16 autocast, enabled only for CUDA tensors (a spy records it)."""
+    calls = []
+    real = torch.autocast
+
+    class Spy(real):
+        def __init__(self, device_type, dtype=None, enabled=True, **kw):
+            calls.append((device_type, dtype, enabled))
+            super().__init__(device_type, dtype=dtype, enabled=enabled, **kw)
+    monkeypatch.setattr(torch, "autocast", Spy)
     torch.manual_seed(2)
     plain = build_model("tiny").eval()
     amp = build_model("tiny", use_amp=True).eval()
     amp.load_state_dict(plain.state_dict())
     x, v, mask = jets([5, 3], 6)
-    assert torch.equal(plain(x, v, mask).logits, amp(x, v, mask).logits)
+    calls.clear()
+    out = amp(x, v, mask)
+    assert ("cuda", torch.bfloat16, False) in calls          # CPU input: requested, not enabled
+    assert not any(enabled for device, _, enabled in calls if device == "cuda")
+    assert torch.equal(plain(x, v, mask).logits, out.logits)
+
+
+def test_model_runs_under_bf16_autocast(jets):
+    """The bf16 path (attention bias cast, float32 pair logs) works and stays close to fp32."""
+    torch.manual_seed(2)
+    model = build_model("tiny").eval()
+    x, v, mask = jets([5, 3], 6)
+    ref = model(x, v, mask)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(x, v, mask)
+    assert torch.isfinite(low.logits.float()).all()
+    assert (low.logits.float() - ref.logits).abs().max() < 0.1
+    assert (low.embedding.float() - ref.embedding).abs().max() < 0.1
 
 
 def test_presets():

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from ..data.config import load_data_config
 from ..data.dataset import check_files, make_dataloader
 from ..data.paths import expand_paths
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..io import check_writable_folder
 from ..models.export import load_checkpoint
 from ..runs import RunDir
@@ -50,6 +50,13 @@ def predict(model, files, data_cfg, batch_size: int = 512, max_jets: int | None 
         out = model(batch["x"], batch["v"], batch["mask"])
         labels.append(batch["label"].numpy())
         probs.append(torch.softmax(out.logits.float(), dim=1).numpy())
+        bad = np.flatnonzero(~np.isfinite(probs[-1]).all(axis=1))
+        if len(bad):   # finite inputs (checked by the reader) and non-finite outputs: weights
+            raise DataError(f"the model gives NaN/inf class probabilities for {len(bad)} jets, "
+                            f"first the selected jet #{seen + int(bad[0])} of "
+                            f"{', '.join(map(str, loader.dataset.files[:3]))}"
+                            f"{' ...' if len(loader.dataset.files) > 3 else ''}; are the "
+                            "run's weights finite?")
         emb.append(out.embedding.float().numpy())
         seen += len(batch["label"])
         bar.update(len(batch["label"]))
@@ -108,8 +115,9 @@ def evaluate_run(run_dir, data=None, out=None, batch_size: int = 512,
 
 
 def format_results(res: dict, top: int | None = None) -> str:
+    macro = res.get("auc_macro")   # None: every jet has one label, no AUC is defined
     lines = [f"jets {res.get('n_jets', '?')}  accuracy {res['accuracy']:.4f}  "
-             f"macro AUC {res.get('auc_macro', float('nan')):.4f}"]
+             f"macro AUC {'-' if macro is None else f'{macro:.4f}'}"]
     def rejection(value) -> str:  # a float, "inf" (no background left) or None (not computed)
         if value is None or isinstance(value, str):
             return str(value or "-")

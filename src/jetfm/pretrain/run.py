@@ -19,7 +19,7 @@ from ..io import make_output_folder, remove_empty_folders, write_config
 from ..models import ParticleTransformer, preset_config
 from ..runs import RunDir
 from .config import TrainConfig
-from .stream import StreamLoader
+from .stream import StreamLoader, StreamPosition
 from .supervised import STRATEGY_MODULES
 from .trainer import build_trainer
 
@@ -136,7 +136,8 @@ def _fit(cfg: TrainConfig, run: RunDir, data_cfg, model_cfg, splits, resume: Pat
     module = STRATEGY_MODULES[cfg.strategy](backbone, cfg.optimizer, cfg.max_steps)
     if cfg.compile:
         module.backbone = torch.compile(backbone)
-    trainer = build_trainer(cfg, run.path, run_config, progress)
+    trainer = build_trainer(cfg, run.path, run_config, progress,
+                            extra_callbacks=[StreamPosition(train_dl)])
     if resume:
         log.warning("resuming %s from %s", run.path, resume)
     trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl,

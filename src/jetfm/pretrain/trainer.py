@@ -44,7 +44,8 @@ def resolve_precision(cfg: TrainConfig) -> str:
     return "bf16-mixed" if on_gpu else "32-true"
 
 
-def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: bool = True) -> L.Trainer:
+def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: bool = True,
+                  extra_callbacks: list[Callback] = ()) -> L.Trainer:
     ckpt = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, save_last=True, save_top_k=0,
                            every_n_train_steps=cfg.checkpoint_every_steps)
     # One CSV per invocation (csv-0, csv-1, ... after resumes): Lightning's CSVLogger would
@@ -62,6 +63,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: b
         pass
     callbacks = [ckpt, LearningRateMonitor(logging_interval="step"),
                  SafetensorsExport(run_dir, run_config, cfg.checkpoint_every_steps)]
+    callbacks += list(extra_callbacks)
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_steps // 2)))
     return L.Trainer(

@@ -22,15 +22,16 @@ from typing import Callable
 from .chunk import ChunkResult, ChunkTask, run_chunk
 
 
-def _die_with_parent() -> None:
-    """Pool initializer: leave when the parent process goes away."""
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: leave when the parent process (PID `parent`) goes away."""
     try:   # Linux: the kernel sends SIGKILL when the parent dies
         import ctypes
         import signal
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:   # died while this worker was still importing
+        os._exit(1)
 
     def watch() -> None:   # elsewhere (and as a fallback): poll the parent
         while os.getppid() == parent:
@@ -44,7 +45,7 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
     if workers <= 1:
         return None
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_die_with_parent)
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
 
 
 class ChunkScheduler:

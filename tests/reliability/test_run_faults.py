@@ -1,0 +1,200 @@
+"""Run directories under faults: other working directories, users' files in the way, exact
+resume after kill -9, corrupt checkpoints, impossible settings. Each test failed on the code
+before its fix."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import yaml
+
+from jetfm.cli import main
+from jetfm.metrics.run_eval import csv_logs
+
+from .conftest import one_error_line, pretrain_args, read_only
+
+
+# --- 6. evaluate reads the run's own files, from any working directory ---------------------------
+
+def test_evaluate_from_another_folder_uses_the_runs_absolute_paths(trained_run, tmp_path,
+                                                                   sim_jets, monkeypatch):
+    cfg = yaml.safe_load((trained_run / "config.yaml").read_text())
+    test_files = cfg["splits"]["test"]
+    assert test_files and all(os.path.isabs(f) for f in test_files)
+    assert all(os.path.isabs(d) for d in cfg["train"]["data"])
+    # a look-alike folder: the run's relative paths would point at other (training) files
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(sim_jets, elsewhere / "data")
+    monkeypatch.chdir(elsewhere)
+    assert main(["evaluate", str(trained_run), "--out", "eval", "--no-progress"]) == 0
+    res = json.loads((elsewhere / "eval" / "results.json").read_text())
+    assert res["data"] == test_files
+    assert res["run_dir"] == str(trained_run)
+
+
+# --- 7. users' files are never replaced -----------------------------------------------------------
+
+def test_pretrain_refuses_a_folder_that_is_not_a_run(sim_jets, tmp_path, capsys):
+    mine = tmp_path / "analysis"
+    mine.mkdir()
+    (mine / "config.yaml").write_text("my: settings\n")
+    assert main(pretrain_args([sim_jets], mine, "--max-steps", "2")) == 2
+    one_error_line(capsys, "not empty and is not a jetfm run")
+    assert (mine / "config.yaml").read_text() == "my: settings\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["config.yaml"]
+
+
+def test_export_never_replaces_a_file_it_did_not_write(trained_run, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("do not lose me")
+    assert main(["export", str(trained_run), "--out", str(notes)]) == 2
+    one_error_line(capsys, "not an ONNX file written by jetfm", "--force")
+    assert notes.read_text() == "do not lose me"
+    onnx = tmp_path / "model.onnx"
+    assert main(["export", str(trained_run), "--out", str(onnx)]) == 0
+    assert main(["export", str(trained_run), "--out", str(onnx)]) == 0   # ours: replaced
+    assert main(["export", str(trained_run), "--out", str(notes), "--force"]) == 0
+    assert notes.read_bytes()[:2] != b"do"
+
+
+# --- 8. resume after kill -9 continues on the uninterrupted path ---------------------------------
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import lightning as L
+    from jetfm.cli import main
+    from jetfm.pretrain import trainer as T
+
+    class Kill(L.Callback):          # kill -9 after step 6 (the last checkpoint: step 4)
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 6:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    build = T.build_trainer
+    def with_kill(*a, **k):
+        t = build(*a, **k)
+        t.callbacks.append(Kill())
+        return t
+    import jetfm.pretrain.run as R
+    R.build_trainer = with_kill
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def _losses(run) -> dict[int, float]:
+    out = {}
+    for log in csv_logs(run):
+        for row in csv.DictReader(log.open()):
+            if row.get("train/loss"):
+                out[int(row["step"])] = float(row["train/loss"])
+    return out
+
+
+def test_resume_after_kill_is_the_uninterrupted_run(sim_jets, tmp_path):
+    cfg = tmp_path / "log_every_step.yaml"
+    cfg.write_text("log_every_steps: 1\nshuffle_buffer: 64\n")
+    args = lambda out, steps: pretrain_args([sim_jets], out, "--max-steps", str(steps),
+                                            "--config", str(cfg))
+    assert main(args(tmp_path / "straight", 10)) == 0
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", KILLER, *args(tmp_path / "killed", 10)],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    ckpt = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 4
+    assert main(args(tmp_path / "killed", 10)) == 0
+
+    straight, killed = _losses(tmp_path / "straight"), _losses(tmp_path / "killed")
+    resumed = _losses_of_last_invocation(tmp_path / "killed")
+    assert min(resumed) == 4, "the resumed run starts with the step after the checkpoint"
+    assert sorted(straight) == list(range(10))
+    for step in range(10):   # bit for bit: same batches, same dropout, same optimiser state
+        assert killed[step] == straight[step], (step, killed[step], straight[step])
+    a = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=False)
+    b = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=False)
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+
+
+def _losses_of_last_invocation(run) -> dict[int, float]:
+    log = csv_logs(run)[-1]
+    return {int(r["step"]): float(r["train/loss"]) for r in csv.DictReader(log.open())
+            if r.get("train/loss")}
+
+
+# --- checkpoints that cannot be trusted -----------------------------------------------------------
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "pickle"])
+def test_a_bad_checkpoint_is_one_clear_error(trained_run, sim_jets, tmp_path, capsys, damage):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    last = run / "checkpoints" / "last.ckpt"
+    if damage == "truncated":
+        last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    elif damage == "garbage":
+        last.write_bytes(b"\x00" * 1000)
+    else:   # a pickle that would run code when loaded without weights_only
+        torch.save({"state_dict": {}, "global_step": 1, "loops": {}, "evil": os.system}, last)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())["train"]
+    assert main(pretrain_args(cfg["data"], run, "--max-steps", "8")) == 2
+    one_error_line(capsys, "last.ckpt", "cannot resume")
+
+
+# --- tracebacks that are now one line ----------------------------------------------------------
+
+def test_impossible_settings_are_one_line(trained_run, sim_jets, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    cases = [
+        (pretrain_args([sim_jets], tmp_path / "file", "--max-steps", "2"), "file"),
+        (["inspect", str(sim_jets), "--out", str(tmp_path / "file")], "not a folder"),
+        (["quickstart", "--out", str(tmp_path / "file")], "not a folder"),
+        (["quickstart", "--steps", "0", "--out", str(tmp_path / "qs")], "--steps"),
+        (["evaluate", str(trained_run), "--out", str(tmp_path / "file")], "not a folder"),
+        (["evaluate", str(tmp_path), "--out", str(tmp_path / "e")], "config.yaml"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((pretrain_args([sim_jets], tmp_path / "g", "--max-steps", "2",
+                                    "--accelerator", "gpu"), "no CUDA GPU"))
+    for argv, needle in cases:
+        assert main(argv) == 2, argv
+        one_error_line(capsys, needle)
+    assert not (tmp_path / "qs").exists() and not (tmp_path / "g").exists()
+
+
+def test_evaluate_with_one_jet_or_one_label(trained_run, tmp_path, capsys):
+    assert main(["evaluate", str(trained_run), "--out", str(tmp_path / "one"), "--max-jets",
+                 "1", "--no-progress"]) == 0
+    assert "macro AUC -" in capsys.readouterr().out
+    res = json.loads((tmp_path / "one" / "results.json").read_text())
+    assert res["n_jets"] == 1 and res["auc_macro"] is None
+
+
+@pytest.mark.parametrize("command", ["generate", "inspect", "evaluate", "export", "pretrain"])
+def test_out_inside_a_read_only_folder(trained_run, sim_jets, tmp_path, capsys, command):
+    ro = tmp_path / "ro"
+    argv = {"generate": ["generate", "--sample", "qcd", "--jets", "5", "--out", str(ro / "x")],
+            "inspect": ["inspect", str(sim_jets), "--out", str(ro / "x")],
+            "evaluate": ["evaluate", str(trained_run), "--out", str(ro / "x"), "--no-progress"],
+            "export": ["export", str(trained_run), "--out", str(ro / "x.onnx")],
+            "pretrain": pretrain_args([sim_jets], ro / "x", "--max-steps", "2")}[command]
+    with read_only(ro):
+        assert main(argv) == 2
+        one_error_line(capsys, "not writable")
+    assert not list(ro.iterdir())
+
+
+def test_run_files_are_world_readable_like_everything_else(trained_run):
+    umask = os.umask(0)
+    os.umask(umask)
+    want = 0o666 & ~umask
+    for name in ("model.safetensors", "config.yaml"):
+        assert stat.S_IMODE((trained_run / name).stat().st_mode) == want, name
