@@ -198,3 +198,18 @@ def test_run_files_are_world_readable_like_everything_else(trained_run):
     want = 0o666 & ~umask
     for name in ("model.safetensors", "config.yaml"):
         assert stat.S_IMODE((trained_run / name).stat().st_mode) == want, name
+
+
+def test_nan_model_outputs_name_the_files(trained_run, tmp_path, capsys):
+    from jetfm.metrics.run_eval import load_run
+    from jetfm.models.export import save_checkpoint
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    model, config, _ = load_run(run)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    save_checkpoint(model, config, run / "model.safetensors")
+    assert main(["evaluate", str(run), "--out", str(tmp_path / "e"), "--no-progress"]) == 2
+    test_file = yaml.safe_load((run / "config.yaml").read_text())["splits"]["test"][0]
+    one_error_line(capsys, "NaN/inf class probabilities", "jet #0", test_file)
+    assert not (tmp_path / "e").exists()
