@@ -73,5 +73,6 @@ def test_inspect_rejects_out_of_range_label(tmp_path):
     t = t.set_column(t.schema.get_field_index("jet_label"), "jet_label",
                      pa.array([0, 1, 2, 188, 3], pa.int32()))
     write_jetclass2_parquet(tmp_path / "bad.parquet", table=t)
-    with pytest.raises(DataError, match=r"bad.parquet: column 'jet_label' has 1 values outside \[0, 188\), first 188 at row 3"):
+    msg = r"bad.parquet: column 'jet_label' has 1 values outside \[0, 188\), first 188 at row 3"
+    with pytest.raises(DataError, match=msg):
         inspect_files(tmp_path / "bad.parquet", tmp_path / "o", verbose=False)

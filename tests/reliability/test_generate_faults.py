@@ -166,18 +166,25 @@ def test_workers_die_with_a_killed_parent(tmp_path):
 def test_two_workers_keep_their_look_ahead_across_files(tmp_path, monkeypatch):
     """Small files: chunks run ahead for the next files instead of being thrown away."""
     from jetfm.sim import schedule
-    calls = []
-    real = schedule.ChunkScheduler._submit
+    calls, current = [], [0]
+    submit, result = schedule.ChunkScheduler._submit, schedule.ChunkScheduler.result
 
-    def counting(self, pos):
-        calls.append((pos, self.submitted[pos]))
-        return real(self, pos)
-    monkeypatch.setattr(schedule.ChunkScheduler, "_submit", counting)
+    def counting_submit(self, pos):
+        calls.append((pos, self.submitted[pos], current[0]))
+        return submit(self, pos)
+
+    def tracking_result(self, pos, chunk, written):
+        current[0] = pos
+        return result(self, pos, chunk, written)
+    monkeypatch.setattr(schedule.ChunkScheduler, "_submit", counting_submit)
+    monkeypatch.setattr(schedule.ChunkScheduler, "result", tracking_result)
     assert main(gen_args(tmp_path / "la", "--workers", "2", "--jets-per-file", "3",
                          jets=18)) == 0
     n_files = 6
     wasted = len(calls) - n_files
     # each file needs one chunk (a 20-event chunk gives > 3 jets); before: 2 * workers per file
     assert wasted <= 2 * 2, f"{len(calls)} chunks submitted for {n_files} one-chunk files"
+    ahead = [c for c in calls if c[0] > c[2]]
+    assert len(ahead) >= n_files - 2, "the next files' chunks were not started ahead"
     record = yaml.safe_load((tmp_path / "la" / "generate_config.yaml").read_text())
     assert Path(record["out"]).is_absolute()

@@ -19,12 +19,11 @@ from typing import Iterator, Sequence
 
 import awkward as ak
 import numpy as np
-import pyarrow as pa
 
 from ..errors import ConfigError, DataError
 from ..labels import LABEL_NAMES
 from .label_spaces import JETCLASS_LABELS, label_names
-from .parquet import check_finite, open_parquet, to_awkward, validate_parquet
+from .parquet import check_finite, open_parquet, read_batches, validate_parquet
 from .paths import PathLike, PathsLike, expand_paths, format_of
 
 
@@ -67,16 +66,7 @@ def iter_unit(unit: Unit, columns: Sequence[str], batch_size: int,
 
         def _parquet():
             with open_parquet(unit.path) as pf:
-                it = pf.iter_batches(batch_size=batch_size, columns=list(columns),
-                                     row_groups=[unit.row_group])
-                while True:
-                    try:
-                        rb = next(it)
-                    except StopIteration:
-                        return
-                    except (pa.ArrowException, OSError) as e:
-                        raise DataError(f"{unit.path}: corrupt data while reading ({e})") from e
-                    yield to_awkward(rb, unit.path)
+                yield from read_batches(pf, unit.path, batch_size, columns, [unit.row_group])
         batches = _parquet()
     for batch in batches:
         batch = batch[: limit - done]

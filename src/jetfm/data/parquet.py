@@ -174,17 +174,25 @@ def iter_parquet(paths: PathsLike, columns: Sequence[str] | None = None,
                 missing = [c for c in (columns or []) if c not in schema.names]
                 if missing:
                     raise DataError(f"{path}: column '{missing[0]}' is missing")
-            it = pf.iter_batches(batch_size=batch_size,
-                                 columns=None if columns is None else list(columns))
-            while True:
-                try:
-                    rb = next(it)
-                except StopIteration:
-                    break
-                except (pa.ArrowException, OSError) as e:
-                    raise DataError(f"{path}: corrupt data while reading ({e})") from e
-                if rb.num_rows:
-                    yield to_awkward(rb, path)
+            yield from read_batches(pf, path, batch_size, columns)
+
+
+def read_batches(pf: pq.ParquetFile, path: PathLike, batch_size: int,
+                 columns: Sequence[str] | None = None,
+                 row_groups: Sequence[int] | None = None) -> Iterator[ak.Array]:
+    """Batches of an open file as `ak.Array`s; a failure mid-read (a checksum mismatch, a
+    truncated page) is a DataError naming the file."""
+    it = pf.iter_batches(batch_size=batch_size, row_groups=row_groups,
+                         columns=None if columns is None else list(columns))
+    while True:
+        try:
+            rb = next(it)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as e:
+            raise DataError(f"{path}: corrupt data while reading ({e})") from e
+        if rb.num_rows:
+            yield to_awkward(rb, path)
 
 
 def check_finite(batch: ak.Array, columns: Sequence[str] | None = None,
@@ -214,5 +222,5 @@ def check_finite(batch: ak.Array, columns: Sequence[str] | None = None,
                         f"(NaN/inf) in {len(rows)} jets, first at row {row_offset + rows[0]}")
 
 
-__all__ = ["open_parquet", "validate_parquet", "iter_parquet", "count_jets", "check_finite",
+__all__ = ["open_parquet", "read_batches", "validate_parquet", "iter_parquet", "count_jets", "check_finite",
            "to_awkward", "KNOWN_TYPES"]

@@ -50,7 +50,6 @@ import torch.nn as nn
 
 from jetfm.errors import ConfigError, DataError, JetfmError
 from jetfm.io import atomic_path
-from jetfm.runs import WEIGHTS_NAME  # noqa: F401  (re-exported: a run directory's weights)
 from jetfm.models.config import ParTConfig
 from jetfm.models.part import ParticleTransformer
 

@@ -13,7 +13,8 @@ import lightning as L
 import torch
 
 from ..data.config import load_data_config
-from ..data.dataset import JetDataset, check_files, fit_reweighter, list_units, make_dataloader, split_files
+from ..data.dataset import (JetDataset, check_files, fit_reweighter, list_units,
+                            make_dataloader, split_files)
 from ..errors import ConfigError, DataError
 from ..io import make_output_folder, remove_empty_folders, write_config
 from ..models import ParticleTransformer, preset_config

@@ -103,8 +103,9 @@ def mpi_init_file(folder: Path | None = None) -> Path:
     never change the generated jets.
     """
     folder = cache_dir() / "mpi" if folder is None else Path(folder)
-    key = json.dumps({"pythia": importlib.metadata.version("pythia8mc"), "common": list(COMMON_SETTINGS),
-                      "settings": list(_MPI_INIT_SETTINGS), "seed": _MPI_INIT_SEED})
+    key = json.dumps({"pythia": importlib.metadata.version("pythia8mc"),
+                      "common": list(COMMON_SETTINGS), "settings": list(_MPI_INIT_SETTINGS),
+                      "seed": _MPI_INIT_SEED})
     name = hashlib.sha256(key.encode()).hexdigest()[:16]
     path, digest = folder / f"mpi_init_{name}.dat", folder / f"mpi_init_{name}.dat.sha256"
     try:
