@@ -29,12 +29,16 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the backbone")
     p.add_argument("--val-every-steps", type=int, default=None)
     p.add_argument("--checkpoint-every-steps", type=int, default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set any run-config field, dotted for nested ones (VALUE is YAML data), "
+                        "e.g. --set optimizer.weight_decay=0.05 --set log_every_steps=1; "
+                        "applied after --config and the options above; repeatable")
     add_progress(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..pretrain.config import load_train_config
+    from ..pretrain.config import load_train_config, parse_set
     from ..pretrain.run import run_pretrain
     devices = args.devices
     if devices is not None and devices != "auto":
@@ -42,8 +46,8 @@ def run(args) -> int:
             devices = int(devices)
         except ValueError:
             raise JetfmError(f"--devices must be an integer or 'auto', got {devices!r}") from None
-    cfg = load_train_config(
-        args.config, strategy=args.strategy, data=args.data, preset=args.preset,
+    options = dict(
+        strategy=args.strategy, data=args.data, preset=args.preset,
         data_config=args.data_config, max_steps=args.max_steps, batch_size=args.batch_size,
         reweight=args.reweight, num_workers=args.workers, seed=args.seed,
         accelerator=args.accelerator, devices=devices, num_nodes=args.num_nodes,
@@ -51,6 +55,7 @@ def run(args) -> int:
         checkpoint_every_steps=args.checkpoint_every_steps,
         **{"optimizer.lr": args.lr, "optimizer.name": args.optimizer,
            "optimizer.warmup_steps": args.warmup_steps})
+    cfg = load_train_config(args.config, **{**options, **parse_set(args.set)})
     summary = run_pretrain(cfg, args.out, progress=not args.no_progress)
     if not summary["is_global_zero"]:   # one summary per job, not per DDP rank
         return 0

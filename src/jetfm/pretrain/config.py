@@ -15,8 +15,8 @@ import yaml
 
 from ..errors import ConfigError
 from .optim import OPTIMIZERS, SCHEDULES
+from .registry import REGISTRY
 
-STRATEGIES = ("supervised",)
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")  # what Lightning runs without extras
 
 
@@ -59,8 +59,9 @@ class TrainConfig:
     optimizer: OptimConfig = field(default_factory=OptimConfig)
 
     def validate(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"strategy {self.strategy!r} is not one of {STRATEGIES}")
+        if self.strategy not in REGISTRY:
+            raise ConfigError(f"strategy (--strategy) {self.strategy!r} is not one of "
+                              f"{sorted(REGISTRY)}")
         if not self.data:
             raise ConfigError("data: give at least one Parquet/ROOT file or folder (--data)")
         positive = ["batch_size", "max_steps", "val_every_steps", "checkpoint_every_steps",
@@ -114,7 +115,7 @@ def _build(cls, data: dict, where: str):
     kwargs = {}
     for key, value in data.items():
         if key not in names:
-            raise ConfigError(f"unknown config key {where}{key!r}; known: {sorted(names)}")
+            raise ConfigError(f"unknown config key '{where}{key}'; known: {sorted(names)}")
         if key == "optimizer":
             value = _build(OptimConfig, value, "optimizer.")
         kwargs[key] = value
@@ -122,6 +123,32 @@ def _build(cls, data: dict, where: str):
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def set_dotted(data: dict, key: str, value: Any) -> None:
+    """data["a"]["b"] = value for key "a.b" (made as needed); ConfigError if "a" is no mapping."""
+    *parents, last = key.split(".")
+    node = data
+    for i, part in enumerate(parents):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{'.'.join(parents[:i + 1])} is not a mapping; cannot set {key}")
+    node[last] = value
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` overrides: VALUE is read as YAML data (numbers, booleans, lists), never
+    evaluated as code."""
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. optimizer.lr=1e-3")
+        try:
+            out[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: VALUE is not valid YAML") from None
+    return out
 
 
 def load_train_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
@@ -136,12 +163,8 @@ def load_train_config(path: str | Path | None = None, **overrides: Any) -> Train
         except yaml.YAMLError as exc:
             raise ConfigError(f"{p}: not valid YAML ({exc})") from None
     for key, value in overrides.items():
-        if value is None:
-            continue
-        if key.startswith("optimizer."):
-            data.setdefault("optimizer", {})[key.split(".", 1)[1]] = value
-        else:
-            data[key] = value
+        if value is not None:
+            set_dotted(data, key, value)
     cfg = _build(TrainConfig, data, "")
     cfg.validate()
     return cfg

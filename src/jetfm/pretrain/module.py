@@ -9,12 +9,11 @@ import lightning as L
 import torch
 
 from ..models import ParticleTransformer
-from .config import OptimConfig
-from .optim import build_optimizer, build_scheduler
+from .optim import build_optimizer, build_scheduler, param_groups
 
 
 class PretrainModule(L.LightningModule):
-    def __init__(self, backbone: ParticleTransformer, optim: OptimConfig, max_steps: int):
+    def __init__(self, backbone: ParticleTransformer, optim: "OptimConfig", max_steps: int):
         super().__init__()
         self.backbone = backbone
         self.optim_cfg = optim
@@ -60,7 +59,7 @@ class PretrainModule(L.LightningModule):
 
     def configure_optimizers(self):
         o = self.optim_cfg
-        opt = build_optimizer(self.parameters(), o.name, o.lr, o.weight_decay)
+        opt = build_optimizer(param_groups(self, o.weight_decay), o.name, o.lr, o.weight_decay)
         sched = build_scheduler(opt, total=self.max_steps, warmup=o.warmup_steps,
                                 schedule=o.schedule, decay_start=o.decay_start,
                                 final_lr_factor=o.final_lr_factor)

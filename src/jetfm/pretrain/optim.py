@@ -58,6 +58,27 @@ class Lookahead(torch.optim.Optimizer):
         self._steps = state["steps"]
 
 
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Two optimiser groups: decayed weights, and the parameters weight decay must not pull to
+    zero — biases, 1-d parameters (norm scales) and whatever a submodule lists in its
+    `no_weight_decay()` (ParT: the class token), as weaver and timm do."""
+    skip = set()
+    for prefix, sub in model.named_modules():
+        if hasattr(sub, "no_weight_decay"):
+            skip |= {f"{prefix}.{n}" if prefix else n for n in sub.no_weight_decay()}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        plain = name.replace("_orig_mod.", "")   # torch.compile's wrapper prefix
+        if p.ndim <= 1 or name.endswith(".bias") or plain in skip:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
 def build_optimizer(params, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     if lr <= 0 or not math.isfinite(lr):
         raise ConfigError(f"optimizer.lr must be a positive number, got {lr}")

@@ -21,7 +21,7 @@ from ..models import ParticleTransformer, preset_config
 from ..runs import RunDir
 from .config import TrainConfig
 from .stream import StreamLoader, StreamPosition
-from .supervised import STRATEGY_MODULES
+from .registry import REGISTRY
 from .trainer import build_trainer
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def _fit(cfg: TrainConfig, run: RunDir, data_cfg, model_cfg, splits, resume: Pat
                                  num_workers=cfg.num_workers, seed=cfg.seed, **whole)
 
     backbone = ParticleTransformer(model_cfg)
-    module = STRATEGY_MODULES[cfg.strategy](backbone, cfg.optimizer, cfg.max_steps)
+    module = REGISTRY[cfg.strategy].module(backbone, cfg.optimizer, cfg.max_steps)
     if cfg.compile:
         module.backbone = torch.compile(backbone)
     trainer = build_trainer(cfg, run.path, run_config, progress,

@@ -5,7 +5,6 @@ as a weighted mean, which is what sampling with those weights would give in expe
 """
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 from .module import PretrainModule
@@ -24,5 +23,3 @@ class SupervisedModule(PretrainModule):
         acc = (logits.argmax(dim=1) == labels).float().mean()
         return loss, {"acc": acc}
 
-
-STRATEGY_MODULES = {"supervised": SupervisedModule}
