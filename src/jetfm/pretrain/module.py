@@ -13,7 +13,8 @@ from .optim import build_optimizer, build_scheduler, param_groups
 
 
 class PretrainModule(L.LightningModule):
-    def __init__(self, backbone: ParticleTransformer, optim: "OptimConfig", max_steps: int):
+    def __init__(self, backbone: ParticleTransformer, optim, max_steps: int):
+        # optim: a pretrain.config.OptimConfig (not imported: config imports the registry)
         super().__init__()
         self.backbone = backbone
         self.optim_cfg = optim
