@@ -99,11 +99,18 @@ def test_failed_check_raises_and_leaves_no_file(tiny, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # not even the folders made for it
 
 
+def test_a_backbone_without_head_exports_its_embedding(tmp_path):
+    import onnxruntime as ort
+    model = build_model("tiny", num_classes=None, fc_params=())
+    info = export_onnx(model, tmp_path / "emb.onnx")
+    assert info["max_abs_diff_probs"] is None and info["max_abs_diff_embedding"] < 1e-4
+    names = [o.name for o in ort.InferenceSession(str(tmp_path / "emb.onnx")).get_outputs()]
+    assert names == ["embedding"]
+
+
 def test_export_rejects_bad_arguments(tmp_path):
     with pytest.raises(ConfigError, match="n_features"):
         export_onnx(build_model("tiny"), tmp_path / "a.onnx", n_features=12)
-    with pytest.raises(ConfigError, match="classification head"):
-        export_onnx(build_model("tiny", num_classes=None), tmp_path / "b.onnx")
     for opset in (5, 99):
         with pytest.raises(ConfigError, match="--opset must be in"):
             export_onnx(build_model("tiny"), tmp_path / "c.onnx", opset=opset)

@@ -98,11 +98,13 @@ def _losses(run) -> dict[int, float]:
     return out
 
 
-def test_resume_after_kill_is_the_uninterrupted_run(sim_jets, tmp_path):
+@pytest.mark.parametrize("strategy", ["supervised", "autoencoder"])
+def test_resume_after_kill_is_the_uninterrupted_run(sim_jets, tmp_path, strategy):
     cfg = tmp_path / "log_every_step.yaml"
-    cfg.write_text("log_every_steps: 1\nshuffle_buffer: 64\n")
-    args = lambda out, steps: pretrain_args([sim_jets], out, "--max-steps", str(steps),
-                                            "--config", str(cfg))
+    cfg.write_text(f"log_every_steps: 1\nshuffle_buffer: 64\nstrategy: {strategy}\n")
+    args = lambda out, steps: [a for a in pretrain_args([sim_jets], out, "--max-steps",
+                                                        str(steps), "--config", str(cfg))
+                               if a not in ("--strategy", "supervised")]
     assert main(args(tmp_path / "straight", 10)) == 0
 
     env = dict(os.environ, OMP_NUM_THREADS="1")

@@ -34,6 +34,7 @@ from tqdm import tqdm
 from ..errors import ConfigError, DataError
 from .config import DataConfig
 from .features import FlatJets, apply_selection, compute_flat
+from .pairs import pair_by_group
 from .files import (Unit, check_footer, check_label_space, iter_unit, list_units,
                     verify_file)
 from .parquet import check_finite
@@ -86,7 +87,8 @@ class JetDataset(IterableDataset):
                  shuffle: bool = False, seed: int = 0, *, buffer_size: int | None = None,
                  interleave: int = 4, read_batch_size: int = 4096, drop_last: bool = False,
                  rank: int | None = None, world_size: int | None = None,
-                 reweighter: Reweighter | None = None, extra_columns: Sequence[str] = ()):
+                 reweighter: Reweighter | None = None, extra_columns: Sequence[str] = (),
+                 pair_by: str | None = None):
         if batch_size < 1:
             raise ConfigError(f"batch size (--batch-size) must be >= 1, got {batch_size}")
         if read_batch_size < 1 or interleave < 1:
@@ -100,7 +102,11 @@ class JetDataset(IterableDataset):
         self.buffer_size = buffer_size if buffer_size is not None else max(32768, 4 * batch_size)
         self.interleave = interleave if shuffle else 1  # unshuffled: plain file order
         self.read_batch_size, self.drop_last = read_batch_size, drop_last
-        self.reweighter, self.extra_columns = reweighter, tuple(extra_columns)
+        self.reweighter = reweighter
+        # pair_by: items are explicit pairs of jets sharing that column (see data/pairs.py)
+        self.pair_by = pair_by
+        self.extra_columns = tuple(dict.fromkeys(tuple(extra_columns)
+                                                 + ((pair_by,) if pair_by else ())))
         # Resolved now, in the rank's main process: spawned workers lose the process group.
         self._ddp = (rank, world_size) if rank is not None else _dist_info()
         self.units = list_units(self.files)
@@ -156,6 +162,8 @@ class JetDataset(IterableDataset):
                 flat = compute_flat(nxt[0], self.cfg, path=u.path, row_offset=nxt[1],
                                     reweighter=self.reweighter,
                                     extra_columns=self.extra_columns, select=True)
+                if self.pair_by:
+                    flat = pair_by_group(flat, self.pair_by)
                 if len(flat):
                     yield flat
 
@@ -175,7 +183,7 @@ class JetDataset(IterableDataset):
             n_buf += len(flat)
             if n_buf < threshold:
                 continue
-            data = FlatJets.concat(buf)
+            data = type(buf[0]).concat(buf)
             order = rng.permutation(n_buf) if self.shuffle else np.arange(n_buf)
             keep = (self.buffer_size // 2) if self.shuffle else 0
             n_out = (n_buf - keep) // bs * bs
@@ -184,7 +192,7 @@ class JetDataset(IterableDataset):
             buf = [data.take(order[n_out:])]
             n_buf = n_buf - n_out
         if n_buf:
-            data = FlatJets.concat(buf)
+            data = type(buf[0]).concat(buf)
             order = rng.permutation(n_buf) if self.shuffle else np.arange(n_buf)
             stop = n_buf // bs * bs if self.drop_last else n_buf
             for i in range(0, stop, bs):

@@ -76,14 +76,19 @@ class ExportCheckError(JetfmError):
 
 
 class ProbsAndEmbedding(nn.Module):
-    """Sophon's export convention: ``[softmax(logits), embedding]``."""
+    """Sophon's export convention: ``[softmax(logits), embedding]``; a backbone without a
+    class head (self-supervised strategies) gives ``[embedding]`` alone."""
 
     def __init__(self, model: ParticleTransformer):
         super().__init__()
         self.model = model
+        self.output_names = OUTPUT_NAMES if model.config.num_classes is not None \
+            else OUTPUT_NAMES[1:]
 
     def forward(self, pf_features, pf_vectors, pf_mask):
         out = self.model(pf_features, pf_vectors, pf_mask)
+        if out.logits is None:
+            return (out.embedding,)
         return torch.softmax(out.logits, dim=1), out.embedding
 
 
@@ -159,10 +164,6 @@ def export_onnx(
     """
     part = _unwrap(model)
     cfg = part.config
-    if cfg.num_classes is None:
-        raise ConfigError(
-            "export_onnx needs a classification head (num_classes=None has no probabilities)"
-        )
     if n_features != cfg.input_dim:
         raise ConfigError(f"n_features={n_features} but the model takes {cfg.input_dim} features")
     if atol < 0:
@@ -188,7 +189,7 @@ def export_onnx(
             try:
                 torch.onnx.export(
                     wrapper, example, str(tmp), input_names=list(INPUT_NAMES),
-                    output_names=list(OUTPUT_NAMES), dynamic_axes=DYNAMIC_AXES,
+                    output_names=list(wrapper.output_names), dynamic_axes=DYNAMIC_AXES,
                     opset_version=opset, do_constant_folding=True, dynamo=False,
                 )
             except (torch.onnx.errors.OnnxExporterError, RuntimeError) as exc:
@@ -249,16 +250,18 @@ def _check_onnx(onnx_path: Path, wrapper: nn.Module, n_features: int, atol: floa
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    if names != list(OUTPUT_NAMES):
-        raise ExportCheckError(f"{final_path}: ONNX outputs are {names}, expected {OUTPUT_NAMES}")
+    expected = list(wrapper.output_names)
+    if names != expected:
+        raise ExportCheckError(f"{final_path}: ONNX outputs are {names}, expected {expected}")
 
-    worst = {"probs": 0.0, "embedding": 0.0}
+    keys = ("probs", "embedding")[-len(expected):]
+    worst = {key: 0.0 for key in keys}
     shapes = []
     for k, (n, p) in enumerate(_CHECK_SHAPES):
         x, v, mask = random_inputs(_check_lengths(n, p, seed=k + 1), p, n_features, seed=k + 1)
         got = session.run(None, dict(zip(INPUT_NAMES, (x.numpy(), v.numpy(), mask.numpy()))))
         ref = _reference_outputs(wrapper, x, v, mask)
-        for key, a, b in zip(("probs", "embedding"), got, ref):
+        for key, a, b in zip(keys, got, ref):
             if a.shape != b.shape:
                 raise ExportCheckError(
                     f"{final_path}: ONNX output {key!r} has shape {a.shape} at (N, P) = "
@@ -268,12 +271,12 @@ def _check_onnx(onnx_path: Path, wrapper: nn.Module, n_features: int, atol: floa
                 diff = float("inf")
             worst[key] = max(worst[key], diff)
         shapes.append((n, p))
-    if worst["probs"] > atol or worst["embedding"] > atol:
+    if max(worst.values()) > atol:
         raise ExportCheckError(
-            f"{final_path}: onnxruntime disagrees with PyTorch: max |Δ| probs "
-            f"{worst['probs']:.3g}, embedding {worst['embedding']:.3g} > atol {atol:g} "
+            f"{final_path}: onnxruntime disagrees with PyTorch: max |Δ| "
+            + ", ".join(f"{k} {v:.3g}" for k, v in worst.items()) + f" > atol {atol:g} "
             f"(shapes (N, P) tested: {shapes})")
-    return dict(shapes_tested=shapes, max_abs_diff_probs=worst["probs"],
+    return dict(shapes_tested=shapes, max_abs_diff_probs=worst.get("probs"),
                 max_abs_diff_embedding=worst["embedding"])
 
 

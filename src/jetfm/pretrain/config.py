@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import yaml
 
 from ..errors import ConfigError
 from .optim import OPTIMIZERS, SCHEDULES
-from .registry import REGISTRY
+from .registry import REGISTRY, build_options
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")  # what Lightning runs without extras
 
@@ -56,12 +57,14 @@ class TrainConfig:
     checkpoint_every_steps: int = 100
     log_every_steps: int = 10
     verify_data: bool = True     # read every page of every split before training (off: footers)
+    strategy_options: dict = field(default_factory=dict)   # the strategy's settings (registry)
     optimizer: OptimConfig = field(default_factory=OptimConfig)
 
     def validate(self) -> None:
         if self.strategy not in REGISTRY:
             raise ConfigError(f"strategy (--strategy) {self.strategy!r} is not one of "
                               f"{sorted(REGISTRY)}")
+        build_options(self.strategy, self.strategy_options)
         if not self.data:
             raise ConfigError("data: give at least one Parquet/ROOT file or folder (--data)")
         positive = ["batch_size", "max_steps", "val_every_steps", "checkpoint_every_steps",
@@ -108,17 +111,39 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+def _typed(key: str, typ, value):
+    """Check (and for numbers, convert) a config value against its field's type. YAML 1.1
+    reads `2e-3` as a string, so numeric strings are accepted for float fields."""
+    if typ is float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if typ is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    if typ is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if typ is str and not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, got {value!r}")
+    return value
+
+
 def _build(cls, data: dict, where: str):
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
     names = {f.name: f for f in dataclasses.fields(cls)}
+    types = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in data.items():
         if key not in names:
             raise ConfigError(f"unknown config key '{where}{key}'; known: {sorted(names)}")
         if key == "optimizer":
             value = _build(OptimConfig, value, "optimizer.")
-        kwargs[key] = value
+        kwargs[key] = _typed(f"{where}{key}", types[key], value)
     try:
         return cls(**kwargs)
     except TypeError as exc:

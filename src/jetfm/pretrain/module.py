@@ -13,12 +13,18 @@ from .optim import build_optimizer, build_scheduler, param_groups
 
 
 class PretrainModule(L.LightningModule):
-    def __init__(self, backbone: ParticleTransformer, optim, max_steps: int):
-        # optim: a pretrain.config.OptimConfig (not imported: config imports the registry)
+    def __init__(self, backbone: ParticleTransformer, optim, max_steps: int, options=None):
+        # optim: a pretrain.config.OptimConfig (not imported: config imports the registry);
+        # options: the strategy's options dataclass (registry), None if it has none
         super().__init__()
         self.backbone = backbone
         self.optim_cfg = optim
         self.max_steps = max_steps
+        self.options = options
+
+    def export_backbone(self) -> ParticleTransformer:
+        """The network downstream tasks use (saved to model.safetensors)."""
+        return self.backbone
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError

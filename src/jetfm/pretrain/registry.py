@@ -1,11 +1,18 @@
 """Pre-training strategies by name. A strategy is one file (a `PretrainModule` subclass that
-implements `compute_loss`); adding one is that file plus one line here — `run.py`, the config
-and the CLI pick it up by name (`jetfm pretrain --strategy NAME`)."""
+implements `compute_loss`, plus an options dataclass if it has settings); adding one is that
+file plus one line here — `run.py`, the config and the CLI pick it up by name
+(`jetfm pretrain --strategy NAME`, options via `strategy_options:` / `--set
+strategy_options.KEY=VALUE`)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
+from ..errors import ConfigError
+from .autoencoder import AutoencoderModule, AutoencoderOptions
 from .module import PretrainModule
+from .resim import ResimModule, ResimOptions
 from .supervised import SupervisedModule
 
 
@@ -13,10 +20,42 @@ from .supervised import SupervisedModule
 class Strategy:
     module: type[PretrainModule]
     summary: str
+    options: type | None = None      # dataclass of the strategy's settings
+    head: bool = False               # the backbone keeps its classification head
+    pair_by: str | None = None       # batches of explicit pairs sharing this column
 
 
 REGISTRY: dict[str, Strategy] = {
-    "supervised": Strategy(SupervisedModule, "Sophon: 188-class cross-entropy on jet_label"),
+    "supervised": Strategy(SupervisedModule, "Sophon: 188-class cross-entropy on jet_label",
+                           head=True),
+    "resim": Strategy(ResimModule, "RS3L: NT-Xent on pairs of jets from one parton shower",
+                      ResimOptions, pair_by="resim_group"),
+    "autoencoder": Strategy(AutoencoderModule, "bottleneck reconstruction of the embedding "
+                                               "with variance/covariance penalties",
+                            AutoencoderOptions),
 }
 
-__all__ = ["Strategy", "REGISTRY"]
+
+def build_options(name: str, values: dict[str, Any]):
+    """The strategy's options from `strategy_options` (ConfigError naming a bad key)."""
+    strategy = REGISTRY[name]
+    if strategy.options is None:
+        if values:
+            raise ConfigError(f"strategy_options: strategy {name!r} has no options, got "
+                              f"{sorted(values)}")
+        return None
+    if not isinstance(values, dict):
+        raise ConfigError(f"strategy_options: expected a mapping, got {values!r}")
+    known = {f.name: f for f in dataclasses.fields(strategy.options)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown option 'strategy_options.{key}' for strategy {name!r};"
+                              f" known: {sorted(known)}")
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    try:
+        return strategy.options(**fixed)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"strategy_options ({name}): {exc}") from None
+
+
+__all__ = ["Strategy", "REGISTRY", "build_options"]

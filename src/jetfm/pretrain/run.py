@@ -13,6 +13,7 @@ import lightning as L
 import torch
 
 from ..data.config import load_data_config
+from ..data.pairs import check_pairs
 from ..data.dataset import (JetDataset, check_files, fit_reweighter, list_units,
                             make_dataloader, split_files)
 from ..errors import ConfigError, DataError
@@ -21,7 +22,8 @@ from ..models import ParticleTransformer, preset_config
 from ..runs import RunDir
 from .config import TrainConfig
 from .stream import StreamLoader, StreamPosition
-from .registry import REGISTRY
+from .probe import OnlineProbe
+from .registry import REGISTRY, build_options
 from .trainer import build_trainer
 
 log = logging.getLogger(__name__)
@@ -73,8 +75,14 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     train, val, test = split_files(cfg.data, cfg.val_fraction, cfg.test_fraction, seed=cfg.seed)
     # every split, before anything is written: footers always, contents unless switched off
     check_files(train + val + test, data_cfg, verify=cfg.verify_data, progress=progress)
+    strategy = REGISTRY[cfg.strategy]
+    if strategy.pair_by:
+        check_pairs(train + val, strategy.pair_by)
+    # a strategy without a class head trains the bare backbone (embedding only)
+    head = ({"num_classes": data_cfg.labels.num_classes} if strategy.head
+            else {"num_classes": None, "fc_params": ()})
     model_cfg = preset_config(cfg.preset, input_dim=data_cfg.num_features,
-                              num_classes=data_cfg.labels.num_classes, **cfg.model)
+                              **{**head, **cfg.model})
     made = make_output_folder(run.path)   # only once the inputs are known to be usable
     try:
         return _fit(cfg, run, data_cfg, model_cfg, (train, val, test), resume, progress)
@@ -117,9 +125,10 @@ def _fit(cfg: TrainConfig, run: RunDir, data_cfg, model_cfg, splits, resume: Pat
         reweighter = fit_reweighter(train, data_cfg)
         run_config["reweighter"] = reweighter.to_dict()
         write_config(run.config_path, run_config)
+    strategy = REGISTRY[cfg.strategy]
     train_ds = JetDataset(train, data_cfg, cfg.batch_size, shuffle=True, seed=cfg.seed,
                           buffer_size=cfg.shuffle_buffer or None, reweighter=reweighter,
-                          drop_last=True)
+                          drop_last=True, pair_by=strategy.pair_by)
     # Endless (epoch after epoch, reshuffled): training is bounded by max_steps, and DDP ranks
     # whose shards differ by a row group never run dry at different times (which would hang).
     # Its position is checkpointed, so a resumed run continues with the next batch.
@@ -131,14 +140,16 @@ def _fit(cfg: TrainConfig, run: RunDir, data_cfg, model_cfg, splits, resume: Pat
         world = int(os.environ.get("WORLD_SIZE", "1"))
         whole = {"rank": 0, "world_size": 1} if len(list_units(val)) < world else {}
         val_dl = make_dataloader(val, data_cfg, cfg.batch_size, shuffle=False,
-                                 num_workers=cfg.num_workers, seed=cfg.seed, **whole)
+                                 num_workers=cfg.num_workers, seed=cfg.seed,
+                                 pair_by=strategy.pair_by, **whole)
 
     backbone = ParticleTransformer(model_cfg)
-    module = REGISTRY[cfg.strategy].module(backbone, cfg.optimizer, cfg.max_steps)
+    module = strategy.module(backbone, cfg.optimizer, cfg.max_steps,
+                             build_options(cfg.strategy, cfg.strategy_options))
     if cfg.compile:
         module.backbone = torch.compile(backbone)
     trainer = build_trainer(cfg, run.path, run_config, progress,
-                            extra_callbacks=[StreamPosition(train_dl)])
+                            extra_callbacks=[StreamPosition(train_dl), OnlineProbe()])
     if resume:
         log.warning("resuming %s from %s", run.path, resume)
     trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl,
