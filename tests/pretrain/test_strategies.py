@@ -42,7 +42,10 @@ def _train(data, out, strategy, steps, *extra):
 
 @pytest.mark.parametrize("strategy,extra", [("autoencoder", ()),
                                              ("autoencoder", ("--set", "strategy_options.loss=cosine")),
-                                             ("resim", ())])
+                                             ("resim", ()),
+                                             ("jepa", ("--set", "strategy_options.predictor_dim=32",
+                                                       "--set", "strategy_options.predictor_heads=4",
+                                                       "--set", "strategy_options.predictor_blocks=2"))])
 def test_ssl_strategy_learns_and_exports(resim_jets, tmp_path, strategy, extra):
     losses, final = _train(resim_jets, tmp_path / "run", strategy, 30, *extra)
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .autoencoder import AutoencoderModule, AutoencoderOptions
+from .jepa import JepaModule, JepaOptions
 from .module import PretrainModule
 from .resim import ResimModule, ResimOptions
 from .supervised import SupervisedModule
@@ -33,6 +34,8 @@ REGISTRY: dict[str, Strategy] = {
     "autoencoder": Strategy(AutoencoderModule, "bottleneck reconstruction of the embedding "
                                                "with variance/covariance penalties",
                             AutoencoderOptions),
+    "jepa": Strategy(JepaModule, "P-JEPA: predict masked particles' embeddings of an EMA "
+                                 "target encoder", JepaOptions),
 }
 
 
