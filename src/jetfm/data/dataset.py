@@ -34,6 +34,7 @@ from tqdm import tqdm
 from ..errors import ConfigError, DataError
 from .config import DataConfig
 from .features import FlatJets, apply_selection, compute_flat
+from .genparts import GEN_COLUMNS, GenRecoJets, gen_flat
 from .pairs import pair_by_group
 from .files import (Unit, check_footer, check_label_space, iter_unit, list_units,
                     verify_file)
@@ -88,7 +89,7 @@ class JetDataset(IterableDataset):
                  interleave: int = 4, read_batch_size: int = 4096, drop_last: bool = False,
                  rank: int | None = None, world_size: int | None = None,
                  reweighter: Reweighter | None = None, extra_columns: Sequence[str] = (),
-                 pair_by: str | None = None):
+                 pair_by: str | None = None, gen_particles: bool = False):
         if batch_size < 1:
             raise ConfigError(f"batch size (--batch-size) must be >= 1, got {batch_size}")
         if read_batch_size < 1 or interleave < 1:
@@ -107,6 +108,8 @@ class JetDataset(IterableDataset):
         self.pair_by = pair_by
         self.extra_columns = tuple(dict.fromkeys(tuple(extra_columns)
                                                  + ((pair_by,) if pair_by else ())))
+        # gen_particles: items also carry the jet's truth quarks/leptons (data/genparts.py)
+        self.gen_particles = gen_particles
         # Resolved now, in the rank's main process: spawned workers lose the process group.
         self._ddp = (rank, world_size) if rank is not None else _dist_info()
         self.units = list_units(self.files)
@@ -114,7 +117,8 @@ class JetDataset(IterableDataset):
             check_label_space(path, cfg.labels.source_names if cfg.labels else None)
         self.columns = list(dict.fromkeys(
             cfg.required_columns() + list(self.extra_columns)
-            + (list(reweighter.vars) + [cfg.labels.column] if reweighter else [])))
+            + (list(reweighter.vars) + [cfg.labels.column] if reweighter else [])
+            + (list(GEN_COLUMNS) if gen_particles else [])))
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -159,9 +163,14 @@ class JetDataset(IterableDataset):
                 if nxt is None:
                     active.remove(item)
                     continue
-                flat = compute_flat(nxt[0], self.cfg, path=u.path, row_offset=nxt[1],
-                                    reweighter=self.reweighter,
-                                    extra_columns=self.extra_columns, select=True)
+                batch = nxt[0]
+                if self.gen_particles:   # select first: reco and gen must stay in step
+                    batch = apply_selection(batch, self.cfg)
+                flat = compute_flat(batch, self.cfg, path=u.path, row_offset=nxt[1],
+                                    reweighter=self.reweighter, extra_columns=self.extra_columns,
+                                    select=not self.gen_particles)
+                if self.gen_particles:
+                    flat = GenRecoJets(flat, gen_flat(batch))
                 if self.pair_by:
                     flat = pair_by_group(flat, self.pair_by)
                 if len(flat):

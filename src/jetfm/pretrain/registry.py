@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .autoencoder import AutoencoderModule, AutoencoderOptions
+from .clip import ClipModule, ClipOptions
 from .jepa import JepaModule, JepaOptions
 from .module import PretrainModule
 from .resim import ResimModule, ResimOptions
@@ -24,6 +25,7 @@ class Strategy:
     options: type | None = None      # dataclass of the strategy's settings
     head: bool = False               # the backbone keeps its classification head
     pair_by: str | None = None       # batches of explicit pairs sharing this column
+    gen_particles: bool = False      # batches carry the jets' truth particles (gx, gv, gmask)
 
 
 REGISTRY: dict[str, Strategy] = {
@@ -34,6 +36,8 @@ REGISTRY: dict[str, Strategy] = {
     "autoencoder": Strategy(AutoencoderModule, "bottleneck reconstruction of the embedding "
                                                "with variance/covariance penalties",
                             AutoencoderOptions),
+    "clip": Strategy(ClipModule, "Sophon++: jet ↔ truth-particle InfoNCE + 188-class "
+                                 "cross-entropy", ClipOptions, head=True, gen_particles=True),
     "jepa": Strategy(JepaModule, "P-JEPA: predict masked particles' embeddings of an EMA "
                                  "target encoder", JepaOptions),
 }

@@ -13,6 +13,8 @@ import lightning as L
 import torch
 
 from ..data.config import load_data_config
+from ..data.files import check_footer
+from ..data.genparts import GEN_COLUMNS
 from ..data.pairs import check_pairs
 from ..data.dataset import (JetDataset, check_files, fit_reweighter, list_units,
                             make_dataloader, split_files)
@@ -78,6 +80,9 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     strategy = REGISTRY[cfg.strategy]
     if strategy.pair_by:
         check_pairs(train + val, strategy.pair_by)
+    if strategy.gen_particles:   # truth particles: every split file must have the columns
+        for path in train + val + test:
+            check_footer(path, GEN_COLUMNS)
     # a strategy without a class head trains the bare backbone (embedding only)
     head = ({"num_classes": data_cfg.labels.num_classes} if strategy.head
             else {"num_classes": None, "fc_params": ()})
@@ -128,7 +133,8 @@ def _fit(cfg: TrainConfig, run: RunDir, data_cfg, model_cfg, splits, resume: Pat
     strategy = REGISTRY[cfg.strategy]
     train_ds = JetDataset(train, data_cfg, cfg.batch_size, shuffle=True, seed=cfg.seed,
                           buffer_size=cfg.shuffle_buffer or None, reweighter=reweighter,
-                          drop_last=True, pair_by=strategy.pair_by)
+                          drop_last=True, pair_by=strategy.pair_by,
+                          gen_particles=strategy.gen_particles)
     # Endless (epoch after epoch, reshuffled): training is bounded by max_steps, and DDP ranks
     # whose shards differ by a row group never run dry at different times (which would hang).
     # Its position is checkpointed, so a resumed run continues with the next batch.
@@ -141,7 +147,8 @@ def _fit(cfg: TrainConfig, run: RunDir, data_cfg, model_cfg, splits, resume: Pat
         whole = {"rank": 0, "world_size": 1} if len(list_units(val)) < world else {}
         val_dl = make_dataloader(val, data_cfg, cfg.batch_size, shuffle=False,
                                  num_workers=cfg.num_workers, seed=cfg.seed,
-                                 pair_by=strategy.pair_by, **whole)
+                                 pair_by=strategy.pair_by,
+                                 gen_particles=strategy.gen_particles, **whole)
 
     backbone = ParticleTransformer(model_cfg)
     module = strategy.module(backbone, cfg.optimizer, cfg.max_steps,
