@@ -111,6 +111,33 @@ class FlatJets:
         return {"x": x, "v": v, "mask": mask, **self.jets}
 
 
+
+@dataclass
+class LockstepJets:
+    """Two FlatJets in lockstep, item i = (a[i], b[i]): two views of one jet or one shower
+    that must stay together through shuffling. `SECOND_KEYS` names the second view's padded
+    inputs (subclasses: explicit pairs, reco + truth particles)."""
+    a: FlatJets
+    b: FlatJets
+    SECOND_KEYS = {"x": "x2", "v": "v2", "mask": "mask2"}
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def take(self, idx: np.ndarray):
+        return type(self)(self.a.take(idx), self.b.take(idx))
+
+    @classmethod
+    def concat(cls, parts: Sequence["LockstepJets"]):
+        return cls(FlatJets.concat([p.a for p in parts]), FlatJets.concat([p.b for p in parts]))
+
+    def pad(self, max_particles: int) -> dict[str, np.ndarray]:
+        """The first view's inputs under the usual keys, the second's under SECOND_KEYS."""
+        out = self.a.pad(max_particles)
+        second = self.b.pad(max_particles)
+        out.update({new: second[old] for old, new in self.SECOND_KEYS.items()})
+        return out
+
 def apply_selection(batch: ak.Array, cfg: DataConfig) -> ak.Array:
     """Jets passing every cut of `cfg.selection` (min/max inclusive, gt/lt strict)."""
     if not cfg.selection or len(batch) == 0:

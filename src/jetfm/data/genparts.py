@@ -12,13 +12,10 @@ like the reconstructed ones.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
-
 import awkward as ak
 import numpy as np
 
-from .features import FlatJets
+from .features import FlatJets, LockstepJets
 
 GEN_COLUMNS = ("aux_genpart_pt", "aux_genpart_eta", "aux_genpart_phi", "aux_genpart_mass",
                "aux_genpart_pid", "aux_genpart_isResDecayProd", "aux_genpart_isTauDecayProd",
@@ -54,28 +51,10 @@ def gen_flat(batch: ak.Array) -> FlatJets:
                     {"gen_valid": counts > 0})
 
 
-@dataclass
-class GenRecoJets:
-    """Reconstructed jets and their truth particles in lockstep (item i = (reco[i], gen[i]))."""
-    reco: FlatJets
-    gen: FlatJets
-
-    def __len__(self) -> int:
-        return len(self.reco)
-
-    def take(self, idx: np.ndarray) -> "GenRecoJets":
-        return GenRecoJets(self.reco.take(idx), self.gen.take(idx))
-
-    @staticmethod
-    def concat(parts: Sequence["GenRecoJets"]) -> "GenRecoJets":
-        return GenRecoJets(FlatJets.concat([p.reco for p in parts]),
-                           FlatJets.concat([p.gen for p in parts]))
-
-    def pad(self, max_particles: int) -> dict[str, np.ndarray]:
-        out = self.reco.pad(max_particles)
-        gen = self.gen.pad(max_particles)
-        out.update(gx=gen["x"], gv=gen["v"], gmask=gen["mask"], gen_valid=gen["gen_valid"])
-        return out
+class GenRecoJets(LockstepJets):
+    """Reconstructed jets (a) and their truth particles (b) in lockstep; the truth side pads
+    to gx / gv / gmask and `gen_valid` (the jet has truth particles)."""
+    SECOND_KEYS = {"x": "gx", "v": "gv", "mask": "gmask", "gen_valid": "gen_valid"}
 
 
 __all__ = ["GEN_COLUMNS", "GEN_FEATURES", "gen_flat", "GenRecoJets"]

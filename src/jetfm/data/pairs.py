@@ -8,41 +8,18 @@ Jets without a partner (k = 1, or the group's other jets cut by the selection) a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 
 from ..errors import DataError
-from .features import FlatJets
+from .features import FlatJets, LockstepJets
 from .parquet import open_parquet
 from .paths import PathsLike, expand_paths, format_of
 
 
-@dataclass
-class PairedJets:
-    """Two FlatJets in lockstep: item i is (a[i], b[i])."""
-    a: FlatJets
-    b: FlatJets
-
-    def __len__(self) -> int:
-        return len(self.a)
-
-    def take(self, idx: np.ndarray) -> "PairedJets":
-        return PairedJets(self.a.take(idx), self.b.take(idx))
-
-    @staticmethod
-    def concat(parts: Sequence["PairedJets"]) -> "PairedJets":
-        return PairedJets(FlatJets.concat([p.a for p in parts]),
-                          FlatJets.concat([p.b for p in parts]))
-
-    def pad(self, max_particles: int) -> dict[str, np.ndarray]:
-        """The first view's inputs under the usual keys, the second's as x2 / v2 / mask2."""
-        out = self.a.pad(max_particles)
-        second = self.b.pad(max_particles)
-        out.update(x2=second["x"], v2=second["v"], mask2=second["mask"])
-        return out
+class PairedJets(LockstepJets):
+    """Item i = (a[i], b[i]), two jets of one shower; second view as x2 / v2 / mask2."""
 
 
 def pair_by_group(flat: FlatJets, column: str) -> PairedJets:
