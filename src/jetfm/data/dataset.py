@@ -44,13 +44,14 @@ from .reweight import Reweighter, compute_reweighter
 
 
 def check_files(files: PathsLike, cfg: DataConfig, verify: bool = True,
-                progress: bool = False) -> int:
+                progress: bool = False, extra_columns: Sequence[str] = ()) -> int:
     """Fail before a run starts on any file it would trip over later (perhaps only at the first
     validation, or in `evaluate`): with `verify` every page of the columns the run reads is
     read and checked (checksums, integer ranges, NaN/inf, empty jets, label range), otherwise
-    only footers (columns, types, label space, empty files). Returns the number of jets."""
+    only footers (columns, types, label space, empty files). `extra_columns`: columns a
+    strategy reads besides the data config's. Returns the number of jets."""
     paths = expand_paths(files)
-    cols = cfg.required_columns()
+    cols = list(dict.fromkeys(cfg.required_columns() + list(extra_columns)))
     labels = cfg.labels.source_names if cfg.labels is not None else None
     label_col = cfg.labels.column if cfg.labels is not None else None
     particle_col = next((c for c in cols if c.startswith("part_")), None)

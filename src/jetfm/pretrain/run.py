@@ -13,7 +13,6 @@ import lightning as L
 import torch
 
 from ..data.config import load_data_config
-from ..data.files import check_footer
 from ..data.genparts import GEN_COLUMNS
 from ..data.pairs import check_pairs
 from ..data.dataset import (JetDataset, check_files, fit_reweighter, list_units,
@@ -75,14 +74,13 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data_cfg = load_data_config(cfg.data_config)
     train, val, test = split_files(cfg.data, cfg.val_fraction, cfg.test_fraction, seed=cfg.seed)
-    # every split, before anything is written: footers always, contents unless switched off
-    check_files(train + val + test, data_cfg, verify=cfg.verify_data, progress=progress)
     strategy = REGISTRY[cfg.strategy]
+    # every split, before anything is written: footers always, contents unless switched off;
+    # with the truth-particle columns for strategies that read them
+    check_files(train + val + test, data_cfg, verify=cfg.verify_data, progress=progress,
+                extra_columns=GEN_COLUMNS if strategy.gen_particles else ())
     if strategy.pair_by:
         check_pairs(train + val, strategy.pair_by)
-    if strategy.gen_particles:   # truth particles: every split file must have the columns
-        for path in train + val + test:
-            check_footer(path, GEN_COLUMNS)
     # a strategy without a class head trains the bare backbone (embedding only)
     head = ({"num_classes": data_cfg.labels.num_classes} if strategy.head
             else {"num_classes": None, "fc_params": ()})
@@ -90,7 +88,8 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
                               **{**head, **cfg.model})
     made = make_output_folder(run.path)   # only once the inputs are known to be usable
     try:
-        return _fit(cfg, run, data_cfg, model_cfg, (train, val, test), resume, progress)
+        return _fit(cfg, strategy, run, data_cfg, model_cfg, (train, val, test), resume,
+                    progress)
     except BaseException:
         if made and not run.last_checkpoint.exists():
             shutil.rmtree(run.path, ignore_errors=True)  # nothing trained: leave nothing
@@ -113,8 +112,8 @@ def _check_accelerator(cfg: TrainConfig) -> None:
                           "machine (use --accelerator cpu or auto)")
 
 
-def _fit(cfg: TrainConfig, run: RunDir, data_cfg, model_cfg, splits, resume: Path | None,
-         progress: bool) -> dict:
+def _fit(cfg: TrainConfig, strategy, run: RunDir, data_cfg, model_cfg, splits,
+         resume: Path | None, progress: bool) -> dict:
     train, val, test = splits
     run_config = {"train": cfg.to_dict(), "data": data_cfg.to_dict(),
                   "model": model_cfg.to_dict(), "label_names": list(data_cfg.labels.names),
@@ -130,7 +129,6 @@ def _fit(cfg: TrainConfig, run: RunDir, data_cfg, model_cfg, splits, resume: Pat
         reweighter = fit_reweighter(train, data_cfg)
         run_config["reweighter"] = reweighter.to_dict()
         write_config(run.config_path, run_config)
-    strategy = REGISTRY[cfg.strategy]
     train_ds = JetDataset(train, data_cfg, cfg.batch_size, shuffle=True, seed=cfg.seed,
                           buffer_size=cfg.shuffle_buffer or None, reweighter=reweighter,
                           drop_last=True, pair_by=strategy.pair_by,

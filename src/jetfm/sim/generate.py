@@ -148,8 +148,9 @@ def _check_existing(path: Path, key: str, target: int) -> bool:
                 detail = "not written by jetfm generate"
             raise ConfigError(f"{path}: exists but was generated with different settings "
                               f"({detail}); use another --out or remove the file")
-        try:   # read every page: checksums verified, row count complete
-            ok = pf.read().num_rows == target
+        try:   # read every page (one row group at a time): checksums verified, rows complete
+            ok = sum(pf.read_row_group(i).num_rows
+                     for i in range(pf.num_row_groups)) == target
         except (pa.ArrowException, OSError) as exc:
             ok = False
             print(f"jetfm generate: {path} is damaged ({str(exc).splitlines()[0]}); "
