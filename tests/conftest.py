@@ -14,3 +14,12 @@ def sim_jets(tmp_path_factory):
         generate(GenerateConfig(sample=sample, jets=100, out=str(root / sample), seed=11,
                                 jets_per_file=20, chunk_events=40), progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def resim_jets(tmp_path_factory):
+    """4 files of 40 QCD jets, each shower hadronised twice (pairs share resim_group)."""
+    out = tmp_path_factory.mktemp("resim") / "qcd"
+    generate(GenerateConfig(sample="qcd", jets=160, out=str(out), seed=5, jets_per_file=40,
+                            chunk_events=20, resim=2), progress=False)
+    return out

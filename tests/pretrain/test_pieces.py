@@ -11,7 +11,7 @@ import torch
 from jetfm.data.features import FlatJets
 from jetfm.data.pairs import pair_by_group
 from jetfm.pretrain.heads import EMA, mlp
-from jetfm.pretrain.losses import info_nce, nt_xent, variance_covariance
+from jetfm.pretrain.losses import alignment, info_nce, nt_xent, variance_covariance
 
 
 def _unit(x):
@@ -45,6 +45,12 @@ def test_nt_xent_equals_the_direct_formula_and_drops_same_group_negatives():
         return np.mean(losses)
     assert nt_xent(z1, z2, t).item() == pytest.approx(direct(False), rel=1e-5)
     assert nt_xent(z1, z2, t, groups).item() == pytest.approx(direct(True), rel=1e-5)
+
+
+def test_alignment_is_the_mean_squared_distance_of_unit_vectors():
+    a = torch.tensor([[3.0, 0.0], [0.0, 2.0]])
+    b = torch.tensor([[1.0, 0.0], [0.0, -5.0]])          # same direction, opposite direction
+    assert alignment(a, b).item() == pytest.approx((0.0 + 4.0) / 2)
 
 
 def test_variance_covariance_terms():

@@ -14,18 +14,8 @@ from jetfm.data.config import load_data_config
 from jetfm.data.dataset import JetDataset
 from jetfm.metrics.run_eval import csv_logs
 from jetfm.models import load_backbone
-from jetfm.sim.generate import GenerateConfig, generate
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def resim_jets(tmp_path_factory):
-    """4 files of 40 QCD jets, each shower hadronised twice (pairs share resim_group)."""
-    out = tmp_path_factory.mktemp("resim") / "qcd"
-    generate(GenerateConfig(sample="qcd", jets=160, out=str(out), seed=5, jets_per_file=40,
-                            chunk_events=20, resim=2), progress=False)
-    return out
 
 
 def _train(data, out, strategy, steps, *extra):

@@ -26,7 +26,7 @@ from ..models import ParticleTransformer
 from ..models.blocks import Block
 from ..models.config import ParTConfig
 from .heads import mlp
-from .losses import info_nce
+from .losses import alignment, info_nce
 from .module import PretrainModule
 from .supervised import classification_loss
 
@@ -79,6 +79,9 @@ class ClassAttentionPath(nn.Module):
 
 
 class ClipModule(PretrainModule):
+    # α = 0, or a batch with < 2 jets that have truth particles, skips the contrastive side
+    uses_every_parameter = False
+
     def __init__(self, backbone, optim, max_steps: int, options: ClipOptions):
         super().__init__(backbone, optim, max_steps, options)
         o = options
@@ -113,7 +116,8 @@ class ClipModule(PretrainModule):
                 temperature = self.log_temperature.clamp(math.log(0.01), 0.0).exp()
                 contrastive = info_nce(jet, gen, temperature)
                 loss = loss + o.alpha * contrastive
-                logs.update(contrastive=contrastive, temperature=temperature.detach())
+                logs.update(contrastive=contrastive, temperature=temperature.detach(),
+                            align=alignment(jet, gen).detach())
         return loss, logs
 
     @torch.no_grad()

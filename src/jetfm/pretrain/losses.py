@@ -46,6 +46,12 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float,
     return F.cross_entropy(sim, partner)
 
 
+def alignment(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Wang & Isola's alignment of positive pairs: mean ‖â − b̂‖² of the normalised rows
+    (0 = identical directions, 4 = opposite). A diagnostic, logged next to the loss."""
+    return (F.normalize(a, dim=1) - F.normalize(b, dim=1)).pow(2).sum(dim=1).mean()
+
+
 def variance_covariance(e: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
     """VICReg's anti-collapse terms of a batch of embeddings (N, D): the hinge
     mean_d relu(1 − std_d) and the squared off-diagonal covariance summed / D."""
@@ -57,4 +63,4 @@ def variance_covariance(e: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tenso
     return var, off.pow(2).sum() / e.shape[1]
 
 
-__all__ = ["info_nce", "nt_xent", "variance_covariance"]
+__all__ = ["alignment", "info_nce", "nt_xent", "variance_covariance"]

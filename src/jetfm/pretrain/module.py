@@ -13,6 +13,9 @@ from .optim import build_optimizer, build_scheduler, param_groups
 
 
 class PretrainModule(L.LightningModule):
+    # False when a step may leave some parameters without a gradient (DDP must then be told)
+    uses_every_parameter = True
+
     def __init__(self, backbone: ParticleTransformer, optim, max_steps: int, options=None):
         # optim: a pretrain.config.OptimConfig (not imported: config imports the registry);
         # options: the strategy's options dataclass (registry), None if it has none

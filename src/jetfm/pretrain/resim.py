@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .heads import mlp
-from .losses import nt_xent
+from .losses import alignment, nt_xent
 from .module import PretrainModule
 
 
@@ -37,6 +37,4 @@ class ResimModule(PretrainModule):
         e2 = self.backbone(batch["x2"], batch["v2"], batch["mask2"]).embedding
         z1, z2 = self.projector(e1), self.projector(e2)
         loss = nt_xent(z1, z2, self.options.temperature, batch.get("resim_group"))
-        # alignment: mean squared distance of normalised positives (lower = closer pairs)
-        align = (z1 / z1.norm(dim=1, keepdim=True) - z2 / z2.norm(dim=1, keepdim=True)).pow(2).sum(1).mean()
-        return loss, {"align": align}
+        return loss, {"align": alignment(z1, z2).detach()}

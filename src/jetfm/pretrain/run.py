@@ -154,7 +154,8 @@ def _fit(cfg: TrainConfig, strategy, run: RunDir, data_cfg, model_cfg, splits,
     if cfg.compile:
         module.backbone = torch.compile(backbone)
     trainer = build_trainer(cfg, run.path, run_config, progress,
-                            extra_callbacks=[StreamPosition(train_dl), OnlineProbe()])
+                            extra_callbacks=[StreamPosition(train_dl), OnlineProbe()],
+                            find_unused_parameters=not module.uses_every_parameter)
     if resume:
         log.warning("resuming %s from %s", run.path, resume)
     trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl,

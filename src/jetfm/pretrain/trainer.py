@@ -5,17 +5,18 @@ and `devices`/`num_nodes` select the world size; the datasets shard files by ran
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.strategies import DDPStrategy
 
 from ..models.export import save_checkpoint
 from ..runs import CHECKPOINT_DIR, LOGS_DIR, WEIGHTS_NAME
 from .config import TrainConfig
-
 
 
 class SafetensorsExport(Callback):
@@ -44,8 +45,28 @@ def resolve_precision(cfg: TrainConfig) -> str:
     return "bf16-mixed" if on_gpu else "32-true"
 
 
+def resolve_strategy(cfg: TrainConfig, find_unused_parameters: bool) -> str:
+    """Lightning's own choice ("auto"), except that a strategy which may leave parameters
+    without a gradient in a step (`PretrainModule.uses_every_parameter = False`) needs DDP to
+    look for them, or DDP stops with an error. Only then, and only when Lightning would run
+    DDP at all (a throwaway Trainer resolves the devices), do we ask for that slower mode."""
+    if not find_unused_parameters:
+        return "auto"
+    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        probe = L.Trainer(accelerator=cfg.accelerator, devices=cfg.devices,
+                          num_nodes=cfg.num_nodes, logger=False, enable_checkpointing=False,
+                          enable_progress_bar=False, enable_model_summary=False)
+    finally:
+        quiet.setLevel(level)
+    return "ddp_find_unused_parameters_true" if isinstance(probe.strategy, DDPStrategy) else "auto"
+
+
 def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: bool = True,
-                  extra_callbacks: list[Callback] = ()) -> L.Trainer:
+                  extra_callbacks: list[Callback] = (),
+                  find_unused_parameters: bool = False) -> L.Trainer:
     ckpt = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, save_last=True, save_top_k=0,
                            every_n_train_steps=cfg.checkpoint_every_steps)
     # One CSV per invocation (csv-0, csv-1, ... after resumes): Lightning's CSVLogger would
@@ -68,7 +89,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: b
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_steps // 2)))
     return L.Trainer(
         default_root_dir=str(run_dir), accelerator=cfg.accelerator, devices=cfg.devices,
-        num_nodes=cfg.num_nodes, precision=resolve_precision(cfg), max_steps=cfg.max_steps,
+        strategy=resolve_strategy(cfg, find_unused_parameters), num_nodes=cfg.num_nodes, precision=resolve_precision(cfg), max_steps=cfg.max_steps,
         max_epochs=-1, val_check_interval=cfg.val_every_steps, check_val_every_n_epoch=None,
         limit_val_batches=cfg.val_batches, num_sanity_val_steps=0,
         log_every_n_steps=cfg.log_every_steps, logger=loggers, callbacks=callbacks,
