@@ -1,6 +1,6 @@
-"""Generation throughput: jets/s/core per family, ratio to bare Pythia, worker scaling, pileup.
+"""Generation throughput: jets/s/core per sample, ratio to bare Pythia, worker scaling, pileup.
 
-    python bench/generate.py                    # all families, 3 chunks x 100 events each
+    python bench/generate.py                    # every sample, 3 chunks x 100 events each
     python bench/generate.py --chunks 1 --skip-scaling --skip-pileup   # quick look
 
 "Bare Pythia" runs the *same* chunks (same cards, same seeds, same per-chunk re-init) with
@@ -20,7 +20,7 @@ import numpy as np
 
 from jetfm.sim.chunk import ChunkTask, chunk_seeds, run_chunk
 from jetfm.sim.generate import GenerateConfig, generate
-from jetfm.sim.processes import draw_chunk
+from jetfm.sim.samples import SAMPLES, draw_chunk
 from jetfm.io import quiet_stdout
 from jetfm.sim.pythia_run import make_pythia, mpi_init_file, seed_for_pythia
 
@@ -73,7 +73,7 @@ def scaling(sample: str, jets: int) -> list[tuple[int, float]]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samples", nargs="+", default=["res2p", "res34p", "qcd"])
+    ap.add_argument("--samples", nargs="+", default=list(SAMPLES), choices=list(SAMPLES))
     ap.add_argument("--chunks", type=int, default=3)
     ap.add_argument("--events", type=int, default=100)
     ap.add_argument("--scaling-jets", type=int, default=400)

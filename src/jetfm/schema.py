@@ -55,6 +55,19 @@ EXTRA_COLUMNS = pa.schema([
 ])
 OUTPUT_SCHEMA = pa.schema(list(JETCLASS2_SCHEMA) + list(EXTRA_COLUMNS))
 
+# Truth for the downstream samples (`jetfm generate --sample wplus|xww|quark|...`): only the
+# files of the samples that define one carry it, after the columns above.
+TRUTH_COLUMNS = pa.schema([
+    pa.field("truth_charge", pa.int32()),        # wplus/wminus: charge of the W (+1 / -1)
+    pa.field("truth_mass_ratio", pa.float32()),  # xww: m_W / m_X of the chunk
+    pa.field("truth_parton_pid", pa.int32()),    # quark/gluon: hard parton in the jet (PDG id)
+])
+
+
+def sample_schema(truth_columns=()) -> pa.Schema:
+    """OUTPUT_SCHEMA plus the named TRUTH_COLUMNS (a sample's file layout)."""
+    return pa.schema(list(OUTPUT_SCHEMA) + [TRUTH_COLUMNS.field(c) for c in truth_columns])
+
 
 def value_type(t: pa.DataType) -> pa.DataType:
     """Element type of a list column (any list flavour), else the type itself."""

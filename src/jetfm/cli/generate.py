@@ -5,10 +5,13 @@ from .options import add_out, add_progress, add_workers
 
 
 def register(sub) -> None:
-    from ..sim.processes import SAMPLES
+    from ..sim.downstream import MASS_RATIOS
+    from ..sim.samples import SAMPLES
     p = sub.add_parser("generate", help="simulate JetClass-II-compatible jets (Pythia 8 + "
                                         "FastJet + CMS-like detector)")
-    p.add_argument("--sample", required=True, choices=sorted(SAMPLES), help="process family to simulate")
+    p.add_argument("--sample", required=True, choices=list(SAMPLES), metavar="SAMPLE",
+                   help="process to simulate: " + "; ".join(f"{k}: {v.summary}"
+                                                            for k, v in SAMPLES.items()))
     p.add_argument("--jets", type=int, required=True, help="total number of jets (all shards)")
     add_out(p, "output folder for the Parquet shards")
     p.add_argument("--seed", type=int, default=1, help="master seed; same seed, same bytes (default 1)")
@@ -25,6 +28,14 @@ def register(sub) -> None:
     p.add_argument("--detector-card", default="cms", metavar="NAME|FILE",
                    help="detector card: built-in name (cms, the default: JetClass-II's Delphes "
                         "CMS card) or a YAML file, e.g. an edited copy of the built-in card")
+    p.add_argument("--jet-pt-min", type=float, default=200.0,
+                   help="keep jets above this pT in GeV (default 200)")
+    p.add_argument("--jet-r", type=float, default=0.8,
+                   help="anti-kT radius, also the truth-matching cone and the substructure "
+                        "R0 (default 0.8; 0.4 for AK4 studies)")
+    p.add_argument("--mass-ratios", type=float, nargs="+", metavar="R",
+                   help=f"xww: the m_W/m_X grid points to generate (default all of "
+                        f"{', '.join(map(str, MASS_RATIOS))})")
     add_progress(p)
     p.set_defaults(func=run)
 
@@ -34,7 +45,9 @@ def run(args) -> int:
     cfg = GenerateConfig(sample=args.sample, jets=args.jets, out=args.out, seed=args.seed,
                          workers=args.workers, shard=args.shard, num_shards=args.num_shards,
                          resim=args.resim, pileup=args.pileup, jets_per_file=args.jets_per_file,
-                         chunk_events=args.chunk_events, detector_card=args.detector_card)
+                         chunk_events=args.chunk_events, detector_card=args.detector_card,
+                         jet_pt_min=args.jet_pt_min, jet_r=args.jet_r,
+                         mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None)
     summary = generate(cfg, progress=not args.no_progress)
     print(format_summary(summary))
     return 0

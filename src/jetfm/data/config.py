@@ -23,12 +23,13 @@ import yaml
 
 from .. import labels as jetclass2
 from ..errors import ConfigError
-from ..schema import OUTPUT_SCHEMA, is_list_type
+from ..schema import OUTPUT_SCHEMA, TRUTH_COLUMNS, is_list_type
 from .label_groups import group_of_label, resolve_names
 from .label_spaces import JETCLASS_LABELS
 
 # Columns a config may name, and whether they are per-particle lists.
-KNOWN_COLUMNS: dict[str, bool] = {f.name: is_list_type(f.type) for f in OUTPUT_SCHEMA}
+KNOWN_COLUMNS: dict[str, bool] = {f.name: is_list_type(f.type)
+                                  for f in list(OUTPUT_SCHEMA) + list(TRUTH_COLUMNS)}
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import DataError
-from ..schema import JETCLASS2_COLUMNS, OUTPUT_SCHEMA, is_list_type, value_type
+from ..schema import (JETCLASS2_COLUMNS, OUTPUT_SCHEMA, TRUTH_COLUMNS, is_list_type,
+                      value_type)
 from .paths import PathLike, PathsLike, expand_paths
 
 # Types we know: JetClass-II columns plus jetfm's extras; other columns pass through unchecked.
-KNOWN_TYPES: dict[str, pa.DataType] = {f.name: f.type for f in OUTPUT_SCHEMA}
+KNOWN_TYPES: dict[str, pa.DataType] = {f.name: f.type
+                                       for f in list(OUTPUT_SCHEMA) + list(TRUTH_COLUMNS)}
 
 _FLOATS = (pa.float32(), pa.float64())
 _INTS = (pa.int32(), pa.int64())

@@ -13,11 +13,13 @@ import awkward as ak
 import numpy as np
 import pyarrow as pa
 
-from ..schema import OUTPUT_SCHEMA
+from ..schema import sample_schema
 from .detector import DetectorConfig, simulate_detector
+from .downstream_truth import DROP_REASONS, jet_truth
 from .jets import build_jets
 from .pileup import apply_chs_puppi
-from .processes import ChunkSpec, draw_chunk
+from .processes import ChunkSpec
+from .samples import SampleOptions, draw_chunk, get_sample
 from .pythia_run import (EventRecords, final_state, generate_events, is_invisible,
                          merge_particles, pileup_particles, seed_for_pythia)
 from .truth import AUX_COLUMNS, event_truth, label_jets
@@ -37,13 +39,17 @@ class ChunkTask:
     pileup: float = 0.0
     mpi_file: str | None = None
     detector: DetectorConfig | None = None     # None: the built-in CMS card
+    options: SampleOptions = SampleOptions()
+    jet_pt_min: float = 200.0                  # GeV
+    jet_r: float = 0.8                         # anti-kT radius, also the truth-matching cone
 
 
 @dataclass
 class ChunkResult:
-    table: pa.Table          # jets in OUTPUT_SCHEMA order
+    table: pa.Table          # jets in the sample's schema order (`schema.sample_schema`)
     n_events: int            # generated events (replicas included)
     params: dict             # the drawn grid point, for the record
+    dropped: dict            # reason -> jets dropped by the sample's truth rules
 
 
 def chunk_seeds(task: ChunkTask) -> list[np.random.SeedSequence]:
@@ -71,7 +77,7 @@ def run_chunk(task: ChunkTask, spec: ChunkSpec | None = None) -> ChunkResult:
     """Simulate one chunk; `spec` replaces the sample's drawn card (validation studies)."""
     s_grid, s_pythia, s_pileup, s_detector = chunk_seeds(task)
     if spec is None:
-        spec = draw_chunk(task.sample, np.random.default_rng(s_grid))
+        spec = draw_chunk(task.sample, np.random.default_rng(s_grid), task.options)
     mpi = Path(task.mpi_file) if task.mpi_file else None
     records = generate_events(spec, seed_for_pythia(s_pythia), task.n_events,
                               resim=task.resim, mpi_file=mpi)
@@ -84,15 +90,21 @@ def run_chunk(task: ChunkTask, spec: ChunkSpec | None = None) -> ChunkResult:
     pf = simulate_detector(particles, np.random.default_rng(s_detector), task.detector)
     if task.pileup > 0:
         pf = apply_chs_puppi(pf)
-    jets = build_jets(pf, visible, records.n_events)
-    table = _label_and_assemble(task, spec.family, records, jets)
-    return ChunkResult(table, records.n_events, dict(spec.params))
+    jets = build_jets(pf, visible, records.n_events, pt_min=task.jet_pt_min, r=task.jet_r)
+    table, dropped = _label_and_assemble(task, spec, records, jets)
+    return ChunkResult(table, records.n_events, dict(spec.params), dropped)
 
 
-def _label_and_assemble(task: ChunkTask, family: str, records: EventRecords, jets: dict) -> pa.Table:
+def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
+                        jets: dict) -> tuple[pa.Table, dict]:
+    family = spec.family
+    truth_names = get_sample(task.sample).truth_columns
     jet_event = np.asarray(jets["event"], dtype=np.int64)
     n_jets = len(jet_event)
     labels = np.full(n_jets, -1, dtype=np.int32)
+    truth_ok = np.ones(n_jets, dtype=bool)
+    truth_cols = {c: np.zeros(n_jets, dtype=np.float64) for c in truth_names}
+    drop_reason = np.full(n_jets, -1)
     aux: list[list[np.ndarray]] = [[] for _ in AUX_COLUMNS]   # per column: one array per jet
     aux_order = np.empty(n_jets, dtype=np.int64)               # jets are visited event by event
     group = np.full(n_jets, -1, dtype=np.int64)
@@ -103,8 +115,16 @@ def _label_and_assemble(task: ChunkTask, family: str, records: EventRecords, jet
     for ev in np.unique(jet_event):
         idx = np.flatnonzero(jet_event == ev)
         record = records.event(int(ev))
-        lab, aux_ev = label_jets(event_truth(record, family), family, jet_eta[idx], jet_phi[idx])
+        kw = {k: v for k, v in (("x_ids", spec.x_ids), ("y_ids", spec.y_ids)) if v is not None}
+        truth = event_truth(record, family, **kw)
+        lab, aux_ev = label_jets(truth, family, jet_eta[idx], jet_phi[idx], r=task.jet_r)
         labels[idx] = lab
+        if truth_names:
+            cols, ok, why = jet_truth(task.sample, spec.params, record, truth, jet_eta[idx],
+                                      jet_phi[idx], task.jet_r)
+            for c in truth_names:
+                truth_cols[c][idx] = cols[c]
+            truth_ok[idx], drop_reason[idx] = ok, np.where(lab >= 0, why, -1)
         for col, name in zip(aux, AUX_COLUMNS):
             col.extend(aux_ev[name])
         aux_order[pos:pos + len(idx)] = idx
@@ -115,13 +135,16 @@ def _label_and_assemble(task: ChunkTask, family: str, records: EventRecords, jet
             pev = int(records.parton_event[ev])
             for j in idx:
                 group[j] = (base + pev) * 8 + _nearest(axes, jet_eta[j], jet_phi[j])
-    keep = labels >= 0
+    keep = (labels >= 0) & truth_ok
+    dropped = {DROP_REASONS[i]: int((drop_reason == i).sum())
+               for i in range(len(DROP_REASONS)) if (drop_reason == i).any()}
     # aux rows were appended in visiting order; map them back to jet order, keep labelled jets
     rank = np.empty(n_jets, dtype=np.int64)
     rank[aux_order] = np.arange(n_jets)
     aux_rows = rank[np.flatnonzero(keep)]
+    schema = sample_schema(truth_names)
     columns = []
-    for field in OUTPUT_SCHEMA:
+    for field in schema:
         name = field.name
         if name in AUX_COLUMNS:
             columns.append(_list_array([aux[AUX_COLUMNS.index(name)][r] for r in aux_rows], field.type))
@@ -134,10 +157,12 @@ def _label_and_assemble(task: ChunkTask, family: str, records: EventRecords, jet
             col = group
         elif name == "sample":
             col = np.array([task.sample] * n_jets, dtype=object)
+        elif name in truth_cols:
+            col = truth_cols[name].astype(field.type.to_pandas_dtype())
         else:
             col = jets[name]
         columns.append(_to_arrow(col, field.type, keep))
-    return pa.Table.from_arrays(columns, schema=OUTPUT_SCHEMA)
+    return pa.Table.from_arrays(columns, schema=schema), dropped
 
 
 def _list_array(rows: list[np.ndarray], typ: pa.DataType) -> pa.Array:

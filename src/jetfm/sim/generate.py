@@ -33,10 +33,11 @@ from ..errors import ConfigError, DataError
 from ..io import (FolderLock, atomic_path, make_output_folder, remove_empty_folders,
                   remove_stale_temps, write_config)
 from ..labels import FAMILIES
-from ..schema import OUTPUT_SCHEMA
+from ..schema import sample_schema
 from .chunk import ChunkTask
 from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
-from .processes import SAMPLES
+from .downstream import MASS_RATIOS
+from .samples import SAMPLES, SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
 
@@ -57,10 +58,19 @@ class GenerateConfig:
     jets_per_file: int = 100_000
     chunk_events: int = 100
     detector_card: str = "cms"      # built-in card name or a YAML file
+    jet_pt_min: float = 200.0       # GeV
+    jet_r: float = 0.8              # anti-kT radius (and truth-matching cone)
+    mass_ratios: tuple[float, ...] | None = None   # xww only: subset of MASS_RATIOS
 
     def validate(self) -> None:
-        if self.sample not in SAMPLES:
-            raise ConfigError(f"--sample {self.sample!r} is not known; choose one of {sorted(SAMPLES)}")
+        get_sample(self.sample)
+        if self.mass_ratios is not None:
+            if self.sample != "xww":
+                raise ConfigError("--mass-ratios applies to --sample xww only")
+            bad = [r for r in self.mass_ratios if r not in MASS_RATIOS]
+            if bad or not self.mass_ratios:
+                raise ConfigError(f"--mass-ratios {list(self.mass_ratios)}: each must be one "
+                                  f"of {list(MASS_RATIOS)}")
         checks = [
             (self.jets > 0, "--jets must be > 0"),
             (self.workers >= 1, "--workers must be >= 1"),
@@ -71,6 +81,9 @@ class GenerateConfig:
             (self.jets_per_file > 0, "--jets-per-file must be > 0"),
             (self.chunk_events > 0, "--chunk-events must be > 0"),
             (0 <= self.seed < 2**63, "--seed must be a non-negative integer"),
+            (math.isfinite(self.jet_pt_min) and self.jet_pt_min > 0,
+             "--jet-pt-min must be a finite number of GeV > 0"),
+            (math.isfinite(self.jet_r) and 0.1 <= self.jet_r <= 1.5, "--jet-r must be in [0.1, 1.5]"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -91,7 +104,12 @@ class GenerateConfig:
             d.pop(k)
         d["detector"] = detector.to_card()
         d["jetfm_version"] = __version__
+        if d["mass_ratios"] is not None:
+            d["mass_ratios"] = sorted(d["mass_ratios"])
         return d
+
+    def sample_options(self) -> SampleOptions:
+        return SampleOptions(mass_ratios=self.mass_ratios)
 
 
 def plan_files(cfg: GenerateConfig) -> list[tuple[int, int, Path]]:
@@ -167,7 +185,8 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     plan = plan_files(cfg)
     cfg_name = "generate_config.yaml" if cfg.num_shards == 1 else \
         f"generate_config.shard{cfg.shard}-of-{cfg.num_shards}.yaml"
-    record = {**asdict(cfg), "out": str(out.absolute()), "detector_card": cfg.resolved_card(),
+    record = {**asdict(cfg), "mass_ratios": settings["mass_ratios"],
+              "out": str(out.absolute()), "detector_card": cfg.resolved_card(),
               "jetfm_version": __version__, "files": [p.name for _, _, p in plan],
               "mpi_init_file": None, "settings": settings}
     if out.is_dir() and not os.access(out, os.W_OK):
@@ -199,13 +218,15 @@ def _read_only_folder(cfg, out: Path, plan, key: str, settings: dict) -> dict:
         raise ConfigError(f"--out {out}: folder is not writable and {len(missing)} of its "
                           f"{len(plan)} files are missing or damaged (first {missing[0].name})")
     stats = {"files_written": [], "files_skipped": len(plan), "jets": 0, "events": 0,
-             "label_counts": np.zeros(188, dtype=np.int64), "nparticles_sum": 0, "seconds": 0.0}
+             "label_counts": np.zeros(188, dtype=np.int64), "nparticles_sum": 0, "seconds": 0.0,
+             "dropped": {}}
     return _summary(cfg, stats, len(plan))
 
 
 def _run(cfg, plan, todo, key, mpi_file, detector, progress) -> dict:
     stats = {"files_written": [], "files_skipped": len(plan) - len(todo), "jets": 0,
-             "events": 0, "label_counts": np.zeros(188, dtype=np.int64), "nparticles_sum": 0}
+             "events": 0, "label_counts": np.zeros(188, dtype=np.int64), "nparticles_sum": 0,
+             "dropped": {}}
     t0 = time.time()
     bar = tqdm(total=sum(n for _, n, _ in todo), unit="jet", disable=not progress,
                desc=f"generate {cfg.sample}", dynamic_ncols=True)
@@ -215,11 +236,13 @@ def _run(cfg, plan, todo, key, mpi_file, detector, progress) -> dict:
         if chunk >= 10**5:
             raise RuntimeError("chunk index overflow")
         return ChunkTask(cfg.sample, cfg.seed, todo[pos][0], chunk, cfg.chunk_events,
-                         cfg.resim, cfg.pileup, mpi_file, detector)
+                         cfg.resim, cfg.pileup, mpi_file, detector, cfg.sample_options(),
+                         cfg.jet_pt_min, cfg.jet_r)
     scheduler = ChunkScheduler(pool, [n for _, n, _ in todo], task, window=2 * cfg.workers)
     try:
         for pos, (f, target, path) in enumerate(todo):
-            _write_file(scheduler, pos, target, path, key, stats, bar)
+            _write_file(scheduler, pos, target, path, key, stats, bar,
+                        sample_schema(get_sample(cfg.sample).truth_columns))
             scheduler.file_done(pos)
     finally:
         if pool:
@@ -230,9 +253,9 @@ def _run(cfg, plan, todo, key, mpi_file, detector, progress) -> dict:
 
 
 def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, key: str,
-                stats: dict, bar) -> None:
+                stats: dict, bar, schema: pa.Schema) -> None:
     written = 0
-    schema = OUTPUT_SCHEMA.with_metadata({META_KEY: key.encode()})
+    schema = schema.with_metadata({META_KEY: key.encode()})
     with atomic_path(path) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd", write_page_checksum=True) as writer:
             chunk = 0
@@ -241,6 +264,8 @@ def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, ke
                 chunk += 1
                 table = result.table.slice(0, target - written)
                 stats["events"] += result.n_events
+                for reason, n in result.dropped.items():
+                    stats["dropped"][reason] = stats["dropped"].get(reason, 0) + n
                 if table.num_rows:
                     writer.write_table(table.replace_schema_metadata(schema.metadata))
                     written += table.num_rows
@@ -272,6 +297,7 @@ def format_summary(s: dict) -> str:
             ("mean constituents", f"{s['mean_constituents']:.1f}"),
             ("time", f"{s['seconds']:.1f} s ({s['jets_per_second']:.1f} jets/s)")]
     rows += [(f"jets in {fam}", n) for fam, n in s["jets_per_family"].items()]
+    rows += [(f"jets dropped: {why}", n) for why, n in s["dropped"].items()]
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
     lines += [f"  {p}" for p in s["files_written"]]

@@ -19,10 +19,10 @@ from jetfm.schema import (GENJET_FLOAT, GENJET_INT, GENPART_FLOAT, GENPART_INT, 
 
 __all__ = ["build_jets", "output_columns"]
 
-# Soft drop (beta=0, z_cut=0.1, R0=0.8) and N-subjettiness (beta=1, R0=0.8, one-pass kT axes,
-# normalised measure), as in the JetClass-II / CMS AK8 set-up.
-SD_BETA, SD_ZCUT, SD_R0 = 0.0, 0.1, 0.8
-NSUB_BETA, NSUB_R0 = 1.0, 0.8
+# Soft drop (beta=0, z_cut=0.1) and N-subjettiness (beta=1, one-pass kT axes, normalised
+# measure), as in the JetClass-II / CMS AK8 set-up; R0 is the jet radius (0.8 for AK8).
+SD_BETA, SD_ZCUT = 0.0, 0.1
+NSUB_BETA = 1.0
 
 # input flag names: the schema's part_is* without the prefix
 PF_FLAGS = [c.removeprefix("part_") for c in PARTICLE_BOOL]
@@ -93,11 +93,11 @@ def _cluster(px, py, pz, e, counts, r: float, min_pt: float):
     return jet_event, con_jet, local + starts[jet_event[con_jet]]
 
 
-def _groom(px, py, pz, e, counts, with_taus: bool):
+def _groom(px, py, pz, e, counts, with_taus: bool, r0: float):
     """Soft-drop mass (and τ1..τ4) of many jets at once (see `substructure`)."""
     cs = recluster(px, py, pz, e, counts)
-    sdmass = softdrop_mass(cs, counts, zcut=SD_ZCUT, beta=SD_BETA, r0=SD_R0)
-    taus = (nsubjettiness(cs, len(counts), n_max=4, beta=NSUB_BETA, r0=NSUB_R0)
+    sdmass = softdrop_mass(cs, counts, zcut=SD_ZCUT, beta=SD_BETA, r0=r0)
+    taus = (nsubjettiness(cs, len(counts), n_max=4, beta=NSUB_BETA, r0=r0)
             if with_taus else None)
     return sdmass, taus
 
@@ -177,7 +177,7 @@ def build_jets(pf: dict[str, np.ndarray], gen: dict[str, np.ndarray], n_events: 
     for col in PF_FLAGS:
         out["part_" + col] = _jagged(np.asarray(pf[col])[cidx], ncon, np.bool_)
 
-    sdmass, taus = _groom(px[cidx], py[cidx], pz[cidx], e[cidx], ncon, with_taus=True)
+    sdmass, taus = _groom(px[cidx], py[cidx], pz[cidx], e[cidx], ncon, with_taus=True, r0=r)
     out["jet_pt"] = j_pt.astype(np.float32)
     out["jet_eta"] = j_eta.astype(np.float32)
     out["jet_phi"] = j_phi.astype(np.float32)
@@ -250,7 +250,7 @@ def _gen_columns(gen, gen_counts, jet_event, j_eta, j_phi, sgn, r, genjet_pt_min
     has = match >= 0
     m = match[has]
     sdm = np.zeros(nj)
-    sdm[has] = _groom(gpx[cidx], gpy[cidx], gpz[cidx], ge[cidx], ncon[has], with_taus=False)[0]
+    sdm[has] = _groom(gpx[cidx], gpy[cidx], gpz[cidx], ge[cidx], ncon[has], with_taus=False, r0=r)[0]
     for col, vals in (("genjet_pt", gpt), ("genjet_eta", geta), ("genjet_phi", gphi),
                       ("genjet_energy", gsum[3])):
         v = np.zeros(nj, np.float32)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ConfigError
 
 ECM_GEV = 13000.0
 PTHAT_GRID = np.geomspace(100.0, 2500.0, 25)           # log grid of PhaseSpace:pTHatMin
@@ -63,6 +62,8 @@ class ChunkSpec:
     family: str                   # res2p | res34p | qcd: which labelling rules apply
     settings: tuple[str, ...]
     params: dict = field(default_factory=dict)   # drawn grid values, for the record
+    x_ids: tuple[int, ...] | None = None         # resonance ids for labelling (None: family's)
+    y_ids: tuple[int, ...] | None = None
 
 
 def decay_table(pid: int, channels, width: float) -> list[str]:
@@ -82,19 +83,19 @@ def mass_lines(pid: int, mass: float, width: float) -> list[str]:
             f"{pid}:mMax = {mass + 10 * width:.6g}"]
 
 
-def _width(mass: float) -> float:
+def resonance_width(mass: float) -> float:
     return max(1e-3 * mass, 0.01)
 
 
-def _pthat_lines(rng: np.random.Generator) -> tuple[list[str], float]:
+def draw_pthat(rng: np.random.Generator) -> tuple[list[str], float]:
     pthat = float(rng.choice(PTHAT_GRID))
     return [f"PhaseSpace:pTHatMin = {pthat:.6g}"], pthat
 
 
 def res2p_chunk(rng: np.random.Generator, sample: str = "res2p") -> ChunkSpec:
     mass = float(rng.choice(RES2P_MASSES))
-    pthat_lines, pthat = _pthat_lines(rng)
-    w = _width(mass)
+    pthat_lines, pthat = draw_pthat(rng)
+    w = resonance_width(mass)
     # 10 of the 15 Res2P labels come from the neutral X, 5 (+ half of X_qq) from the charged.
     if rng.random() < 0.6:
         lines = ["HiggsSM:gg2Hg(l:t) = on", "HiggsSM:qg2Hq(l:t) = on", "HiggsSM:qqbar2Hg(l:t) = on",
@@ -113,8 +114,8 @@ def res34p_chunk(rng: np.random.Generator, sample: str = "res34p") -> ChunkSpec:
     m_x = float(rng.choice(RES34P_MX))
     my_grid = np.arange(RES34P_MY_MIN, m_x / 2.0 - 1e-9, RES34P_MY_STEP)
     m_y = float(rng.choice(my_grid))
-    pthat_lines, pthat = _pthat_lines(rng)
-    wx, wy = _width(m_x), _width(m_y)
+    pthat_lines, pthat = draw_pthat(rng)
+    wx, wy = resonance_width(m_x), resonance_width(m_y)
     lines = ["Higgs:useBSM = on", "HiggsBSM:gg2H1g(l:t) = on", "HiggsBSM:qg2H1q(l:t) = on",
              "HiggsBSM:qqbar2H1g(l:t) = on",
              *mass_lines(25, m_x, wx), *decay_table(25, [((35, 35), 0.5), ((37, -37), 0.5)], wx),
@@ -125,20 +126,12 @@ def res34p_chunk(rng: np.random.Generator, sample: str = "res34p") -> ChunkSpec:
 
 
 def qcd_chunk(rng: np.random.Generator, sample: str = "qcd") -> ChunkSpec:
-    pthat_lines, pthat = _pthat_lines(rng)
+    pthat_lines, pthat = draw_pthat(rng)
     return ChunkSpec(sample, "qcd", tuple(["HardQCD:all = on"] + pthat_lines), {"pthat_min": pthat})
 
 
-SAMPLES = {
+JETCLASS2_SAMPLES = {
     "res2p": res2p_chunk,
     "res34p": res34p_chunk,
     "qcd": qcd_chunk,
 }
-
-
-def draw_chunk(sample: str, rng: np.random.Generator) -> ChunkSpec:
-    try:
-        make = SAMPLES[sample]
-    except KeyError:
-        raise ConfigError(f"--sample {sample!r} is not known; choose one of {sorted(SAMPLES)}") from None
-    return make(rng)

@@ -1,0 +1,54 @@
+"""Pythia cards of the samples the downstream benchmarks need beyond JetClass-II's three
+families (DESIGN §3 "Extra samples"). Same chunk machinery: each function draws one chunk's
+settings; pT comes from the same `PhaseSpace:pTHatMin` log grid as the other samples.
+
+- `wplus`, `wminus`: W± + parton (`WeakBosonAndParton:qqbar2Wg, qg2Wq`), W → qq̄′ only, one
+  charge: `24:onPosIfAny` (W⁺) or `24:onNegIfAny` (W⁻) opens the quark channels of that
+  charge alone, so Pythia produces only it. Physical W mass. Labelled by the Res2P rules.
+- `xww`: X (`h0`, 25, produced like Res2P's neutral X) → W⁺W⁻, W → qq̄′, with
+  m_X = m_W / r for r ∈ {0.2, 0.4, 0.6432, 0.8} (402, 201, 125, 100.5 GeV). Below 2 m_W one W
+  is off shell: Pythia draws both W masses from their Breit–Wigner within the phase space,
+  as for the SM h0 → W W*. Labelled by the Res34P rules with Y = W (≥ 3 quarks in the jet).
+- `quark`, `gluon`: Z(→ νν̄) + one parton, `qg → Z q` or `qq̄ → Z g` (the standard q/g recipe:
+  one hard parton per event, the Z invisible). Labelled by the QCD rules; the truth is the
+  hard parton in the jet (`downstream_truth.py`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .processes import ChunkSpec, decay_table, draw_pthat, mass_lines, resonance_width
+
+W_MASS = 80.4                                  # GeV: m_X = W_MASS / ratio
+MASS_RATIOS = (0.2, 0.4, 0.6432, 0.8)          # m_W / m_X of the X → WW(*) sample
+W_TO_QUARKS = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
+Z_TO_NEUTRINOS = ("WeakZ0:gmZmode = 2", "23:onMode = off", "23:onIfAny = 12 14 16")
+
+
+def w_chunk(rng: np.random.Generator, charge: int, sample: str) -> ChunkSpec:
+    pthat_lines, pthat = draw_pthat(rng)
+    open_one_charge = "onPosIfAny" if charge > 0 else "onNegIfAny"
+    lines = ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on",
+             "24:onMode = off", f"24:{open_one_charge} = 1 2 3 4 5"]
+    return ChunkSpec(sample, "res2p", tuple(lines + pthat_lines),
+                     {"pthat_min": pthat, "w_charge": charge}, x_ids=(24,))
+
+
+def xww_chunk(rng: np.random.Generator, mass_ratios=MASS_RATIOS, sample: str = "xww") -> ChunkSpec:
+    ratio = float(rng.choice(np.asarray(mass_ratios, dtype=float)))
+    m_x = W_MASS / ratio
+    pthat_lines, pthat = draw_pthat(rng)
+    w = resonance_width(m_x)
+    lines = ["HiggsSM:gg2Hg(l:t) = on", "HiggsSM:qg2Hq(l:t) = on", "HiggsSM:qqbar2Hg(l:t) = on",
+             *mass_lines(25, m_x, w), *decay_table(25, [((24, -24), 1.0)], w), *W_TO_QUARKS]
+    return ChunkSpec(sample, "res34p", tuple(lines + pthat_lines),
+                     {"m_X": m_x, "mass_ratio": ratio, "pthat_min": pthat},
+                     x_ids=(25,), y_ids=(24,))
+
+
+def zjet_chunk(rng: np.random.Generator, parton: str) -> ChunkSpec:
+    pthat_lines, pthat = draw_pthat(rng)
+    process = {"quark": "WeakBosonAndParton:qg2gmZq = on",
+               "gluon": "WeakBosonAndParton:qqbar2gmZg = on"}[parton]
+    return ChunkSpec(parton, "qcd", (process, *Z_TO_NEUTRINOS, *pthat_lines),
+                     {"pthat_min": pthat})

@@ -1,0 +1,58 @@
+"""Every sample `jetfm generate --sample NAME` knows: how a chunk's Pythia card is drawn and
+which truth columns its files carry besides the JetClass-II schema."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConfigError
+from .downstream import MASS_RATIOS, w_chunk, xww_chunk, zjet_chunk
+from .processes import JETCLASS2_SAMPLES, ChunkSpec
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    """Sample-specific settings of a run (recorded with its files)."""
+    mass_ratios: tuple[float, ...] | None = None     # xww: subset of MASS_RATIOS (None: all)
+
+
+@dataclass(frozen=True)
+class Sample:
+    draw: Callable[[np.random.Generator, SampleOptions], ChunkSpec]
+    summary: str
+    truth_columns: tuple[str, ...] = ()
+
+
+SAMPLES: dict[str, Sample] = {
+    "res2p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res2p"](rng),
+                    "JetClass-II Res2P: X -> 2 prongs (labels 0-14)"),
+    "res34p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res34p"](rng),
+                     "JetClass-II Res34P: X -> YY -> 3/4 prongs (labels 15-160)"),
+    "qcd": Sample(lambda rng, o: JETCLASS2_SAMPLES["qcd"](rng),
+                  "JetClass-II QCD multijet (labels 161-187)"),
+    "wplus": Sample(lambda rng, o: w_chunk(rng, +1, "wplus"), "W+ -> qq' jets",
+                    ("truth_charge",)),
+    "wminus": Sample(lambda rng, o: w_chunk(rng, -1, "wminus"), "W- -> qq' jets",
+                     ("truth_charge",)),
+    "xww": Sample(lambda rng, o: xww_chunk(rng, o.mass_ratios or MASS_RATIOS),
+                  "X -> WW(*) -> 4 quarks at m_W/m_X in {0.2, 0.4, 0.6432, 0.8}",
+                  ("truth_mass_ratio",)),
+    "quark": Sample(lambda rng, o: zjet_chunk(rng, "quark"),
+                    "light-quark jets (Z(->nunu) + q)", ("truth_parton_pid",)),
+    "gluon": Sample(lambda rng, o: zjet_chunk(rng, "gluon"),
+                    "gluon jets (Z(->nunu) + g)", ("truth_parton_pid",)),
+}
+
+
+def get_sample(name: str) -> Sample:
+    try:
+        return SAMPLES[name]
+    except KeyError:
+        raise ConfigError(f"--sample {name!r} is not known; choose one of {sorted(SAMPLES)}") from None
+
+
+def draw_chunk(sample: str, rng: np.random.Generator,
+               options: SampleOptions = SampleOptions()) -> ChunkSpec:
+    return get_sample(sample).draw(rng, options)

@@ -1,0 +1,173 @@
+"""The downstream samples (W±, X → WW(*), quark, gluon): truth logic on hand-built event
+records, then short real runs through `jetfm generate` (schema, truth values, options)."""
+import glob
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from jetfm.cli import main
+from jetfm.data.dataset import check_files
+from jetfm.data.config import load_data_config
+from jetfm.labels import LABEL_NAMES
+from jetfm.schema import TRUTH_COLUMNS, sample_schema
+from jetfm.sim.chunk import ChunkTask, run_chunk
+from jetfm.sim.downstream import MASS_RATIOS, W_MASS, Z_TO_NEUTRINOS
+from jetfm.sim.processes import ChunkSpec
+from jetfm.sim.downstream_truth import DROP_REASONS, jet_truth, parton_truth
+from jetfm.sim.truth import event_truth, label_jets
+
+from .records import Record
+
+
+def w_event(pid: int, phi: float = 0.5):
+    """W (pid ±24) + recoiling gluon; W → ud̄ (W⁺) or dū (W⁻), both quarks near φ."""
+    rec = Record()
+    w = rec.add(pid, -22, 600.0, 0.2, phi, m=80.4)
+    rec.add(21, -23, 600.0, -0.4, phi + np.pi)
+    wb = rec.copy(w, pt=605.0)
+    quarks = (2, -1) if pid > 0 else (1, -2)
+    rec.decay(wb, (quarks[0], 300.0, 0.25, phi + 0.1), (quarks[1], 300.0, 0.15, phi - 0.1))
+    return rec.numpy()
+
+
+@pytest.mark.parametrize("pid,charge", [(24, 1), (-24, -1)])
+def test_w_charge_from_the_w_whose_quarks_are_in_the_jet(pid, charge):
+    record = w_event(pid)
+    truth = event_truth(record, "res2p", x_ids=(24,))
+    eta, phi = np.array([0.2, -0.4]), np.array([0.5, 0.5 + np.pi])   # W jet, recoil jet
+    lab, _ = label_jets(truth, "res2p", eta, phi)
+    assert LABEL_NAMES[lab[0]] == "X_qq" and lab[1] == -1
+    cols, keep, _ = jet_truth("wplus" if charge > 0 else "wminus", {}, record, truth, eta, phi, 0.8)
+    assert cols["truth_charge"].tolist() == [charge, 0] and keep.all()
+
+
+def z_plus_partons(*partons):
+    """Z(→νν̄) + hard partons (pid, eta, phi), all status −23 (showered)."""
+    rec = Record()
+    z = rec.add(23, -22, 500.0, 0.0, 0.0, m=91.2)
+    rec.decay(z, (12, 250.0, 0.1, 0.0), (-12, 250.0, -0.1, 0.1), status=23)
+    for pid, eta, phi in partons:
+        rec.add(pid, -23, 500.0, eta, phi)
+    return rec.numpy()
+
+
+def test_parton_truth_keeps_one_parton_and_says_why_it_drops():
+    record = z_plus_partons((2, 0.0, 3.0), (21, 1.5, -2.0), (21, 1.9, -2.2), (4, -1.5, 1.0))
+    eta = np.array([0.05, 1.7, -1.5, -2.0])
+    phi = np.array([3.05, -2.1, 1.0, -0.5])    # u quark, two gluons, c quark, nothing
+    pid, keep, reason = parton_truth(record, "quark", eta, phi, 0.8)
+    assert pid[0] == 2 and keep.tolist() == [True, False, False, False]
+    assert [DROP_REASONS[r] for r in reason[1:]] == [
+        "two hard partons in the jet", "heavy-flavour quark", "no hard parton in the jet"]
+    # the Z's neutrinos (status 23) are not partons; a gluon sample keeps the lone gluon
+    pid, keep, _ = parton_truth(z_plus_partons((21, 0.0, 0.0)), "gluon", np.array([0.0]),
+                                np.array([0.05]), 0.8)
+    assert pid.tolist() == [21] and keep.tolist() == [True]
+    # a smaller cone (AK4) no longer reaches the parton
+    assert not parton_truth(record, "quark", np.array([0.6]), np.array([3.0]), 0.4)[1][0]
+
+
+def test_mass_ratio_truth_and_schema():
+    cols, keep, _ = jet_truth("xww", {"mass_ratio": 0.4}, None, None, np.zeros(3), np.zeros(3), 0.8)
+    assert cols["truth_mass_ratio"].tolist() == pytest.approx([0.4] * 3) and keep.all()
+    assert [f.name for f in sample_schema(["truth_charge"])][-1] == "truth_charge"
+    assert W_MASS / np.array(MASS_RATIOS) == pytest.approx([402.0, 201.0, 125.0, 100.5], abs=0.1)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """40 jets of each new sample from `jetfm generate` (real Pythia + detector)."""
+    root = tmp_path_factory.mktemp("downstream")
+    extra = {"xww": ["--mass-ratios", "0.4", "0.8"]}
+    for sample in ("wplus", "wminus", "xww", "quark", "gluon"):
+        assert main(["generate", "--sample", sample, "--jets", "40", "--jets-per-file", "20",
+                     "--chunk-events", "40", "--seed", "3", "--out", str(root / sample),
+                     "--no-progress", *extra.get(sample, [])]) == 0
+    return root
+
+
+def _table(folder):
+    return pq.read_table(sorted(glob.glob(str(folder / "*.parquet")))).to_pandas()
+
+
+def test_generated_samples_carry_their_truth(made):
+    cfg = load_data_config("jetclass2")
+    for sample, column in (("wplus", "truth_charge"), ("wminus", "truth_charge"),
+                           ("xww", "truth_mass_ratio"), ("quark", "truth_parton_pid"),
+                           ("gluon", "truth_parton_pid")):
+        assert check_files(made / sample, cfg) == 40              # the readers' full check
+        schema = pq.read_schema(sorted(glob.glob(str(made / sample / "*.parquet")))[0])
+        assert schema.field(column).type == TRUTH_COLUMNS.field(column).type
+        t = _table(made / sample)
+        assert (t["sample"] == sample).all() and (t["jet_label"] >= 0).all()
+    assert set(_table(made / "wplus")["truth_charge"]) == {1}
+    assert set(_table(made / "wminus")["truth_charge"]) == {-1}
+    w = _table(made / "wplus")
+    assert {LABEL_NAMES[i] for i in w["jet_label"]} <= {"X_qq", "X_cs", "X_bq", "X_cq", "X_sq", "X_bc"}
+    assert set(np.round(_table(made / "xww")["truth_mass_ratio"].astype(float), 4)) <= {0.4, 0.8}
+    assert set(_table(made / "gluon")["truth_parton_pid"]) == {21}
+    assert set(np.abs(_table(made / "quark")["truth_parton_pid"])) <= {1, 2, 3}
+
+
+def test_physics_sanity_w_mass_and_quark_gluon_multiplicity(made):
+    w = pd.concat([_table(made / "wplus"), _table(made / "wminus")])
+    assert np.median(w["jet_sdmass"]) == pytest.approx(80.4, rel=0.1)
+    # gluons radiate more (C_A/C_F = 9/4): more constituents, at the same pTHat
+    n = {}
+    for parton, process in (("quark", "qg2gmZq"), ("gluon", "qqbar2gmZg")):
+        spec = ChunkSpec(parton, "qcd", (f"WeakBosonAndParton:{process} = on", *Z_TO_NEUTRINOS,
+                                         "PhaseSpace:pTHatMin = 400"))
+        n[parton] = run_chunk(ChunkTask(parton, 8, 0, 0, 60), spec).table.column(
+            "jet_nparticles").to_numpy()
+    assert len(n["quark"]) > 20 and n["gluon"].mean() > 1.15 * n["quark"].mean()
+
+
+def widest(t):
+    """Per jet, the largest (Δη, Δφ) distance of a constituent from the axis."""
+    return np.array([np.hypot(d, p).max() for d, p in zip(t["part_deta"], t["part_dphi"])])
+
+
+def test_jet_pt_threshold_and_radius_reach_the_jets(made):
+    spec = ChunkSpec("quark", "qcd", ("WeakBosonAndParton:qg2gmZq = on", *Z_TO_NEUTRINOS,
+                                      "PhaseSpace:pTHatMin = 100"))
+    tables = {}
+    for pt_min in (100.0, 200.0):
+        task = ChunkTask("quark", 5, 0, 0, 40, jet_pt_min=pt_min, jet_r=0.4)
+        tables[pt_min] = run_chunk(task, spec).table
+    pts = {k: t.column("jet_pt").to_numpy() for k, t in tables.items()}
+    assert pts[100.0].min() > 100 and (pts[100.0] < 200).sum() > 5
+    assert pts[200.0].min() > 200
+    # anti-kT cones are in rapidity, the columns in η: a few soft massive hadrons lie outside
+    assert np.median(widest(tables[100.0].to_pandas())) < 0.4 < 0.6 < \
+        np.median(widest(_table(made / "gluon")))
+
+
+def test_non_default_jet_settings_are_recorded(tmp_path):
+    out = tmp_path / "ak4"
+    assert main(["generate", "--sample", "gluon", "--jets", "5", "--chunk-events", "20",
+                 "--jet-r", "0.4", "--jet-pt-min", "150", "--out", str(out), "--no-progress"]) == 0
+    settings = yaml.safe_load((out / "generate_config.yaml").read_text())["settings"]
+    assert settings["jet_r"] == 0.4 and settings["jet_pt_min"] == 150
+    meta = pq.read_schema(out / "gluon_00000.parquet").metadata[b"jetfm.generate"]
+    assert '"jet_r": 0.4' in meta.decode()
+
+
+def test_mass_ratio_subset_is_recorded(made):
+    assert yaml.safe_load((made / "xww" / "generate_config.yaml").read_text())[
+        "settings"]["mass_ratios"] == [0.4, 0.8]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--sample", "qcd", "--mass-ratios", "0.4"], "--mass-ratios applies to --sample xww only"),
+    (["--sample", "xww", "--mass-ratios", "0.5"], "each must be one of"),
+    (["--sample", "quark", "--jet-r", "3"], "--jet-r must be in"),
+    (["--sample", "quark", "--jet-pt-min", "nan"], "--jet-pt-min must be"),
+])
+def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys, args, needle):
+    assert main(["generate", "--jets", "10", "--out", str(tmp_path / "o"), *args]) == 2
+    assert needle in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
