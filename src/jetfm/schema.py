@@ -61,6 +61,7 @@ TRUTH_COLUMNS = pa.schema([
     pa.field("truth_charge", pa.int32()),        # wplus/wminus: charge of the W (+1 / -1)
     pa.field("truth_mass_ratio", pa.float32()),  # xww: m_W / m_X of the chunk
     pa.field("truth_parton_pid", pa.int32()),    # quark/gluon: hard parton in the jet (PDG id)
+    pa.field("truth_tau_decay_mode", pa.int32()),  # tau: 5 (charged hadrons - 1) + min(pi0s, 2)
 ])
 
 

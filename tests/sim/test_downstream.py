@@ -16,7 +16,7 @@ from jetfm.schema import TRUTH_COLUMNS, sample_schema
 from jetfm.sim.chunk import ChunkTask, run_chunk
 from jetfm.sim.downstream import MASS_RATIOS, W_MASS, Z_TO_NEUTRINOS
 from jetfm.sim.processes import ChunkSpec
-from jetfm.sim.downstream_truth import DROP_REASONS, jet_truth, parton_truth
+from jetfm.sim.downstream_truth import DROP_REASONS, jet_truth, parton_truth, tau_truth
 from jetfm.sim.truth import event_truth, label_jets
 
 from .records import Record
@@ -70,6 +70,35 @@ def test_parton_truth_keeps_one_parton_and_says_why_it_drops():
     assert not parton_truth(record, "quark", np.array([0.6]), np.array([3.0]), 0.4)[1][0]
 
 
+def tau_event(prongs: int, pi0s: int, phi: float = 1.0):
+    """W⁻ → τ⁻ ν̄; τ⁻ (with a QED-radiation copy) → ν_τ + `prongs` charged pions + π⁰s, each
+    π⁰ → γγ; a recoiling gluon opposite."""
+    rec = Record()
+    w = rec.add(-24, -22, 600.0, 0.0, phi, m=80.4)
+    rec.add(21, -23, 600.0, 0.0, phi + np.pi)
+    tau, _ = rec.decay(w, (15, 450.0, 0.1, phi, 1.777), (-16, 150.0, -0.1, phi))
+    tau_b = rec.copy(tau, status=-51, pt=449.0)          # after a photon emission
+    charged = [(-211 if i % 2 == 0 else 211, 100.0, 0.1 + 0.02 * i, phi + 0.01 * i, 0.14)
+               for i in range(prongs)]
+    kids = rec.decay(tau_b, (16, 30.0, 0.1, phi), *charged,
+                     *[(111, 60.0, 0.12, phi - 0.02 * (i + 1), 0.135) for i in range(pi0s)],
+                     status=91)
+    for k in kids[1 + prongs:]:                        # π⁰ are decayed (negative status)
+        rec.rows[k]["status"] = -91
+        rec.decay(k, (22, 30.0, 0.12, phi), (22, 30.0, 0.12, phi - 0.01), status=91)
+    return rec.numpy()
+
+
+@pytest.mark.parametrize("prongs,pi0s,mode", [(1, 0, 0), (1, 1, 1), (1, 3, 2), (3, 0, 10),
+                                               (3, 1, 11)])
+def test_tau_decay_mode_and_the_tau_jet(prongs, pi0s, mode):
+    record = tau_event(prongs, pi0s)
+    eta, phi = np.array([0.1, 0.0]), np.array([1.0, 1.0 + np.pi])   # τ jet, recoil jet
+    got, keep, reason = tau_truth(record, eta, phi, 0.8)
+    assert got.tolist() == [mode, -1] and keep.tolist() == [True, False]
+    assert DROP_REASONS[reason[1]] == "not the tau_h jet"
+
+
 def test_mass_ratio_truth_and_schema():
     cols, keep, _ = jet_truth("xww", {"mass_ratio": 0.4}, None, None, np.zeros(3), np.zeros(3), 0.8)
     assert cols["truth_mass_ratio"].tolist() == pytest.approx([0.4] * 3) and keep.all()
@@ -82,7 +111,7 @@ def made(tmp_path_factory):
     """40 jets of each new sample from `jetfm generate` (real Pythia + detector)."""
     root = tmp_path_factory.mktemp("downstream")
     extra = {"xww": ["--mass-ratios", "0.4", "0.8"]}
-    for sample in ("wplus", "wminus", "xww", "quark", "gluon"):
+    for sample in ("wplus", "wminus", "xww", "quark", "gluon", "tau"):
         assert main(["generate", "--sample", sample, "--jets", "40", "--jets-per-file", "20",
                      "--chunk-events", "40", "--seed", "3", "--out", str(root / sample),
                      "--no-progress", *extra.get(sample, [])]) == 0
@@ -103,6 +132,9 @@ def test_generated_samples_carry_their_truth(made):
         assert schema.field(column).type == TRUTH_COLUMNS.field(column).type
         t = _table(made / sample)
         assert (t["sample"] == sample).all() and (t["jet_label"] >= 0).all()
+    tau = _table(made / "tau")
+    assert (tau["jet_label"] == -1).all() and tau["truth_tau_decay_mode"].isin([0, 1, 2, 10, 11, 12, 20]).all()
+    assert check_files(made / "tau", cfg, allow_unlabelled=True) == 40
     assert set(_table(made / "wplus")["truth_charge"]) == {1}
     assert set(_table(made / "wminus")["truth_charge"]) == {-1}
     w = _table(made / "wplus")

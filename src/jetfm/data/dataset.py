@@ -44,12 +44,15 @@ from .reweight import Reweighter, compute_reweighter
 
 
 def check_files(files: PathsLike, cfg: DataConfig, verify: bool = True,
-                progress: bool = False, extra_columns: Sequence[str] = ()) -> int:
+                progress: bool = False, extra_columns: Sequence[str] = (),
+                allow_unlabelled: bool = False) -> int:
     """Fail before a run starts on any file it would trip over later (perhaps only at the first
     validation, or in `evaluate`): with `verify` every page of the columns the run reads is
     read and checked (checksums, integer ranges, NaN/inf, empty jets, label range), otherwise
-    only footers (columns, types, label space, empty files). `extra_columns`: columns a
-    strategy reads besides the data config's. Returns the number of jets."""
+    only footers (columns, types, label space, empty files, unlabelled jets by the column
+    statistics). `extra_columns`: columns a strategy reads besides the data config's;
+    `allow_unlabelled`: jets with label −1 are fine (self-supervised strategies). Returns the
+    number of jets."""
     paths = expand_paths(files)
     cols = list(dict.fromkeys(cfg.required_columns() + list(extra_columns)))
     labels = cfg.labels.source_names if cfg.labels is not None else None
@@ -59,9 +62,10 @@ def check_files(files: PathsLike, cfg: DataConfig, verify: bool = True,
     for path in tqdm(paths, desc="check data", unit="file", disable=not progress,
                      dynamic_ncols=True):
         if verify:
-            total += verify_file(path, cols, labels, label_col, particle_col)
+            total += verify_file(path, cols, labels, label_col, particle_col,
+                                 allow_unlabelled=allow_unlabelled)
         else:
-            total += check_footer(path, cols, labels)
+            total += check_footer(path, cols, labels, label_col, allow_unlabelled)
     return total
 
 

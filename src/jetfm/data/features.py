@@ -243,12 +243,15 @@ def compute_flat(batch: ak.Array, cfg: DataConfig, *, path="<batch>", row_offset
     if cfg.labels is not None:
         src = ak.to_numpy(batch[cfg.labels.column]).astype(np.int64)
         n_src = len(cfg.labels.source_names)
-        bad = (src < 0) | (src >= n_src)
+        # −1: no JetClass-II label (tau, dark jets); kept as −1 for self-supervised runs, which
+        # alone are let through to here (check_files refuses them for classifiers)
+        unlabelled = src == -1
+        bad = (src < -1) | (src >= n_src) | (unlabelled & (reweighter is not None))
         if bad.any():
             raise DataError(f"{path}: column '{cfg.labels.column}' has values outside "
                             f"[0, {n_src}) for label space {cfg.labels.space!r}, first "
                             f"{src[bad][0]} at row {row_offset + np.flatnonzero(bad)[0]}")
-        jets["label"] = cfg.labels.mapping()[src]
+        jets["label"] = np.where(unlabelled, -1, cfg.labels.mapping()[np.maximum(src, 0)])
         if reweighter is not None:
             jets["weight"] = reweighter.weights(
                 *(ak.to_numpy(batch[c]) for c in reweighter.vars), src)

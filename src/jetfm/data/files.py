@@ -77,17 +77,51 @@ def iter_unit(unit: Unit, columns: Sequence[str], batch_size: int,
             break
 
 
+# jet_label of jets no JetClass-II label applies to (`jetfm generate --sample tau`, dark jets)
+UNLABELLED = -1
+_UNLABELLED_HINT = ("no JetClass-II label applies to them (e.g. `jetfm generate --sample tau`); "
+                    "a classifier (`--strategy supervised|clip`, `jetfm evaluate`) needs "
+                    "labelled jets: use a self-supervised strategy (jepa, resim, autoencoder) "
+                    "or leave these files out")
+
+
+def _unlabelled_error(path, column: str, n: int, where: str) -> DataError:
+    return DataError(f"{path}: column '{column}' has {n} unlabelled jets (-1){where}; "
+                     f"{_UNLABELLED_HINT}")
+
+
 def check_footer(path: PathLike, columns: Sequence[str],
-                 labels: Sequence[str] | None = None) -> int:
+                 labels: Sequence[str] | None = None, label_column: str | None = None,
+                 allow_unlabelled: bool = True) -> int:
     """Cheap checks from metadata: readable, `columns` present with JetClass-II types, the
-    file's label space equal to `labels` (if given), at least one jet. Returns the jet count."""
+    file's label space equal to `labels` (if given), at least one jet; with `label_column`
+    and not `allow_unlabelled`, no unlabelled jet by the Parquet column statistics.
+    Returns the jet count."""
     path = Path(path)
     if format_of(path) == "parquet":
         validate_parquet(path, required=columns)
+        if label_column in columns and not allow_unlabelled:
+            n = _negative_rows(path, label_column)
+            if n:
+                raise _unlabelled_error(path, label_column, n, " (column statistics)")
     check_label_space(path, labels)
     n = sum(u.num_rows for u in list_units(path))
     if n == 0:
         raise DataError(f"{path}: no jets in this file")
+    return n
+
+
+def _negative_rows(path: Path, column: str) -> int:
+    """Rows of the row groups whose statistics say `column` has a negative value (0 when the
+    file has no statistics: the full check reads the values)."""
+    with open_parquet(path) as pf:
+        meta = pf.metadata
+    j = meta.schema.to_arrow_schema().get_field_index(column)
+    n = 0
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(j).statistics
+        if stats is not None and stats.has_min_max and stats.min < 0:
+            n += meta.row_group(i).num_rows
     return n
 
 
@@ -101,27 +135,34 @@ def check_label_space(path: PathLike, labels: Sequence[str] | None) -> None:
 
 def verify_file(path: PathLike, columns: Sequence[str], labels: Sequence[str] | None = None,
                 label_column: str = "jet_label", particle_column: str | None = "part_px",
-                batch_size: int = 65536) -> int:
+                batch_size: int = 65536, allow_unlabelled: bool = False) -> int:
     """Read every page of `columns` and check the values (see the module docstring).
 
     Returns the number of jets. Raises DataError naming the file, column and first bad row.
     """
-    n = check_footer(path, columns, labels)
+    n = check_footer(path, columns, labels, label_column, allow_unlabelled)
     n_labels = len(labels) if labels is not None else len(label_names(path))
     for unit in list_units(path):
         for batch, row in iter_unit(unit, columns, batch_size):
             check_batch(batch, path, row, label_column if label_column in columns else None,
-                        n_labels, particle_column if particle_column in columns else None)
+                        n_labels, particle_column if particle_column in columns else None,
+                        allow_unlabelled)
     return n
 
 
 def check_batch(batch: ak.Array, path: PathLike, row_offset: int, label_column: str | None,
-                n_labels: int, particle_column: str | None) -> None:
-    """Value checks of one batch: finiteness, label range, no jet without particles."""
+                n_labels: int, particle_column: str | None,
+                allow_unlabelled: bool = False) -> None:
+    """Value checks of one batch: finiteness, label range (−1, unlabelled, only if allowed),
+    no jet without particles."""
     check_finite(batch, None, path, row_offset)
     if label_column is not None:
         lab = ak.to_numpy(batch[label_column])
-        bad = np.flatnonzero((lab < 0) | (lab >= n_labels))
+        low = UNLABELLED if allow_unlabelled else 0
+        bad = np.flatnonzero((lab < low) | (lab >= n_labels))
+        if len(bad) and (lab[bad] == UNLABELLED).all():
+            raise _unlabelled_error(path, label_column, len(bad),
+                                    f", first at row {row_offset + int(bad[0])}")
         if len(bad):
             raise DataError(f"{path}: column '{label_column}' has {len(bad)} values outside "
                             f"[0, {n_labels}), first {int(lab[bad[0]])} at row "
@@ -134,4 +175,4 @@ def check_batch(batch: ak.Array, path: PathLike, row_offset: int, label_column: 
 
 
 __all__ = ["Unit", "list_units", "iter_unit", "check_footer", "check_label_space",
-           "verify_file", "check_batch"]
+           "verify_file", "check_batch", "UNLABELLED"]

@@ -22,10 +22,11 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..io import check_writable_folder, make_output_folder, remove_empty_folders
 from ..schema import JETCLASS2_COLUMNS
-from .files import check_batch, check_footer, iter_unit, list_units
+from .files import UNLABELLED, check_batch, check_footer, iter_unit, list_units
 from .label_spaces import label_families, label_names
 from .paths import PathsLike, expand_paths, format_of
 
+UNLABELLED_NAME = "(unlabelled: -1)"
 COLUMNS = ["jet_pt", "jet_sdmass", "jet_tau1", "jet_tau2", "jet_nparticles", "jet_label"]
 FAMILIES = ("res2p", "res34p", "qcd")
 # name -> (bin edges, x label, file name); fixed so per-batch histograms can be summed.
@@ -60,12 +61,15 @@ class _Accumulator:
     def add(self, b: dict[str, np.ndarray], names: tuple[str, ...],
             family_of: np.ndarray, path: Path) -> None:
         lab = b["jet_label"]
-        if lab.size and (lab.min() < 0 or lab.max() >= len(names)):
+        if lab.size and (lab.min() < UNLABELLED or lab.max() >= len(names)):
             raise DataError(f"{path}: column 'jet_label' has values outside "
-                            f"[0, {len(names) - 1}] (min {lab.min()}, max {lab.max()})")
-        for i, c in enumerate(np.bincount(lab, minlength=len(names))):
+                            f"[-1, {len(names) - 1}] (min {lab.min()}, max {lab.max()})")
+        labelled = lab >= 0
+        for i, c in enumerate(np.bincount(lab[labelled], minlength=len(names))):
             if c:
                 self.labels[names[i]] = self.labels.get(names[i], 0) + int(c)
+        if not labelled.all():   # tau / dark-jet samples: no JetClass-II label
+            self.labels[UNLABELLED_NAME] = self.labels.get(UNLABELLED_NAME, 0) + int((~labelled).sum())
         npart = b["jet_nparticles"]
         if npart.size and npart.min() < 0:
             raise DataError(f"{path}: column 'jet_nparticles' has negative values")
@@ -81,7 +85,7 @@ class _Accumulator:
         tau21 = np.divide(b["jet_tau2"], b["jet_tau1"], out=np.zeros_like(b["jet_tau2"]),
                           where=ok)
         values = {"sdmass": b["jet_sdmass"], "pt": b["jet_pt"], "nparticles": npart}
-        fam = family_of[lab]
+        fam = np.where(labelled, family_of[np.maximum(lab, 0)], -1)
         self.unassigned += int((fam < 0).sum())
         for fi, f in enumerate(FAMILIES):
             sel = fam == fi
@@ -237,7 +241,8 @@ def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
             for batch, row in iter_unit(unit, COLUMNS, batch_size):
                 if max_jets is not None:
                     batch = batch[: max_jets - acc.jets]
-                check_batch(batch, path, row, "jet_label", len(names), None)
+                check_batch(batch, path, row, "jet_label", len(names), None,
+                            allow_unlabelled=True)
                 acc.add(_batch_numpy(batch), names, family_of, path)
                 if max_jets is not None and acc.jets >= max_jets:
                     break

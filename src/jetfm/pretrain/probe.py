@@ -70,7 +70,8 @@ class OnlineProbe(Callback):
             return
         emb, lab = np.concatenate(self._emb), np.concatenate(self._lab)
         metrics = embedding_diagnostics(emb)
-        acc = probe_accuracy(emb, lab)
+        labelled = lab >= 0                       # unlabelled jets (−1) have nothing to probe
+        acc = probe_accuracy(emb[labelled], lab[labelled])
         if acc is not None:
             metrics["probe/acc"] = acc
         for key, value in metrics.items():

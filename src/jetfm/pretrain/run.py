@@ -78,7 +78,9 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     # every split, before anything is written: footers always, contents unless switched off;
     # with the truth-particle columns for strategies that read them
     check_files(train + val + test, data_cfg, verify=cfg.verify_data, progress=progress,
-                extra_columns=GEN_COLUMNS if strategy.gen_particles else ())
+                extra_columns=GEN_COLUMNS if strategy.gen_particles else (),
+                # a strategy without a class head learns from unlabelled jets too (tau, dark)
+                allow_unlabelled=not strategy.head)
     if strategy.pair_by:
         check_pairs(train + val, strategy.pair_by)
     # a strategy without a class head trains the bare backbone (embedding only)

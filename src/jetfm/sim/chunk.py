@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from ..schema import sample_schema
 from .detector import DetectorConfig, simulate_detector
+from .downstream import UNLABELLED_FAMILY
 from .downstream_truth import DROP_REASONS, jet_truth
 from .jets import build_jets
 from .pileup import apply_chs_puppi
@@ -115,16 +116,16 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
     for ev in np.unique(jet_event):
         idx = np.flatnonzero(jet_event == ev)
         record = records.event(int(ev))
-        kw = {k: v for k, v in (("x_ids", spec.x_ids), ("y_ids", spec.y_ids)) if v is not None}
-        truth = event_truth(record, family, **kw)
-        lab, aux_ev = label_jets(truth, family, jet_eta[idx], jet_phi[idx], r=task.jet_r)
+        lab, aux_ev, truth = _jetclass2_truth(spec, record, jet_eta[idx], jet_phi[idx], task.jet_r)
         labels[idx] = lab
         if truth_names:
             cols, ok, why = jet_truth(task.sample, spec.params, record, truth, jet_eta[idx],
                                       jet_phi[idx], task.jet_r)
             for c in truth_names:
                 truth_cols[c][idx] = cols[c]
-            truth_ok[idx], drop_reason[idx] = ok, np.where(lab >= 0, why, -1)
+            # jets the labelling rules already drop are not counted against the sample's rules
+            counted = (lab >= 0) | (family == UNLABELLED_FAMILY)
+            truth_ok[idx], drop_reason[idx] = ok, np.where(counted, why, -1)
         for col, name in zip(aux, AUX_COLUMNS):
             col.extend(aux_ev[name])
         aux_order[pos:pos + len(idx)] = idx
@@ -135,7 +136,7 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
             pev = int(records.parton_event[ev])
             for j in idx:
                 group[j] = (base + pev) * 8 + _nearest(axes, jet_eta[j], jet_phi[j])
-    keep = (labels >= 0) & truth_ok
+    keep = ((labels >= 0) | (family == UNLABELLED_FAMILY)) & truth_ok
     dropped = {DROP_REASONS[i]: int((drop_reason == i).sum())
                for i in range(len(DROP_REASONS)) if (drop_reason == i).any()}
     # aux rows were appended in visiting order; map them back to jet order, keep labelled jets
@@ -163,6 +164,18 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
             col = jets[name]
         columns.append(_to_arrow(col, field.type, keep))
     return pa.Table.from_arrays(columns, schema=schema), dropped
+
+
+def _jetclass2_truth(spec: ChunkSpec, record: dict, eta: np.ndarray, phi: np.ndarray, r: float):
+    """(labels, aux_genpart rows, EventTruth or None) of one event's jets; a sample without
+    JetClass-II labels gets −1 and empty aux_genpart lists."""
+    if spec.family == UNLABELLED_FAMILY:
+        empty = {c: [np.zeros(0)] * len(eta) for c in AUX_COLUMNS}
+        return np.full(len(eta), -1, np.int32), empty, None
+    kw = {k: v for k, v in (("x_ids", spec.x_ids), ("y_ids", spec.y_ids)) if v is not None}
+    truth = event_truth(record, spec.family, **kw)
+    lab, aux = label_jets(truth, spec.family, eta, phi, r=r)
+    return lab, aux, truth
 
 
 def _list_array(rows: list[np.ndarray], typ: pa.DataType) -> pa.Array:

@@ -9,6 +9,9 @@ settings; pT comes from the same `PhaseSpace:pTHatMin` log grid as the other sam
   m_X = m_W / r for r ∈ {0.2, 0.4, 0.6432, 0.8} (402, 201, 125, 100.5 GeV). Below 2 m_W one W
   is off shell: Pythia draws both W masses from their Breit–Wigner within the phase space,
   as for the SM h0 → W W*. Labelled by the Res34P rules with Y = W (≥ 3 quarks in the jet).
+- `tau`: W + parton with W → τν and τ → hadrons only (`15:offIfAny = 11 13`; Pythia's τ
+  decays keep their polarisation and branching fractions among the open channels). Only the
+  jet of the visible τ decay products is kept; it has no JetClass-II label (`jet_label = −1`).
 - `quark`, `gluon`: Z(→ νν̄) + one parton, `qg → Z q` or `qq̄ → Z g` (the standard q/g recipe:
   one hard parton per event, the Z invisible). Labelled by the QCD rules; the truth is the
   hard parton in the jet (`downstream_truth.py`).
@@ -19,6 +22,7 @@ import numpy as np
 
 from .processes import ChunkSpec, decay_table, draw_pthat, mass_lines, resonance_width
 
+UNLABELLED_FAMILY = "unlabelled"             # no JetClass-II label applies: jet_label = −1
 W_MASS = 80.4                                  # GeV: m_X = W_MASS / ratio
 MASS_RATIOS = (0.2, 0.4, 0.6432, 0.8)          # m_W / m_X of the X → WW(*) sample
 W_TO_QUARKS = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
@@ -52,3 +56,10 @@ def zjet_chunk(rng: np.random.Generator, parton: str) -> ChunkSpec:
                "gluon": "WeakBosonAndParton:qqbar2gmZg = on"}[parton]
     return ChunkSpec(parton, "qcd", (process, *Z_TO_NEUTRINOS, *pthat_lines),
                      {"pthat_min": pthat})
+
+
+def tau_chunk(rng: np.random.Generator) -> ChunkSpec:
+    pthat_lines, pthat = draw_pthat(rng)
+    lines = ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on",
+             "24:onMode = off", "24:onIfAny = 15", "15:offIfAny = 11 13"]
+    return ChunkSpec("tau", UNLABELLED_FAMILY, tuple(lines + pthat_lines), {"pthat_min": pthat})

@@ -8,17 +8,24 @@ event record as the JetClass-II labels (`truth.py`), on top of them:
   the event within ΔR < R of the jet axis. Jets with none (e.g. an initial-state-radiation
   jet) or with two (flavour ambiguous) are dropped, and so are quark jets from a c or b
   quark (the sample is light quarks: u, d, s); the reasons are counted.
+- `truth_tau_decay_mode` (tau): 5 · (charged hadrons − 1) + min(π⁰s, 2) among the τ's
+  descendants, as CMS numbers τ_h decay modes (0: h±, 1: h± π⁰, 2: h± ≥2π⁰, 10: 3h±,
+  11: 3h± π⁰, ...). The jet kept is the one within ΔR < R of the visible τ decay products'
+  momentum sum; the others (the recoiling parton's) are dropped.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .truth import EventTruth, _delta_r, _kinematics
+from .pythia_run import charges
+from .truth import EventTruth, _bottom, _daughters, _delta_r, _kinematics
 
 HARD_STATUS = 23
 LIGHT_QUARKS = (1, 2, 3)
 DROP_REASONS = ("no hard parton in the jet", "two hard partons in the jet",
-                "heavy-flavour quark")
+                "heavy-flavour quark", "not the tau_h jet")
+_NEUTRINOS = (12, 14, 16)
+_LEPTONS = (11, 13)
 
 
 def hard_partons(record: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -57,6 +64,45 @@ def w_charge(truth: EventTruth, jet_eta, jet_phi, r: float) -> np.ndarray:
     return charge
 
 
+def tau_decays(record) -> list[tuple[int, int, np.ndarray]]:
+    """(charged hadrons, π⁰s, visible 4-momentum) of each τ's decay (bottom copies)."""
+    aid = np.abs(record["id"])
+    out = []
+    for tau in sorted({_bottom(record, int(i)) for i in np.flatnonzero(aid == 15)}):
+        stack, final, n_pi0 = _daughters(record, tau), [], 0
+        while stack:
+            j = stack.pop()
+            n_pi0 += int(aid[j] == 111)
+            if record["status"][j] > 0:
+                final.append(j)
+            else:
+                stack += _daughters(record, j)
+        if not final:            # an undecayed τ (no hadronisation): nothing to match
+            continue
+        final = np.asarray(final)
+        visible = final[~np.isin(aid[final], _NEUTRINOS)]
+        hadrons = visible[~np.isin(aid[visible], _LEPTONS)]
+        n_charged = int((charges(record["id"][hadrons]) != 0).sum())
+        p4 = np.array([record[k][visible].sum() for k in ("px", "py", "pz", "e")])
+        out.append((n_charged, n_pi0, p4))
+    return out
+
+
+def tau_truth(record, jet_eta, jet_phi, r: float):
+    """(truth_tau_decay_mode, keep, reason) per jet: the jet of the visible τ_h is kept."""
+    n = len(jet_eta)
+    mode, reason = np.full(n, -1, np.int32), np.full(n, 3)
+    for n_charged, n_pi0, p4 in tau_decays(record):
+        pt = np.hypot(p4[0], p4[1])
+        eta, phi = np.arcsinh(p4[2] / max(pt, 1e-9)), np.arctan2(p4[1], p4[0])
+        dr = _delta_r(jet_eta, jet_phi, [eta], [phi])[:, 0]
+        j = int(np.argmin(dr)) if n else -1
+        if n and dr[j] < r and n_charged > 0:
+            mode[j] = 5 * (n_charged - 1) + min(n_pi0, 2)
+            reason[j] = -1
+    return mode, reason < 0, reason
+
+
 def jet_truth(sample: str, params: dict, record, truth: EventTruth, jet_eta, jet_phi,
               r: float) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """(truth columns, keep mask, drop reason per jet (−1: kept)) for one event's jets."""
@@ -66,6 +112,9 @@ def jet_truth(sample: str, params: dict, record, truth: EventTruth, jet_eta, jet
         cols = {"truth_charge": w_charge(truth, jet_eta, jet_phi, r)}
     elif sample == "xww":
         cols = {"truth_mass_ratio": np.full(n, params["mass_ratio"], np.float32)}
+    elif sample == "tau":
+        mode, keep, reason = tau_truth(record, jet_eta, jet_phi, r)
+        cols = {"truth_tau_decay_mode": mode}
     elif sample in ("quark", "gluon"):
         pid, keep, reason = parton_truth(record, sample, jet_eta, jet_phi, r)
         cols = {"truth_parton_pid": pid}

@@ -219,14 +219,14 @@ def _read_only_folder(cfg, out: Path, plan, key: str, settings: dict) -> dict:
                           f"{len(plan)} files are missing or damaged (first {missing[0].name})")
     stats = {"files_written": [], "files_skipped": len(plan), "jets": 0, "events": 0,
              "label_counts": np.zeros(188, dtype=np.int64), "nparticles_sum": 0, "seconds": 0.0,
-             "dropped": {}}
+             "dropped": {}, "unlabelled": 0}
     return _summary(cfg, stats, len(plan))
 
 
 def _run(cfg, plan, todo, key, mpi_file, detector, progress) -> dict:
     stats = {"files_written": [], "files_skipped": len(plan) - len(todo), "jets": 0,
              "events": 0, "label_counts": np.zeros(188, dtype=np.int64), "nparticles_sum": 0,
-             "dropped": {}}
+             "dropped": {}, "unlabelled": 0}
     t0 = time.time()
     bar = tqdm(total=sum(n for _, n, _ in todo), unit="jet", disable=not progress,
                desc=f"generate {cfg.sample}", dynamic_ncols=True)
@@ -270,7 +270,8 @@ def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, ke
                     writer.write_table(table.replace_schema_metadata(schema.metadata))
                     written += table.num_rows
                     labels = table.column("jet_label").to_numpy()
-                    stats["label_counts"] += np.bincount(labels, minlength=188)
+                    stats["label_counts"] += np.bincount(labels[labels >= 0], minlength=188)
+                    stats["unlabelled"] += int((labels < 0).sum())
                     stats["nparticles_sum"] += int(pc.sum(table.column("jet_nparticles")).as_py())
                     bar.update(table.num_rows)
     stats["jets"] += written
@@ -297,6 +298,8 @@ def format_summary(s: dict) -> str:
             ("mean constituents", f"{s['mean_constituents']:.1f}"),
             ("time", f"{s['seconds']:.1f} s ({s['jets_per_second']:.1f} jets/s)")]
     rows += [(f"jets in {fam}", n) for fam, n in s["jets_per_family"].items()]
+    if s["unlabelled"]:
+        rows.append(("jets unlabelled (-1)", s["unlabelled"]))
     rows += [(f"jets dropped: {why}", n) for why, n in s["dropped"].items()]
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError
-from .downstream import MASS_RATIOS, w_chunk, xww_chunk, zjet_chunk
+from .downstream import MASS_RATIOS, tau_chunk, w_chunk, xww_chunk, zjet_chunk
 from .processes import JETCLASS2_SAMPLES, ChunkSpec
 
 
@@ -39,6 +39,8 @@ SAMPLES: dict[str, Sample] = {
     "xww": Sample(lambda rng, o: xww_chunk(rng, o.mass_ratios or MASS_RATIOS),
                   "X -> WW(*) -> 4 quarks at m_W/m_X in {0.2, 0.4, 0.6432, 0.8}",
                   ("truth_mass_ratio",)),
+    "tau": Sample(lambda rng, o: tau_chunk(rng), "hadronic tau jets (W -> tau nu, tau -> hadrons); "
+                  "jet_label = -1", ("truth_tau_decay_mode",)),
     "quark": Sample(lambda rng, o: zjet_chunk(rng, "quark"),
                     "light-quark jets (Z(->nunu) + q)", ("truth_parton_pid",)),
     "gluon": Sample(lambda rng, o: zjet_chunk(rng, "gluon"),
