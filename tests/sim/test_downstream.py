@@ -14,6 +14,7 @@ from jetfm.data.config import load_data_config
 from jetfm.labels import LABEL_NAMES
 from jetfm.schema import TRUTH_COLUMNS, sample_schema
 from jetfm.sim.chunk import ChunkTask, run_chunk
+from jetfm.sim.dijets import select_dijets
 from jetfm.sim.downstream import MASS_RATIOS, W_MASS, Z_TO_NEUTRINOS
 from jetfm.sim.processes import ChunkSpec
 from jetfm.sim.downstream_truth import DROP_REASONS, jet_truth, parton_truth, tau_truth
@@ -203,3 +204,50 @@ def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys, ar
     assert needle in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
+
+
+def test_dijet_selection_keeps_the_two_leading_central_jets():
+    # event 0: three jets (third ignored); event 1: one jet; event 2: |Δη| = 2 (rejected)
+    ev = np.array([0, 0, 0, 1, 2, 2])
+    pt = np.array([900.0, 800.0, 300.0, 700.0, 600.0, 500.0])
+    eta = np.array([0.5, -0.5, 0.0, 0.0, 1.0, -1.0])
+    phi = np.array([0.0, np.pi, 1.0, 0.0, 0.0, np.pi])
+    m = np.array([80.0, 30.0, 10.0, 10.0, 10.0, 10.0])
+    energy = np.sqrt((pt * np.cosh(eta)) ** 2 + m ** 2)
+    keep, index, mjj = select_dijets(ev, pt, eta, phi, energy)
+    assert keep.tolist() == [True, True, False, False, False, False]
+    assert index.tolist()[:3] == [0, 1, -1]
+    p = [(pt[i] * np.cos(phi[i]), pt[i] * np.sin(phi[i]), pt[i] * np.sinh(eta[i])) for i in (0, 1)]
+    direct = np.sqrt((energy[0] + energy[1]) ** 2 - sum((p[0][k] + p[1][k]) ** 2 for k in range(3)))
+    assert mjj[0] == mjj[1] == pytest.approx(direct)
+
+
+@pytest.fixture(scope="module")
+def dijets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dijets")
+    for sample in ("dijet-qcd", "wprime"):
+        assert main(["generate", "--sample", sample, "--jets", "40", "--jets-per-file", "10",
+                     "--chunk-events", "60", "--seed", "2", "--out", str(root / sample),
+                     "--no-progress"]) == 0
+    return root
+
+
+def test_dijet_events_keep_both_jets_in_one_file(dijets):
+    for sample in ("dijet-qcd", "wprime"):
+        for path in sorted((dijets / sample).glob("*.parquet")):
+            t = pq.read_table(path).to_pandas()
+            assert len(t) == 10
+            assert (t["event_id"].values[0::2] == t["event_id"].values[1::2]).all()
+            assert t["jet_index"].tolist() == [0, 1] * 5
+            assert (t["jet_pt"].values[0::2] >= t["jet_pt"].values[1::2]).all()
+            assert (t["event_mjj"].values[0::2] == t["event_mjj"].values[1::2]).all()
+    qcd, wp = _table(dijets / "dijet-qcd"), _table(dijets / "wprime")
+    assert qcd["event_weight"].std() > 0 and (qcd["jet_label"] >= 161).all()   # biased, QCD
+    assert (wp["event_weight"] == 1).all() and (wp["jet_label"] == -1).all()
+    assert 2000 < np.median(wp["event_mjj"]) < 3300                       # the 3 TeV W′
+
+
+def test_dijet_samples_need_even_jet_counts(tmp_path, capsys):
+    assert main(["generate", "--sample", "wprime", "--jets", "11", "--out",
+                 str(tmp_path / "w")]) == 2
+    assert "--jets and --jets-per-file must be even" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from ..schema import sample_schema
 from .detector import DetectorConfig, simulate_detector
+from .dijets import select_dijets
 from .downstream import UNLABELLED_FAMILY
 from .downstream_truth import DROP_REASONS, jet_truth
 from .jets import build_jets
@@ -121,8 +122,8 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
         if truth_names:
             cols, ok, why = jet_truth(task.sample, spec.params, record, truth, jet_eta[idx],
                                       jet_phi[idx], task.jet_r)
-            for c in truth_names:
-                truth_cols[c][idx] = cols[c]
+            for c, values in cols.items():
+                truth_cols[c][idx] = values
             # jets the labelling rules already drop are not counted against the sample's rules
             counted = (lab >= 0) | (family == UNLABELLED_FAMILY)
             truth_ok[idx], drop_reason[idx] = ok, np.where(counted, why, -1)
@@ -137,6 +138,8 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
             for j in idx:
                 group[j] = (base + pev) * 8 + _nearest(axes, jet_eta[j], jet_phi[j])
     keep = ((labels >= 0) | (family == UNLABELLED_FAMILY)) & truth_ok
+    if get_sample(task.sample).dijet:
+        keep = _dijet_selection(jets, jet_event, records, keep, truth_cols)
     dropped = {DROP_REASONS[i]: int((drop_reason == i).sum())
                for i in range(len(DROP_REASONS)) if (drop_reason == i).any()}
     # aux rows were appended in visiting order; map them back to jet order, keep labelled jets
@@ -164,6 +167,21 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
             col = jets[name]
         columns.append(_to_arrow(col, field.type, keep))
     return pa.Table.from_arrays(columns, schema=schema), dropped
+
+
+def _dijet_selection(jets: dict, jet_event: np.ndarray, records: EventRecords,
+                     keep: np.ndarray, truth_cols: dict) -> np.ndarray:
+    """Keep the two leading jets of events passing the dijet selection, both or neither;
+    fill jet_index, event_mjj and event_weight."""
+    kin = [np.asarray(jets[k], np.float64) for k in ("jet_pt", "jet_eta", "jet_phi", "jet_energy")]
+    selected, index, mjj = select_dijets(jet_event, *kin)
+    lead = np.flatnonzero(index == 0)
+    pair = keep[lead] & keep[lead + 1]
+    both = np.zeros_like(keep)
+    both[lead], both[lead + 1] = pair, pair
+    weight = records.weight if records.weight is not None else np.ones(records.n_events)
+    truth_cols.update(jet_index=index, event_mjj=mjj, event_weight=weight[jet_event])
+    return both
 
 
 def _jetclass2_truth(spec: ChunkSpec, record: dict, eta: np.ndarray, phi: np.ndarray, r: float):

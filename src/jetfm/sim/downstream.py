@@ -12,6 +12,12 @@ settings; pT comes from the same `PhaseSpace:pTHatMin` log grid as the other sam
 - `tau`: W + parton with W → τν and τ → hadrons only (`15:offIfAny = 11 13`; Pythia's τ
   decays keep their polarisation and branching fractions among the open channels). Only the
   jet of the visible τ decay products is kept; it has no JetClass-II label (`jet_label = −1`).
+- `dijet-qcd`: `HardQCD:all` events with pT̂ > 500 GeV, biased towards high pT̂
+  (`PhaseSpace:bias2Selection`, weight ∝ pT̂⁴ at generation, compensated by the stored
+  `event_weight`), so the 2–4.5 TeV m_JJ range of the searches is populated; labelled by the
+  QCD rules.
+- `wprime`: W′ (3 TeV, width 30 GeV, `NewGaugeBoson:ffbar2Wprime`, both charges) → W φ with
+  φ = `H2` (35, 400 GeV) → W⁺W⁻, every W → qq̄′; unlabelled (−1), the anomaly-detection signal.
 - `quark`, `gluon`: Z(→ νν̄) + one parton, `qg → Z q` or `qq̄ → Z g` (the standard q/g recipe:
   one hard parton per event, the Z invisible). Labelled by the QCD rules; the truth is the
   hard parton in the jet (`downstream_truth.py`).
@@ -63,3 +69,24 @@ def tau_chunk(rng: np.random.Generator) -> ChunkSpec:
     lines = ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on",
              "24:onMode = off", "24:onIfAny = 15", "15:offIfAny = 11 13"]
     return ChunkSpec("tau", UNLABELLED_FAMILY, tuple(lines + pthat_lines), {"pthat_min": pthat})
+
+
+DIJET_PTHAT_MIN = 500.0
+WPRIME_MASS, WPRIME_WIDTH, PHI_MASS = 3000.0, 30.0, 400.0
+
+
+def dijet_qcd_chunk(rng: np.random.Generator) -> ChunkSpec:
+    lines = ("HardQCD:all = on", f"PhaseSpace:pTHatMin = {DIJET_PTHAT_MIN:g}",
+             "PhaseSpace:bias2Selection = on", "PhaseSpace:bias2SelectionPow = 4",
+             f"PhaseSpace:bias2SelectionRef = {DIJET_PTHAT_MIN:g}")
+    return ChunkSpec("dijet-qcd", "qcd", lines, {"pthat_min": DIJET_PTHAT_MIN})
+
+
+def wprime_chunk(rng: np.random.Generator) -> ChunkSpec:
+    # the W′⁻ channel is the charge conjugate of 34's W⁺ φ: Pythia adds it itself
+    lines = ("Higgs:useBSM = on", "NewGaugeBoson:ffbar2Wprime = on",
+             f"34:m0 = {WPRIME_MASS:g}", f"34:mWidth = {WPRIME_WIDTH:g}", "34:onMode = off",
+             "34:addChannel = 1 1.0 100 24 35", f"35:m0 = {PHI_MASS:g}", "35:onMode = off",
+             "35:addChannel = 1 1.0 100 24 -24", *W_TO_QUARKS)
+    return ChunkSpec("wprime", UNLABELLED_FAMILY, lines,
+                     {"m_Wprime": WPRIME_MASS, "m_phi": PHI_MASS})

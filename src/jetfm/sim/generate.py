@@ -63,7 +63,9 @@ class GenerateConfig:
     mass_ratios: tuple[float, ...] | None = None   # xww only: subset of MASS_RATIOS
 
     def validate(self) -> None:
-        get_sample(self.sample)
+        if get_sample(self.sample).dijet and (self.jets % 2 or self.jets_per_file % 2):
+            raise ConfigError(f"--sample {self.sample} writes both jets of an event to one "
+                              "file: --jets and --jets-per-file must be even")
         if self.mass_ratios is not None:
             if self.sample != "xww":
                 raise ConfigError("--mass-ratios applies to --sample xww only")

@@ -38,6 +38,7 @@ class EventRecords:
     fields: dict[str, np.ndarray]
     offsets: np.ndarray
     parton_event: np.ndarray     # per event: index of the parton-level event it came from
+    weight: np.ndarray | None = None   # per event: Pythia's nominal weight (None: all 1)
 
     @property
     def n_events(self) -> int:
@@ -179,14 +180,16 @@ def generate_events(spec: ChunkSpec, seed: int, n_events: int, *, resim: int = 0
         with quiet_stdout():
             batch = pythia.nextBatch(n_events)
         fields, offsets = _from_batch(batch)
-        return EventRecords(fields, offsets, np.arange(len(offsets) - 1, dtype=np.int64))
+        weight = ak.to_numpy(batch.info.weights[:, 0]).astype(np.float64)   # ≠ 1 when biased
+        return EventRecords(fields, offsets, np.arange(len(offsets) - 1, dtype=np.int64), weight)
 
     pythia = make_pythia(list(spec.settings) + ["HadronLevel:all = off"], seed, mpi_file)
-    events, parton_event = [], []
+    events, parton_event, weight = [], [], []
     with quiet_stdout():
         for i in range(n_events):
             while not pythia.next():
                 pass
+            w = pythia.infoPython().weight()
             saved = pythia8mc.Event(pythia.event)       # the parton-level shower
             for _ in range(resim):
                 pythia.event.clear()
@@ -196,8 +199,10 @@ def generate_events(spec: ChunkSpec, seed: int, n_events: int, *, resim: int = 0
                     continue
                 events.append(_from_event(pythia.event))
                 parton_event.append(i)
+                weight.append(w)
     fields, offsets = _concat(events)
-    return EventRecords(fields, offsets, np.asarray(parton_event, dtype=np.int64))
+    return EventRecords(fields, offsets, np.asarray(parton_event, dtype=np.int64),
+                        np.asarray(weight, dtype=np.float64))
 
 
 def charges(pid: np.ndarray, pythia_data=None) -> np.ndarray:

@@ -8,7 +8,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError
-from .downstream import MASS_RATIOS, tau_chunk, w_chunk, xww_chunk, zjet_chunk
+from .downstream import (MASS_RATIOS, dijet_qcd_chunk, tau_chunk, w_chunk, wprime_chunk,
+                         xww_chunk, zjet_chunk)
 from .processes import JETCLASS2_SAMPLES, ChunkSpec
 
 
@@ -23,7 +24,10 @@ class Sample:
     draw: Callable[[np.random.Generator, SampleOptions], ChunkSpec]
     summary: str
     truth_columns: tuple[str, ...] = ()
+    dijet: bool = False        # events: the two leading jets, kept together (sim/dijets.py)
 
+
+DIJET_COLUMNS = ("jet_index", "event_mjj", "event_weight")
 
 SAMPLES: dict[str, Sample] = {
     "res2p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res2p"](rng),
@@ -45,6 +49,12 @@ SAMPLES: dict[str, Sample] = {
                     "light-quark jets (Z(->nunu) + q)", ("truth_parton_pid",)),
     "gluon": Sample(lambda rng, o: zjet_chunk(rng, "gluon"),
                     "gluon jets (Z(->nunu) + g)", ("truth_parton_pid",)),
+    "dijet-qcd": Sample(lambda rng, o: dijet_qcd_chunk(rng),
+                        "QCD dijet events (pTHat-biased, weighted) for resonance searches",
+                        DIJET_COLUMNS, dijet=True),
+    "wprime": Sample(lambda rng, o: wprime_chunk(rng),
+                     "W'(3 TeV) -> W phi(400 GeV) -> WWW dijet events; jet_label = -1",
+                     DIJET_COLUMNS, dijet=True),
 }
 
 
