@@ -62,6 +62,7 @@ TRUTH_COLUMNS = pa.schema([
     pa.field("truth_mass_ratio", pa.float32()),  # xww: m_W / m_X of the chunk
     pa.field("truth_parton_pid", pa.int32()),    # quark/gluon: hard parton in the jet (PDG id)
     pa.field("truth_tau_decay_mode", pa.int32()),  # tau: 5 (charged hadrons - 1) + min(pi0s, 2)
+    pa.field("truth_invisible_fraction", pa.float32()),  # darkjet: invisible pT / (it + jet pT)
     pa.field("jet_index", pa.int32()),           # dijet samples: 0 leading, 1 subleading jet
     pa.field("event_mjj", pa.float32()),         # dijet samples: m_JJ of the two jets (GeV)
     pa.field("event_weight", pa.float32()),      # dijet samples: Pythia's event weight

@@ -17,7 +17,8 @@ from jetfm.sim.chunk import ChunkTask, run_chunk
 from jetfm.sim.dijets import select_dijets
 from jetfm.sim.downstream import MASS_RATIOS, W_MASS, Z_TO_NEUTRINOS
 from jetfm.sim.processes import ChunkSpec
-from jetfm.sim.downstream_truth import DROP_REASONS, jet_truth, parton_truth, tau_truth
+from jetfm.sim.downstream_truth import (DROP_REASONS, dark_truth, jet_truth, parton_truth,
+                                        tau_truth)
 from jetfm.sim.truth import event_truth, label_jets
 
 from .records import Record
@@ -197,6 +198,7 @@ def test_mass_ratio_subset_is_recorded(made):
     (["--sample", "qcd", "--mass-ratios", "0.4"], "--mass-ratios applies to --sample xww only"),
     (["--sample", "xww", "--mass-ratios", "0.5"], "each must be one of"),
     (["--sample", "quark", "--jet-r", "3"], "--jet-r must be in"),
+    (["--sample", "qcd", "--hv-model", "A"], "--hv-model applies to --sample darkjet only"),
     (["--sample", "quark", "--jet-pt-min", "nan"], "--jet-pt-min must be"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys, args, needle):
@@ -251,3 +253,29 @@ def test_dijet_samples_need_even_jet_counts(tmp_path, capsys):
     assert main(["generate", "--sample", "wprime", "--jets", "11", "--out",
                  str(tmp_path / "w")]) == 2
     assert "--jets and --jets-per-file must be even" in capsys.readouterr().err
+
+
+def test_dark_jet_truth_invisible_fraction_and_the_dark_quark():
+    rec = Record()
+    zv = rec.add(4900023, -22, 10.0, 0.0, 0.0, m=1500.0)
+    rec.decay(zv, (4900101, 700.0, 0.0, 0.0), (-4900101, 700.0, 0.5, np.pi))
+    rec.add(4900211, 91, 100.0, 0.1, 0.0)          # stable invisible dark state in jet 0
+    rec.add(4900213, 91, 50.0, 0.4, np.pi)         # ... in jet 1
+    eta, phi, pt = np.array([0.0, 0.5, -2.0]), np.array([0.0, np.pi, 1.5]), np.array([300.0, 450.0, 250.0])
+    fraction, keep, reason = dark_truth(rec.numpy(), eta, phi, pt, 0.8)
+    assert fraction[:2] == pytest.approx([100 / 400, 50 / 500])
+    assert keep.tolist() == [True, True, False]
+    assert DROP_REASONS[reason[2]] == "no dark quark in the jet"
+
+
+def test_dark_jet_models_differ(tmp_path):
+    got = {}
+    for model in ("A", "C"):
+        out = tmp_path / model
+        assert main(["generate", "--sample", "darkjet", "--hv-model", model, "--jets", "30",
+                     "--chunk-events", "40", "--out", str(out), "--no-progress"]) == 0
+        got[model] = _table(out)
+        assert (got[model]["jet_label"] == -1).all()
+        assert yaml.safe_load((out / "generate_config.yaml").read_text())["settings"]["hv_model"] == model
+    # r_inv 0.3 (A) vs 0.7 (C): more of the dark shower escapes
+    assert got["C"]["truth_invisible_fraction"].mean() > 1.3 * got["A"]["truth_invisible_fraction"].mean()

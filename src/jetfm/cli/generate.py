@@ -5,7 +5,7 @@ from .options import add_out, add_progress, add_workers
 
 
 def register(sub) -> None:
-    from ..sim.downstream import MASS_RATIOS
+    from ..sim.downstream import HV_MODELS, MASS_RATIOS
     from ..sim.samples import SAMPLES
     p = sub.add_parser("generate", help="simulate JetClass-II-compatible jets (Pythia 8 + "
                                         "FastJet + CMS-like detector)")
@@ -36,6 +36,8 @@ def register(sub) -> None:
     p.add_argument("--mass-ratios", type=float, nargs="+", metavar="R",
                    help=f"xww: the m_W/m_X grid points to generate (default all of "
                         f"{', '.join(map(str, MASS_RATIOS))})")
+    p.add_argument("--hv-model", choices=sorted(HV_MODELS),
+                   help="darkjet: Hidden Valley benchmark (default B; see the README)")
     add_progress(p)
     p.set_defaults(func=run)
 
@@ -47,7 +49,8 @@ def run(args) -> int:
                          resim=args.resim, pileup=args.pileup, jets_per_file=args.jets_per_file,
                          chunk_events=args.chunk_events, detector_card=args.detector_card,
                          jet_pt_min=args.jet_pt_min, jet_r=args.jet_r,
-                         mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None)
+                         mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None,
+                         hv_model=args.hv_model)
     summary = generate(cfg, progress=not args.no_progress)
     print(format_summary(summary))
     return 0

@@ -113,6 +113,7 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
     base = task.file_index * FILE_STRIDE + task.chunk_index * CHUNK_STRIDE
     jet_eta = np.asarray(jets["jet_eta"], dtype=np.float64)
     jet_phi = np.asarray(jets["jet_phi"], dtype=np.float64)
+    jet_pt = np.asarray(jets["jet_pt"], dtype=np.float64)
     pos = 0
     for ev in np.unique(jet_event):
         idx = np.flatnonzero(jet_event == ev)
@@ -121,7 +122,7 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
         labels[idx] = lab
         if truth_names:
             cols, ok, why = jet_truth(task.sample, spec.params, record, truth, jet_eta[idx],
-                                      jet_phi[idx], task.jet_r)
+                                      jet_phi[idx], jet_pt[idx], task.jet_r)
             for c, values in cols.items():
                 truth_cols[c][idx] = values
             # jets the labelling rules already drop are not counted against the sample's rules

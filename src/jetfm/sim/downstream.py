@@ -18,6 +18,12 @@ settings; pT comes from the same `PhaseSpace:pTHatMin` log grid as the other sam
   QCD rules.
 - `wprime`: W′ (3 TeV, width 30 GeV, `NewGaugeBoson:ffbar2Wprime`, both charges) → W φ with
   φ = `H2` (35, 400 GeV) → W⁺W⁻, every W → qq̄′; unlabelled (−1), the anomaly-detection signal.
+- `darkjet`: semi-visible jets from Pythia's Hidden Valley: Z_v (4900023) → q_v q̄_v
+  (`HiddenValley:ffbar2Zv`), SU(2) dark shower and hadronisation (one dark flavour: the
+  diagonal dark mesons 4900111/4900113 only), each dark meson decaying to a SM quark pair
+  (`91`: hadronised) with probability 1 − r_inv or to a pair of stable, invisible dark states
+  (4900211/4900213) with probability r_inv. Models A–D (`HV_MODELS`) span the dark-meson mass,
+  Λ and r_inv; only jets within ΔR < R of a dark quark are kept (the others are counted).
 - `quark`, `gluon`: Z(→ νν̄) + one parton, `qg → Z q` or `qq̄ → Z g` (the standard q/g recipe:
   one hard parton per event, the Z invisible). Labelled by the QCD rules; the truth is the
   hard parton in the jet (`downstream_truth.py`).
@@ -90,3 +96,37 @@ def wprime_chunk(rng: np.random.Generator) -> ChunkSpec:
              "35:addChannel = 1 1.0 100 24 -24", *W_TO_QUARKS)
     return ChunkSpec("wprime", UNLABELLED_FAMILY, lines,
                      {"m_Wprime": WPRIME_MASS, "m_phi": PHI_MASS})
+
+
+# Hidden Valley benchmarks: (dark meson mass = Λ_dark, GeV; r_inv). Our spanning choice around
+# the CMS semi-visible-jet baseline (m_dark = 20 GeV, r_inv = 0.3): lighter and heavier dark
+# hadrons, and a mostly invisible variant.
+HV_MODELS = {"A": (10.0, 0.3), "B": (20.0, 0.3), "C": (20.0, 0.7), "D": (50.0, 0.3)}
+ZV_MASS = 1500.0
+DARK_QUARK = 4900101
+
+
+def _dark_meson_decays(pid: int, invisible_pid: int, r_inv: float) -> list[str]:
+    visible = (1.0 - r_inv) / 5.0          # d, u, s, c, b pairs, hadronised (mode 91)
+    lines = [f"{pid}:oneChannel = 1 {visible:.6g} 91 1 -1"]
+    lines += [f"{pid}:addChannel = 1 {visible:.6g} 91 {q} -{q}" for q in (2, 3, 4, 5)]
+    lines.append(f"{pid}:addChannel = 1 {r_inv:.6g} 0 {invisible_pid} -{invisible_pid}")
+    return lines
+
+
+def darkjet_chunk(rng: np.random.Generator, model: str) -> ChunkSpec:
+    mass, r_inv = HV_MODELS[model]
+    lines = ["HiddenValley:ffbar2Zv = on", f"4900023:m0 = {ZV_MASS:g}",
+             f"4900023:mWidth = {0.01 * ZV_MASS:g}", "4900023:onMode = off",
+             f"4900023:onIfAny = {DARK_QUARK}",
+             "HiddenValley:Ngauge = 2", "HiddenValley:nFlav = 1", "HiddenValley:fragment = on",
+             "HiddenValley:FSR = on", "HiddenValley:alphaOrder = 1",
+             f"HiddenValley:Lambda = {mass:g}", f"HiddenValley:pTminFSR = {1.1 * mass:g}",
+             "HiddenValley:spinFv = 0", "HiddenValley:probVector = 0.75",
+             f"{DARK_QUARK}:m0 = {mass / 2:g}", f"4900111:m0 = {mass:g}", f"4900113:m0 = {mass:g}",
+             f"4900211:m0 = {0.4 * mass:g}", f"4900213:m0 = {0.4 * mass:g}",
+             "4900211:mayDecay = off", "4900213:mayDecay = off",
+             *_dark_meson_decays(4900111, 4900211, r_inv),
+             *_dark_meson_decays(4900113, 4900213, r_inv)]
+    return ChunkSpec("darkjet", UNLABELLED_FAMILY, tuple(lines),
+                     {"hv_model": model, "m_dark": mass, "r_inv": r_inv, "m_Zv": ZV_MASS})

@@ -12,6 +12,9 @@ event record as the JetClass-II labels (`truth.py`), on top of them:
   descendants, as CMS numbers τ_h decay modes (0: h±, 1: h± π⁰, 2: h± ≥2π⁰, 10: 3h±,
   11: 3h± π⁰, ...). The jet kept is the one within ΔR < R of the visible τ decay products'
   momentum sum; the others (the recoiling parton's) are dropped.
+- `truth_invisible_fraction` (darkjet): Σ pT of the stable invisible dark states within
+  ΔR < R of the jet / (that + jet pT); jets with no dark quark (status ±23, 4900101) within
+  ΔR < R are dropped.
 """
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ from .truth import EventTruth, _bottom, _daughters, _delta_r, _kinematics
 HARD_STATUS = 23
 LIGHT_QUARKS = (1, 2, 3)
 DROP_REASONS = ("no hard parton in the jet", "two hard partons in the jet",
-                "heavy-flavour quark", "not the tau_h jet")
+                "heavy-flavour quark", "not the tau_h jet", "no dark quark in the jet")
+DARK_QUARK = 4900101
+HV_RANGE = (4_900_000, 5_000_000)
 _NEUTRINOS = (12, 14, 16)
 _LEPTONS = (11, 13)
 
@@ -103,8 +108,22 @@ def tau_truth(record, jet_eta, jet_phi, r: float):
     return mode, reason < 0, reason
 
 
+def dark_truth(record, jet_eta, jet_phi, jet_pt, r: float):
+    """(truth_invisible_fraction, keep, reason) per jet of one Hidden Valley event."""
+    aid = np.abs(record["id"])
+    quarks = _kinematics(record, np.flatnonzero((aid == DARK_QUARK)
+                                                & (np.abs(record["status"]) == HARD_STATUS)))
+    has_quark = (_delta_r(jet_eta, jet_phi, quarks["eta"], quarks["phi"]) < r).any(axis=1)
+    inv = _kinematics(record, np.flatnonzero((record["status"] > 0) & (aid >= HV_RANGE[0])
+                                             & (aid < HV_RANGE[1])))
+    inside = _delta_r(jet_eta, jet_phi, inv["eta"], inv["phi"]) < r
+    inv_pt = (inside * inv["pt"][None, :]).sum(axis=1) if len(inv["pt"]) else np.zeros(len(jet_pt))
+    fraction = (inv_pt / np.maximum(inv_pt + jet_pt, 1e-9)).astype(np.float32)
+    return fraction, has_quark, np.where(has_quark, -1, 4)
+
+
 def jet_truth(sample: str, params: dict, record, truth: EventTruth, jet_eta, jet_phi,
-              r: float) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+              jet_pt, r: float) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """(truth columns, keep mask, drop reason per jet (−1: kept)) for one event's jets."""
     n = len(jet_eta)
     keep, reason = np.ones(n, bool), np.full(n, -1)
@@ -115,6 +134,9 @@ def jet_truth(sample: str, params: dict, record, truth: EventTruth, jet_eta, jet
     elif sample == "tau":
         mode, keep, reason = tau_truth(record, jet_eta, jet_phi, r)
         cols = {"truth_tau_decay_mode": mode}
+    elif sample == "darkjet":
+        fraction, keep, reason = dark_truth(record, jet_eta, jet_phi, jet_pt, r)
+        cols = {"truth_invisible_fraction": fraction}
     elif sample in ("quark", "gluon"):
         pid, keep, reason = parton_truth(record, sample, jet_eta, jet_phi, r)
         cols = {"truth_parton_pid": pid}

@@ -36,7 +36,7 @@ from ..labels import FAMILIES
 from ..schema import sample_schema
 from .chunk import ChunkTask
 from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
-from .downstream import MASS_RATIOS
+from .downstream import HV_MODELS, MASS_RATIOS
 from .samples import SAMPLES, SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
@@ -61,6 +61,7 @@ class GenerateConfig:
     jet_pt_min: float = 200.0       # GeV
     jet_r: float = 0.8              # anti-kT radius (and truth-matching cone)
     mass_ratios: tuple[float, ...] | None = None   # xww only: subset of MASS_RATIOS
+    hv_model: str | None = None     # darkjet only: one of HV_MODELS (None: "B")
 
     def validate(self) -> None:
         if get_sample(self.sample).dijet and (self.jets % 2 or self.jets_per_file % 2):
@@ -73,6 +74,11 @@ class GenerateConfig:
             if bad or not self.mass_ratios:
                 raise ConfigError(f"--mass-ratios {list(self.mass_ratios)}: each must be one "
                                   f"of {list(MASS_RATIOS)}")
+        if self.hv_model is not None:
+            if self.sample != "darkjet":
+                raise ConfigError("--hv-model applies to --sample darkjet only")
+            if self.hv_model not in HV_MODELS:
+                raise ConfigError(f"--hv-model {self.hv_model!r}: choose one of {sorted(HV_MODELS)}")
         checks = [
             (self.jets > 0, "--jets must be > 0"),
             (self.workers >= 1, "--workers must be >= 1"),
@@ -111,7 +117,7 @@ class GenerateConfig:
         return d
 
     def sample_options(self) -> SampleOptions:
-        return SampleOptions(mass_ratios=self.mass_ratios)
+        return SampleOptions(mass_ratios=self.mass_ratios, hv_model=self.hv_model)
 
 
 def plan_files(cfg: GenerateConfig) -> list[tuple[int, int, Path]]:

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError
-from .downstream import (MASS_RATIOS, dijet_qcd_chunk, tau_chunk, w_chunk, wprime_chunk,
+from .downstream import (HV_MODELS, MASS_RATIOS, darkjet_chunk, dijet_qcd_chunk, tau_chunk, w_chunk, wprime_chunk,
                          xww_chunk, zjet_chunk)
 from .processes import JETCLASS2_SAMPLES, ChunkSpec
 
@@ -17,6 +17,7 @@ from .processes import JETCLASS2_SAMPLES, ChunkSpec
 class SampleOptions:
     """Sample-specific settings of a run (recorded with its files)."""
     mass_ratios: tuple[float, ...] | None = None     # xww: subset of MASS_RATIOS (None: all)
+    hv_model: str | None = None                      # darkjet: one of HV_MODELS (None: "B")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Sample:
     dijet: bool = False        # events: the two leading jets, kept together (sim/dijets.py)
 
 
+DEFAULT_HV_MODEL = "B"
 DIJET_COLUMNS = ("jet_index", "event_mjj", "event_weight")
 
 SAMPLES: dict[str, Sample] = {
@@ -49,6 +51,9 @@ SAMPLES: dict[str, Sample] = {
                     "light-quark jets (Z(->nunu) + q)", ("truth_parton_pid",)),
     "gluon": Sample(lambda rng, o: zjet_chunk(rng, "gluon"),
                     "gluon jets (Z(->nunu) + g)", ("truth_parton_pid",)),
+    "darkjet": Sample(lambda rng, o: darkjet_chunk(rng, o.hv_model or DEFAULT_HV_MODEL),
+                      "semi-visible dark jets (Pythia Hidden Valley, --hv-model A|B|C|D); "
+                      "jet_label = -1", ("truth_invisible_fraction",)),
     "dijet-qcd": Sample(lambda rng, o: dijet_qcd_chunk(rng),
                         "QCD dijet events (pTHat-biased, weighted) for resonance searches",
                         DIJET_COLUMNS, dijet=True),
