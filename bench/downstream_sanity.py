@@ -8,7 +8,9 @@ soft-drop mass peak and their `truth_charge`; the X → WW(*) m_SD peak for each
 (pTHat = 5 m_X, so that all four quarks usually fit in R = 0.8), and of the ungroomed jet
 mass: near threshold (m_X = 201 GeV, W momentum 60 GeV in the X frame) the four quarks have
 comparable angles and soft drop often grooms one away; quark vs gluon constituent
-multiplicity for AK8 (pTHat 400) and AK4 (pTHat 100, pT > 100) jets, with the dropped jets.
+multiplicity for AK8 (pTHat 400) and AK4 (pTHat 100, pT > 100) jets, with the dropped jets;
+τ_h prong fractions; the W′ m_JJ and jet-mass peaks; QCD dijet statistics per hour per core;
+each dark-jet model next to QCD jets.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import pyarrow as pa
 from physics_sanity import peak
 
 from jetfm.sim.chunk import ChunkTask, run_chunk
-from jetfm.sim.downstream import MASS_RATIOS, W_MASS
+from jetfm.sim.downstream import HV_MODELS, MASS_RATIOS, W_MASS
 from jetfm.sim.processes import ChunkSpec
 from jetfm.sim.pythia_run import mpi_init_file
 from jetfm.sim.samples import SampleOptions, draw_chunk
@@ -83,7 +85,20 @@ def main(argv=None) -> int:
                   f"  <constituents>={row[parton]:5.1f}  dropped {dropped}")
         print(f"  gluon/quark multiplicity ratio (R={r}): {row['gluon'] / row['quark']:.2f}")
     tau_and_dijets(args.events, mpi)
+    dark_vs_qcd(args.events, mpi)
     return 0
+
+
+def dark_vs_qcd(events: int, mpi: str) -> None:
+    """Each Hidden Valley model next to QCD jets of similar pT (pTHat > 400 GeV)."""
+    rows = [("QCD", run("qcd", 400.0, events, mpi)[0])]
+    rows += [(f"dark {m}", run("darkjet", None, events, mpi,
+                               options=SampleOptions(hv_model=m))[0]) for m in HV_MODELS]
+    for name, t in rows:
+        inv = t["truth_invisible_fraction"].mean() if "truth_invisible_fraction" in t else 0.0
+        print(f"{name:<7} jets={len(t):5d}  median pT {np.median(t['jet_pt']):6.1f}  median m_SD "
+              f"{np.median(t['jet_sdmass']):6.1f} GeV  <constituents> {t['jet_nparticles'].mean():5.1f}"
+              f"  <tau21> {np.nanmean(t['jet_tau2'] / t['jet_tau1']):.3f}  <invisible fraction> {inv:.3f}")
 
 
 def tau_and_dijets(events: int, mpi: str) -> None:

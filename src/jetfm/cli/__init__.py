@@ -10,9 +10,9 @@ import sys
 
 from .. import __version__
 from ..errors import JetfmError
-from . import evaluate, export, generate, inspect, pretrain, quickstart
+from . import evaluate, export, generate, inspect, pretrain, quickstart, resample
 
-COMMANDS = (generate, inspect, pretrain, evaluate, export, quickstart)
+COMMANDS = (generate, inspect, resample, pretrain, evaluate, export, quickstart)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -101,7 +101,7 @@ def wprime_chunk(rng: np.random.Generator) -> ChunkSpec:
 # Hidden Valley benchmarks: (dark meson mass = Λ_dark, GeV; r_inv). Our spanning choice around
 # the CMS semi-visible-jet baseline (m_dark = 20 GeV, r_inv = 0.3): lighter and heavier dark
 # hadrons, and a mostly invisible variant.
-HV_MODELS = {"A": (10.0, 0.3), "B": (20.0, 0.3), "C": (20.0, 0.7), "D": (50.0, 0.3)}
+HV_MODELS = {"A": (5.0, 0.3), "B": (20.0, 0.3), "C": (20.0, 0.7), "D": (50.0, 0.3)}
 ZV_MASS = 1500.0
 DARK_QUARK = 4900101
 
