@@ -46,6 +46,17 @@ def test_w_charge_from_the_w_whose_quarks_are_in_the_jet(pid, charge):
     assert cols["truth_charge"].tolist() == [charge, 0] and keep.all()
 
 
+def test_x_to_ww_is_labelled_by_the_res34p_rules_with_y_equal_w():
+    rec = Record()
+    x = rec.add(25, -22, 800.0, 0.0, 0.0, m=201.0)
+    wp, wm = rec.decay(x, (24, 400.0, 0.1, 0.1, 80.4), (-24, 400.0, -0.1, -0.1, 80.4), status=-22)
+    rec.decay(wp, (2, 200.0, 0.2, 0.15), (-1, 200.0, 0.05, 0.05))
+    rec.decay(wm, (4, 200.0, -0.2, -0.15), (-3, 200.0, -0.05, -0.05))
+    truth = event_truth(rec.numpy(), "res34p", x_ids=(25,), y_ids=(24,))
+    lab, _ = label_jets(truth, "res34p", np.array([0.0, 2.0]), np.array([0.0, 2.0]))
+    assert LABEL_NAMES[lab[0]] == "X_YY_qqcs" and lab[1] == -1
+
+
 def z_plus_partons(*partons):
     """Z(→νν̄) + hard partons (pid, eta, phi), all status −23 (showered)."""
     rec = Record()
