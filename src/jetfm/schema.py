@@ -30,8 +30,22 @@ AUX_BOOL = ["aux_genpart_isResX", "aux_genpart_isResY", "aux_genpart_isResDecayP
             "aux_genpart_isTauDecayProd", "aux_genpart_isQcdParton"]
 
 
+# JetClass-II's column order (its ntupliser's branch list; `jet_nparticles` follows
+# `jet_sdmass`, `jet_label` closes the jet block).
+JET_ORDER = ["jet_pt", "jet_eta", "jet_phi", "jet_energy", "jet_sdmass", "jet_nparticles",
+             "jet_tau1", "jet_tau2", "jet_tau3", "jet_tau4", "jet_label"]
+
+
+def _field(name: str, typ: pa.DataType, is_list: bool) -> pa.Field:
+    """Published layout: nothing nullable, list items named `item` (the writer keeps the name
+    with `use_compliant_nested_type=False`)."""
+    if is_list:
+        typ = pa.list_(pa.field("item", typ, nullable=False))
+    return pa.field(name, typ, nullable=False)
+
+
 def _fields() -> list[pa.Field]:
-    fields = []
+    types = {}
     for names, typ, is_list in [
         (PARTICLE_FLOAT, F32, True), (PARTICLE_INT, I32, True), (PARTICLE_BOOL, BOOL, True),
         (JET_FLOAT, F32, False), (JET_INT, I32, False),
@@ -40,8 +54,11 @@ def _fields() -> list[pa.Field]:
         (AUX_FLOAT, F32, True), (AUX_INT, I32, True), (AUX_BOOL, BOOL, True),
     ]:
         for name in names:
-            fields.append(pa.field(name, pa.list_(typ) if is_list else typ))
-    return fields
+            types[name] = (typ, is_list)
+    order = (PARTICLE_FLOAT + PARTICLE_INT + PARTICLE_BOOL + JET_ORDER + GENPART_FLOAT
+             + GENPART_INT + GENJET_FLOAT + GENJET_INT + AUX_FLOAT + AUX_INT + AUX_BOOL)
+    assert sorted(order) == sorted(types)
+    return [_field(name, *types[name]) for name in order]
 
 
 JETCLASS2_SCHEMA = pa.schema(_fields())
@@ -49,24 +66,25 @@ JETCLASS2_COLUMNS = [f.name for f in JETCLASS2_SCHEMA]
 
 # Columns jetfm adds to its own files (readers never require them).
 EXTRA_COLUMNS = pa.schema([
-    pa.field("event_id", pa.int64()),      # global event number within the sample (shard-unique)
-    pa.field("resim_group", pa.int64()),   # jets from one parton shower share it (-1: no resim)
-    pa.field("sample", pa.string()),       # the --sample name that produced the jet
+    pa.field("event_id", pa.int64(), nullable=False),     # event number (shard-unique)
+    pa.field("resim_group", pa.int64(), nullable=False),  # one parton shower (-1: no resim)
+    pa.field("sample", pa.string(), nullable=False),      # the --sample name that made the jet
 ])
 OUTPUT_SCHEMA = pa.schema(list(JETCLASS2_SCHEMA) + list(EXTRA_COLUMNS))
 
 # Truth for the downstream samples (`jetfm generate --sample wplus|xww|quark|...`): only the
 # files of the samples that define one carry it, after the columns above.
-TRUTH_COLUMNS = pa.schema([
-    pa.field("truth_charge", pa.int32()),        # wplus/wminus: charge of the W (+1 / -1)
-    pa.field("truth_mass_ratio", pa.float32()),  # xww: m_W / m_X of the chunk
-    pa.field("truth_parton_pid", pa.int32()),    # quark/gluon: hard parton in the jet (PDG id)
-    pa.field("truth_tau_decay_mode", pa.int32()),  # tau: 5 (charged hadrons - 1) + min(pi0s, 2)
-    pa.field("truth_invisible_fraction", pa.float32()),  # darkjet: invisible pT / (it + jet pT)
-    pa.field("jet_index", pa.int32()),           # dijet samples: 0 leading, 1 subleading jet
-    pa.field("event_mjj", pa.float32()),         # dijet samples: m_JJ of the two jets (GeV)
-    pa.field("event_weight", pa.float32()),      # dijet samples: Pythia's event weight
-])
+_TRUTH = [  # (name, type, meaning)
+    ("truth_charge", pa.int32(), "wplus/wminus: charge of the W (+1 / -1)"),
+    ("truth_mass_ratio", pa.float32(), "xww: m_W / m_X of the chunk"),
+    ("truth_parton_pid", pa.int32(), "quark/gluon: the hard parton in the jet (PDG id)"),
+    ("truth_tau_decay_mode", pa.int32(), "tau: 5 (charged hadrons - 1) + min(pi0s, 2)"),
+    ("truth_invisible_fraction", pa.float32(), "darkjet: invisible pT / (it + jet pT)"),
+    ("jet_index", pa.int32(), "dijet samples: 0 leading, 1 subleading jet"),
+    ("event_mjj", pa.float32(), "dijet samples: m_JJ of the two jets (GeV)"),
+    ("event_weight", pa.float32(), "dijet samples: Pythia's event weight"),
+]
+TRUTH_COLUMNS = pa.schema([pa.field(n, t, nullable=False) for n, t, _ in _TRUTH])
 
 
 def sample_schema(truth_columns=()) -> pa.Schema:

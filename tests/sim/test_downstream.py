@@ -42,7 +42,8 @@ def test_w_charge_from_the_w_whose_quarks_are_in_the_jet(pid, charge):
     eta, phi = np.array([0.2, -0.4]), np.array([0.5, 0.5 + np.pi])   # W jet, recoil jet
     lab, _ = label_jets(truth, "res2p", eta, phi)
     assert LABEL_NAMES[lab[0]] == "X_qq" and lab[1] == -1
-    cols, keep, _ = jet_truth("wplus" if charge > 0 else "wminus", {}, record, truth, eta, phi, 0.8)
+    cols, keep, _ = jet_truth("wplus" if charge > 0 else "wminus", {}, record, truth, eta, phi,
+                              np.full(2, 600.0), 0.8)
     assert cols["truth_charge"].tolist() == [charge, 0] and keep.all()
 
 
@@ -113,7 +114,8 @@ def test_tau_decay_mode_and_the_tau_jet(prongs, pi0s, mode):
 
 
 def test_mass_ratio_truth_and_schema():
-    cols, keep, _ = jet_truth("xww", {"mass_ratio": 0.4}, None, None, np.zeros(3), np.zeros(3), 0.8)
+    cols, keep, _ = jet_truth("xww", {"mass_ratio": 0.4}, None, None, np.zeros(3), np.zeros(3),
+                              np.ones(3), 0.8)
     assert cols["truth_mass_ratio"].tolist() == pytest.approx([0.4] * 3) and keep.all()
     assert [f.name for f in sample_schema(["truth_charge"])][-1] == "truth_charge"
     assert W_MASS / np.array(MASS_RATIOS) == pytest.approx([402.0, 201.0, 125.0, 100.5], abs=0.1)

@@ -36,6 +36,9 @@ def register(sub) -> None:
     p.add_argument("--mass-ratios", type=float, nargs="+", metavar="R",
                    help=f"xww: the m_W/m_X grid points to generate (default all of "
                         f"{', '.join(map(str, MASS_RATIOS))})")
+    p.add_argument("--row-group-jets", type=int, default=20_000,
+                   help="jets per Parquet row group (default 20000: files up to that size "
+                        "have one row group, like the published JetClass-II files)")
     p.add_argument("--hv-model", choices=sorted(HV_MODELS),
                    help="darkjet: Hidden Valley benchmark (default B; see the README)")
     add_progress(p)
@@ -50,7 +53,7 @@ def run(args) -> int:
                          chunk_events=args.chunk_events, detector_card=args.detector_card,
                          jet_pt_min=args.jet_pt_min, jet_r=args.jet_r,
                          mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None,
-                         hv_model=args.hv_model)
+                         hv_model=args.hv_model, row_group_jets=args.row_group_jets)
     summary = generate(cfg, progress=not args.no_progress)
     print(format_summary(summary))
     return 0
