@@ -147,7 +147,7 @@ def test_qcd_counts_status71_partons_in_cone():
     rec.add(-4, 23, 40.0, 0.0, 0.0)                     # not −71: ignored
     got, aux = label_one(rec.numpy(), "qcd")
     assert got == "QCD_bbc"                             # s below 10 GeV, b outside the cone
-    assert sorted(aux["aux_genpart_pid"][0].tolist()) == [-5, 4, 5, 21]
+    assert sorted(aux["aux_genpart_pid"][0].tolist()) == [-5, 4, 5]   # quarks only, as JetClass-II
     assert aux["aux_genpart_isQcdParton"][0].all()
     assert not aux["aux_genpart_isResX"][0].any()
     assert label_one(rec.numpy(), "qcd", eta=-2.0)[0] == "QCD_light"

@@ -29,7 +29,8 @@ aux_genpart_* selection (per jet):
   decay products used for labelling, i.e. of X (res2p) or of the Ys (res34p), at their top copy,
   neutrinos included (isResDecayProd); the direct daughters of each such τ's bottom copy
   (isTauDecayProd).
-- qcd: status −71 quarks and gluons with pT > 10 GeV within ΔR < r of the jet (isQcdParton).
+- qcd: status −71 quarks (d, u, s, c, b; no gluons) with pT > 10 GeV within ΔR < r of the jet
+  (isQcdParton), the same partons the label counts — JetClass-II's ntupliser's rule.
 Columns: pt, eta, phi, mass (float32), pid (int32), the five flags (bool).
 """
 from __future__ import annotations
@@ -164,7 +165,7 @@ def event_truth(record: dict[str, np.ndarray], family: str, x_ids=None,
     if family == "qcd":
         pt = np.hypot(rec["px"], rec["py"])
         sel = ((rec["status"] == QCD_PARTON_STATUS) & (pt > QCD_PARTON_PT_MIN)
-               & (((aid >= 1) & (aid <= 5)) | (aid == 21)))
+               & (aid >= 1) & (aid <= 5))
         return EventTruth(family, genpart=_genpart(rec, {"isQcdParton": list(np.flatnonzero(sel))}))
 
     if x_ids is None:
