@@ -194,6 +194,10 @@ def _jetclass2_truth(spec: ChunkSpec, record: dict, eta: np.ndarray, phi: np.nda
     kw = {k: v for k, v in (("x_ids", spec.x_ids), ("y_ids", spec.y_ids)) if v is not None}
     truth = event_truth(record, spec.family, **kw)
     lab, aux = label_jets(truth, spec.family, eta, phi, r=r)
+    if spec.params.get("x_charge") == "charged":
+        # the W-like stand-in for Res2P's charged X is written as JetClass-II's H± (pid ±37)
+        aux["aux_genpart_pid"] = [np.where(np.abs(p) == 24, np.sign(p) * 37, p).astype(p.dtype)
+                                  for p in aux["aux_genpart_pid"]]
     return lab, aux, truth
 
 
