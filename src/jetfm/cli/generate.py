@@ -39,6 +39,9 @@ def register(sub) -> None:
     p.add_argument("--row-group-jets", type=int, default=20_000,
                    help="jets per Parquet row group (default 20000: files up to that size "
                         "have one row group, like the published JetClass-II files)")
+    p.add_argument("--long-lived", choices=["pythia", "detector"], default="pythia",
+                   help="who decays K0S, Lambda and the other hyperons: pythia (default, as "
+                        "JetClass-II: displaced daughters are tracked) or detector (kept stable)")
     p.add_argument("--hv-model", choices=sorted(HV_MODELS),
                    help="darkjet: Hidden Valley benchmark (default B; see the README)")
     add_progress(p)
@@ -53,7 +56,8 @@ def run(args) -> int:
                          chunk_events=args.chunk_events, detector_card=args.detector_card,
                          jet_pt_min=args.jet_pt_min, jet_r=args.jet_r,
                          mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None,
-                         hv_model=args.hv_model, row_group_jets=args.row_group_jets)
+                         hv_model=args.hv_model, row_group_jets=args.row_group_jets,
+                         long_lived=args.long_lived)
     summary = generate(cfg, progress=not args.no_progress)
     print(format_summary(summary))
     return 0

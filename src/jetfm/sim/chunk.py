@@ -6,7 +6,7 @@ machine produces the same jets for it; `generate.py` only decides which chunks t
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import awkward as ak
@@ -20,7 +20,7 @@ from .downstream import UNLABELLED_FAMILY
 from .downstream_truth import DROP_REASONS, jet_truth
 from .jets import build_jets
 from .pileup import apply_chs_puppi
-from .processes import ChunkSpec
+from .processes import LONG_LIVED_TO_DETECTOR, ChunkSpec
 from .samples import SampleOptions, draw_chunk, get_sample
 from .pythia_run import (EventRecords, final_state, generate_events, is_invisible,
                          merge_particles, pileup_particles, seed_for_pythia)
@@ -44,6 +44,7 @@ class ChunkTask:
     options: SampleOptions = SampleOptions()
     jet_pt_min: float = 200.0                  # GeV
     jet_r: float = 0.8                         # anti-kT radius, also the truth-matching cone
+    long_lived: str = "pythia"                 # who decays K0S, Lambda...: pythia | detector
 
 
 @dataclass
@@ -80,6 +81,8 @@ def run_chunk(task: ChunkTask, spec: ChunkSpec | None = None) -> ChunkResult:
     s_grid, s_pythia, s_pileup, s_detector = chunk_seeds(task)
     if spec is None:
         spec = draw_chunk(task.sample, np.random.default_rng(s_grid), task.options)
+    if task.long_lived == "detector":
+        spec = replace(spec, settings=spec.settings + LONG_LIVED_TO_DETECTOR)
     mpi = Path(task.mpi_file) if task.mpi_file else None
     records = generate_events(spec, seed_for_pythia(s_pythia), task.n_events,
                               resim=task.resim, mpi_file=mpi)

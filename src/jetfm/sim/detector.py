@@ -206,9 +206,13 @@ def simulate_detector(gen: dict[str, np.ndarray], rng: np.random.Generator,
     # ν and BSM invisibles (SUSY 100xxxx, Hidden Valley 49xxxxx); nuclei (>= 1e9) stay visible
     visible = ~np.isin(apid, _INVISIBLE_LEPTONS) & ~((apid >= 1_000_000) & (apid < 10 ** 9))
     pt = np.sqrt(px * px + py * py)
-    # work only on particles inside the detector: transcendental numpy ops dominate the time
+    # work only on particles inside the detector: transcendental numpy ops dominate the time.
+    # Like Delphes' ParticlePropagator, a particle produced outside the tracker cylinder (e.g.
+    # a late K0S or Lambda decay's daughters) is never seen. Vertices in mm, the card in m.
     eta_max = max(c.calo_eta_max, c.tracker_eta_max)
-    inside = np.flatnonzero(visible & (np.abs(pz) < pt * np.sinh(eta_max)))
+    produced_inside = ((vx * vx + vy * vy < (1e3 * c.calo_radius) ** 2)
+                       & (np.abs(vz) < 1e3 * c.tracker_half_length))
+    inside = np.flatnonzero(visible & produced_inside & (np.abs(pz) < pt * np.sinh(eta_max)))
     ev, px, py, pz, e, pt, apid, q, vx, vy, vz, pv = (
         x[inside] for x in (ev, px, py, pz, e, pt, apid, q, vx, vy, vz, pv))
     n = len(inside)

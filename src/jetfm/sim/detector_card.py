@@ -44,6 +44,7 @@ class DetectorConfig:
     # solenoid and acceptance
     b_field: float
     calo_radius: float
+    tracker_half_length: float
     tracker_eta_max: float
     calo_eta_max: float
     # tracking efficiency and momentum resolution
@@ -106,7 +107,7 @@ class DetectorConfig:
 
 
 def _check_physics(c: DetectorConfig) -> None:
-    for name in ("b_field", "calo_radius", "tracker_eta_max", "calo_eta_max", "ecal_deta",
+    for name in ("b_field", "calo_radius", "tracker_half_length", "tracker_eta_max", "calo_eta_max", "ecal_deta",
                  "ecal_dphi_deg", "hcal_deta", "hcal_dphi_deg", "ecal_barrel_eta",
                  "ecal_endcap_eta", "muon_eff_falloff_pt"):
         _require(getattr(c, name) > 0, name, "must be > 0", getattr(c, name))

@@ -37,6 +37,7 @@ from ..schema import sample_schema
 from .chunk import ChunkTask
 from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
 from .downstream import HV_MODELS, MASS_RATIOS
+from .processes import LONG_LIVED_MODES
 from .samples import SAMPLES, SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
@@ -63,6 +64,7 @@ class GenerateConfig:
     mass_ratios: tuple[float, ...] | None = None   # xww only: subset of MASS_RATIOS
     hv_model: str | None = None     # darkjet only: one of HV_MODELS (None: "B")
     row_group_jets: int = 20_000    # Parquet row-group size (layout only, not in the settings)
+    long_lived: str = "pythia"      # K0S, Lambda...: decayed by Pythia (JetClass-II) | detector
 
     def validate(self) -> None:
         if get_sample(self.sample).dijet and (self.jets % 2 or self.jets_per_file % 2):
@@ -90,6 +92,8 @@ class GenerateConfig:
             (self.jets_per_file > 0, "--jets-per-file must be > 0"),
             (self.chunk_events > 0, "--chunk-events must be > 0"),
             (self.row_group_jets > 0, "--row-group-jets must be > 0"),
+            (self.long_lived in LONG_LIVED_MODES,
+             f"--long-lived must be one of {', '.join(LONG_LIVED_MODES)}"),
             (0 <= self.seed < 2**63, "--seed must be a non-negative integer"),
             (math.isfinite(self.jet_pt_min) and self.jet_pt_min > 0,
              "--jet-pt-min must be a finite number of GeV > 0"),
@@ -247,7 +251,7 @@ def _run(cfg, plan, todo, key, mpi_file, detector, progress) -> dict:
             raise RuntimeError("chunk index overflow")
         return ChunkTask(cfg.sample, cfg.seed, todo[pos][0], chunk, cfg.chunk_events,
                          cfg.resim, cfg.pileup, mpi_file, detector, cfg.sample_options(),
-                         cfg.jet_pt_min, cfg.jet_r)
+                         cfg.jet_pt_min, cfg.jet_r, cfg.long_lived)
     scheduler = ChunkScheduler(pool, [n for _, n, _ in todo], task, window=2 * cfg.workers)
     try:
         for pos, (f, target, path) in enumerate(todo):

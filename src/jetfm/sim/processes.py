@@ -26,8 +26,8 @@ RES2P_MASSES = np.arange(15.0, 500.0 + 1e-9, 5.0)      # m_X grid (GeV), JetClas
 RES34P_MX = np.arange(40.0, 500.0 + 1e-9, 10.0)        # m_X grid for X -> YY (ours)
 RES34P_MY_MIN, RES34P_MY_STEP = 10.0, 5.0              # m_Y grid: 10, 15, ... < m_X / 2
 
-# Final-state stability as in the CMS/Delphes setups: decay everything with c*tau < 10 mm
-# (B/D hadrons, tau, pi0 ...) with displaced vertices; K0S, Lambda, Sigma... reach the detector.
+# Decays as in JetClass-II: Pythia's defaults — B/D hadrons, tau, and also K0S, Lambda and the
+# other weakly decaying hyperons decay, with displaced vertices (K0L, K+-, pi+- stay).
 COMMON_SETTINGS = (
     f"Beams:eCM = {ECM_GEV}",
     "Next:numberCount = 0",
@@ -39,9 +39,11 @@ COMMON_SETTINGS = (
     "Init:showChangedSettings = off",
     "Init:showChangedParticleData = off",
     "Print:quiet = on",
-    "ParticleDecays:limitTau0 = on",
-    "ParticleDecays:tau0Max = 10",
 )
+# `--long-lived detector`: particles with c*tau > 10 mm (K0S, Lambda, Sigma, Xi, Omega) are
+# left to the detector, a Geant-like split (jetfm's behaviour before JetClass-II's was followed).
+LONG_LIVED_TO_DETECTOR = ("ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10")
+LONG_LIVED_MODES = ("pythia", "detector")
 
 # (daughter ids, branching ratio) for a neutral spin-0 X or Y (DESIGN §3 Res2P table).
 NEUTRAL_TABLE = (
