@@ -1,0 +1,120 @@
+"""How JetClass-II-like are generated jets? The quantities of the fidelity comparison, one command.
+
+    python bench/fidelity.py data/res2p data/res34p data/qcd
+    python bench/fidelity.py --generate 600 --out fidelity_data     # make the samples first
+
+Reads any JetClass-II Parquet files (ours or published; family from the label) and prints, per
+family: tracks with |d0| > 10 mm and with |d0/σ| > 3, the charged-hadron share of constituents,
+photons below 1 GeV among photons, genjet pT / jet pT, m_SD/pT (median, q10–q90) and the
+fraction with m_SD/pT > 0.2 and pT < 700 GeV, the resonance boost pT_X/m_X and m_Y from
+`aux_genpart`, the QCD `aux_genpart` content, the charged X's pid; then the file layout
+(nullable fields, list item name, column order, row groups per file).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pyarrow.parquet as pq
+
+from jetfm.data.paths import expand_paths
+from jetfm.labels import FAMILIES
+from jetfm.schema import JETCLASS2_COLUMNS
+
+COLUMNS = ["part_charge", "part_d0val", "part_d0err", "part_isChargedHadron", "part_isPhoton",
+           "part_energy", "jet_pt", "jet_sdmass", "genjet_pt", "jet_label", "aux_genpart_pt",
+           "aux_genpart_mass", "aux_genpart_pid", "aux_genpart_isResX", "aux_genpart_isResY",
+           "aux_genpart_isQcdParton"]
+
+
+def _q(x, qs=(50, 10, 90)) -> str:
+    if len(x) == 0:
+        return "n/a"
+    m, lo, hi = np.percentile(x, qs)
+    return f"{m:.3g} ({lo:.3g}-{hi:.3g})"
+
+
+def family_report(a: ak.Array, family: str) -> list[str]:
+    charged = a.part_charge != 0
+    d0 = np.abs(ak.flatten(a.part_d0val[charged]).to_numpy())
+    sig = d0 / np.maximum(ak.flatten(a.part_d0err[charged]).to_numpy(), 1e-9)
+    photons = ak.flatten(a.part_energy[a.part_isPhoton]).to_numpy()
+    pt, msd = a.jet_pt.to_numpy(), a.jet_sdmass.to_numpy()
+    gen = a.genjet_pt.to_numpy()
+    ratio = msd / pt
+    lines = [f"[{family}] {len(a)} jets",
+             f"  tracks |d0| > 10 mm          {100 * np.mean(d0 > 10):.2f} %",
+             f"  tracks |d0/sigma| > 3        {100 * np.mean(sig > 3):.1f} %",
+             f"  charged-hadron share         {ak.mean(ak.mean(a.part_isChargedHadron, axis=1)):.2f}",
+             f"  photons < 1 GeV / photons    {100 * np.mean(photons < 1):.1f} %",
+             f"  genjet pT / jet pT           {_q(gen[gen > 0] / pt[gen > 0])}",
+             f"  m_SD / pT                    {_q(ratio)};  m_SD/pT > 0.2 and pT < 700: "
+             f"{100 * np.mean((ratio > 0.2) & (pt < 700)):.0f} %"]
+    if family in ("res2p", "res34p"):
+        x = a.aux_genpart_isResX
+        boost = ak.flatten(a.aux_genpart_pt[x] / a.aux_genpart_mass[x]).to_numpy()
+        lines.append(f"  resonance pT_X / m_X         {_q(boost)}")
+        pids = sorted(set(np.abs(ak.flatten(a.aux_genpart_pid[x]).to_numpy()).tolist()))
+        lines.append(f"  X pids                       {pids}")
+    if family == "res34p":
+        lines.append(f"  m_Y (GeV)                    "
+                     f"{_q(ak.flatten(a.aux_genpart_mass[a.aux_genpart_isResY]).to_numpy())}")
+    if family == "qcd":
+        q = a.aux_genpart_isQcdParton
+        pid = np.abs(ak.flatten(a.aux_genpart_pid[q]).to_numpy())
+        lines.append(f"  QCD aux_genpart per jet      {_q(ak.sum(q, axis=1).to_numpy())}; gluons "
+                     f"{100 * np.mean(pid == 21) if len(pid) else 0:.0f} %, quarks 1-5 "
+                     f"{100 * np.mean((pid >= 1) & (pid <= 5)) if len(pid) else 0:.0f} %")
+    return lines
+
+
+def layout_report(paths: list[Path]) -> list[str]:
+    schema = pq.read_schema(paths[0])
+    lists = [f for f in schema if hasattr(f.type, "value_field")]
+    groups = [pq.ParquetFile(p).metadata.num_row_groups for p in paths]
+    return ["[layout]",
+            f"  nullable fields              {sum(f.nullable for f in schema)} of {len(schema)}",
+            f"  list item names              {sorted({f.type.value_field.name for f in lists})}",
+            f"  JetClass-II column order     "
+            f"{[n for n in schema.names if n in JETCLASS2_COLUMNS] == JETCLASS2_COLUMNS}",
+            f"  row groups per file          {_q(np.array(groups))}"]
+
+
+def generate_samples(n: int, out: Path) -> list[Path]:
+    from jetfm.sim.generate import GenerateConfig, generate
+    folders = []
+    for sample in ("res2p", "res34p", "qcd"):
+        generate(GenerateConfig(sample=sample, jets=n, out=str(out / sample), seed=3,
+                                jets_per_file=n, workers=2), progress=False)
+        folders.append(out / sample)
+    return folders
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", nargs="*", help="Parquet files or folders")
+    ap.add_argument("--generate", type=int, metavar="N", help="first generate N jets per family")
+    ap.add_argument("--out", default=None, help="folder for --generate (default: a temp folder)")
+    args = ap.parse_args(argv)
+    data = list(args.data)
+    if args.generate:
+        data += generate_samples(args.generate, Path(args.out or tempfile.mkdtemp()))
+    paths = expand_paths(data)
+    if not paths:
+        ap.error("give data or --generate N")
+    a = ak.to_packed(ak.concatenate([ak.from_parquet(p, columns=COLUMNS) for p in paths]))
+    labels = a.jet_label.to_numpy()
+    for family, idx in FAMILIES.items():
+        sel = np.isin(labels, list(idx))
+        if sel.any():
+            print("\n".join(family_report(ak.to_packed(a[sel]), family)))
+    print("\n".join(layout_report(paths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
