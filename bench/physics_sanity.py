@@ -63,6 +63,8 @@ def peak(m: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
         (a, mu, s), _ = curve_fit(gauss, centers[sel], h[sel], p0=[h.max(), mode, 8.0])
     except RuntimeError:
         mu, s = mode, float("nan")
+    if not abs(mu - mode) < 15:     # a fit that ran off the peak: report the histogram mode
+        mu, s = mode, float("nan")
     return float(mu), abs(float(s))
 
 
