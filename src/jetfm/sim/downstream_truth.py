@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .pythia_run import charges
-from .truth import EventTruth, _bottom, _daughters, _delta_r, _kinematics
+from .truth import EventTruth, bottom_copy, daughters, delta_r, kinematics
 
 HARD_STATUS = 23
 LIGHT_QUARKS = (1, 2, 3)
@@ -38,13 +38,13 @@ def hard_partons(record: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     process, at their creation (status ±23)."""
     aid = np.abs(record["id"])
     sel = (np.abs(record["status"]) == HARD_STATUS) & (((aid >= 1) & (aid <= 6)) | (aid == 21))
-    return _kinematics(record, np.flatnonzero(sel))
+    return kinematics(record, np.flatnonzero(sel))
 
 
 def parton_truth(record, sample: str, jet_eta, jet_phi, r: float):
     """(truth_parton_pid, keep, reason index or −1) per jet of one event."""
     hard = hard_partons(record)
-    inside = _delta_r(jet_eta, jet_phi, hard["eta"], hard["phi"]) < r
+    inside = delta_r(jet_eta, jet_phi, hard["eta"], hard["phi"]) < r
     n_in = inside.sum(axis=1)
     pid = np.zeros(len(n_in), np.int32)
     if len(hard["pid"]):
@@ -59,7 +59,7 @@ def parton_truth(record, sample: str, jet_eta, jet_phi, r: float):
 
 def w_charge(truth: EventTruth, jet_eta, jet_phi, r: float) -> np.ndarray:
     """+1 / −1 for the W with both decay quarks inside each jet, 0 for none."""
-    inside = _delta_r(jet_eta, jet_phi, truth.prod_eta, truth.prod_phi) < r
+    inside = delta_r(jet_eta, jet_phi, truth.prod_eta, truth.prod_phi) < r
     charge = np.zeros(len(inside), np.int32)
     for s in range(truth.n_systems):
         in_sys = truth.prod_system == s
@@ -73,15 +73,15 @@ def tau_decays(record) -> list[tuple[int, int, np.ndarray]]:
     """(charged hadrons, π⁰s, visible 4-momentum) of each τ's decay (bottom copies)."""
     aid = np.abs(record["id"])
     out = []
-    for tau in sorted({_bottom(record, int(i)) for i in np.flatnonzero(aid == 15)}):
-        stack, final, n_pi0 = _daughters(record, tau), [], 0
+    for tau in sorted({bottom_copy(record, int(i)) for i in np.flatnonzero(aid == 15)}):
+        stack, final, n_pi0 = daughters(record, tau), [], 0
         while stack:
             j = stack.pop()
             n_pi0 += int(aid[j] == 111)
             if record["status"][j] > 0:
                 final.append(j)
             else:
-                stack += _daughters(record, j)
+                stack += daughters(record, j)
         if not final:            # an undecayed τ (no hadronisation): nothing to match
             continue
         final = np.asarray(final)
@@ -100,7 +100,7 @@ def tau_truth(record, jet_eta, jet_phi, r: float):
     for n_charged, n_pi0, p4 in tau_decays(record):
         pt = np.hypot(p4[0], p4[1])
         eta, phi = np.arcsinh(p4[2] / max(pt, 1e-9)), np.arctan2(p4[1], p4[0])
-        dr = _delta_r(jet_eta, jet_phi, [eta], [phi])[:, 0]
+        dr = delta_r(jet_eta, jet_phi, [eta], [phi])[:, 0]
         j = int(np.argmin(dr)) if n else -1
         if n and dr[j] < r and n_charged > 0:
             mode[j] = 5 * (n_charged - 1) + min(n_pi0, 2)
@@ -111,12 +111,12 @@ def tau_truth(record, jet_eta, jet_phi, r: float):
 def dark_truth(record, jet_eta, jet_phi, jet_pt, r: float):
     """(truth_invisible_fraction, keep, reason) per jet of one Hidden Valley event."""
     aid = np.abs(record["id"])
-    quarks = _kinematics(record, np.flatnonzero((aid == DARK_QUARK)
+    quarks = kinematics(record, np.flatnonzero((aid == DARK_QUARK)
                                                 & (np.abs(record["status"]) == HARD_STATUS)))
-    has_quark = (_delta_r(jet_eta, jet_phi, quarks["eta"], quarks["phi"]) < r).any(axis=1)
-    inv = _kinematics(record, np.flatnonzero((record["status"] > 0) & (aid >= HV_RANGE[0])
+    has_quark = (delta_r(jet_eta, jet_phi, quarks["eta"], quarks["phi"]) < r).any(axis=1)
+    inv = kinematics(record, np.flatnonzero((record["status"] > 0) & (aid >= HV_RANGE[0])
                                              & (aid < HV_RANGE[1])))
-    inside = _delta_r(jet_eta, jet_phi, inv["eta"], inv["phi"]) < r
+    inside = delta_r(jet_eta, jet_phi, inv["eta"], inv["phi"]) < r
     inv_pt = (inside * inv["pt"][None, :]).sum(axis=1) if len(inv["pt"]) else np.zeros(len(jet_pt))
     fraction = (inv_pt / np.maximum(inv_pt + jet_pt, 1e-9)).astype(np.float32)
     return fraction, has_quark, np.where(has_quark, -1, 4)

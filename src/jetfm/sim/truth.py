@@ -93,21 +93,22 @@ def event_records(batch) -> list[dict[str, np.ndarray]]:
     return [{k: split[k][i] for k in flat} for i in range(len(counts))]
 
 
-# ---- small helpers on the record (called for the few particles that matter) ----------------
+# ---- helpers on the record (called for the few particles that matter; shared with
+#      downstream_truth.py) -----------------------------------------------------------------
 
-def _bottom(rec, i: int) -> int:
+def bottom_copy(rec, i: int) -> int:
     # Like Pythia's iBotCopyId: follow recoil copies and also emissions (τ → τ γ in the QED
     # shower), i.e. the one daughter with the same id when all the others are γ/g.
     ids = rec["id"]
     while True:
-        kids = _daughters(rec, i)
+        kids = daughters(rec, i)
         same = [k for k in kids if ids[k] == ids[i]]
         if len(same) != 1 or any(abs(ids[k]) not in (21, 22) for k in kids if k != same[0]):
             return i
         i = same[0]
 
 
-def _daughters(rec, i: int) -> list[int]:
+def daughters(rec, i: int) -> list[int]:
     # Pythia's conventions for (daughter1, daughter2), as in Particle::daughterList for decays.
     d1, d2 = int(rec["daughter1"][i]), int(rec["daughter2"][i])
     if d1 <= 0:
@@ -121,13 +122,13 @@ def _token(rec, i: int) -> str:
     a = abs(int(rec["id"][i]))
     if a != 15:
         return _TOKEN.get(a, f"pid{a}")          # unknown ids give no label
-    kids = np.abs(rec["id"][_daughters(rec, _bottom(rec, i))])
+    kids = np.abs(rec["id"][daughters(rec, bottom_copy(rec, i))])
     if kids.size == 0:
         return "tau"
     return "taue" if (kids == 11).any() else "taum" if (kids == 13).any() else "tauh"
 
 
-def _kinematics(rec, idx) -> dict[str, np.ndarray]:
+def kinematics(rec, idx) -> dict[str, np.ndarray]:
     idx = np.asarray(idx, dtype=np.int64)
     px, py, pz = rec["px"][idx], rec["py"][idx], rec["pz"][idx]
     pt = np.hypot(px, py)
@@ -137,7 +138,7 @@ def _kinematics(rec, idx) -> dict[str, np.ndarray]:
             "pid": rec["id"][idx].astype(np.int32)}
 
 
-def _delta_r(eta1, phi1, eta2, phi2) -> np.ndarray:
+def delta_r(eta1, phi1, eta2, phi2) -> np.ndarray:
     """ΔR matrix, rows = first argument, columns = second; φ wrapped into [−π, π)."""
     deta = np.asarray(eta1)[:, None] - np.asarray(eta2)[None, :]
     dphi = (np.asarray(phi1)[:, None] - np.asarray(phi2)[None, :] + np.pi) % (2 * np.pi) - np.pi
@@ -146,7 +147,7 @@ def _delta_r(eta1, phi1, eta2, phi2) -> np.ndarray:
 
 def _genpart(rec, groups: dict[str, list[int]]) -> dict[str, np.ndarray]:
     idx = [i for g in groups.values() for i in g]
-    out = _kinematics(rec, idx)
+    out = kinematics(rec, idx)
     for f in FLAGS:
         out[f] = np.array([f == g for g, lst in groups.items() for _ in lst], dtype=bool)
     return out
@@ -171,25 +172,25 @@ def event_truth(record: dict[str, np.ndarray], family: str, x_ids=None,
     if x_ids is None:
         x_ids = RES2P_X_IDS if family == "res2p" else RES34P_X_IDS
     # X candidates by mask (a handful of copies), then keep each chain's bottom copy once.
-    xs = sorted({_bottom(rec, int(i)) for i in np.flatnonzero(np.isin(aid, x_ids))})
+    xs = sorted({bottom_copy(rec, int(i)) for i in np.flatnonzero(np.isin(aid, x_ids))})
 
     ys, prods, parents, systems, tau_kids = [], [], [], [], []
     for s, x in enumerate(xs):
         if family == "res2p":
             par = [x]
         else:
-            par = [_bottom(rec, d) for d in _daughters(rec, x) if aid[d] in y_ids]
+            par = [bottom_copy(rec, d) for d in daughters(rec, x) if aid[d] in y_ids]
             ys += par
         for p in par:
             # The decay's own rows are the products' top copies (before any shower recoil).
-            for d in _daughters(rec, p):
+            for d in daughters(rec, p):
                 prods.append(d)
                 parents.append(p)
                 systems.append(s)
                 if aid[d] == 15:
-                    tau_kids += _daughters(rec, _bottom(rec, d))
+                    tau_kids += daughters(rec, bottom_copy(rec, d))
 
-    kin = _kinematics(rec, prods)
+    kin = kinematics(rec, prods)
     gen = _genpart(rec, {"isResX": xs, "isResY": ys, "isResDecayProd": prods,
                          "isTauDecayProd": tau_kids})
     return EventTruth(
@@ -246,7 +247,7 @@ def label_jets(truth: EventTruth, family: str, jet_eta: np.ndarray, jet_phi: np.
     gen = truth.genpart
 
     if family == "qcd":
-        inside = _delta_r(jet_eta, jet_phi, gen["eta"], gen["phi"]) < r
+        inside = delta_r(jet_eta, jet_phi, gen["eta"], gen["phi"]) < r
         apid = np.abs(gen["pid"])
         for j in range(n_jets):
             counts = [int((inside[j] & (apid == q)).sum()) for q in (5, 4, 3)]
@@ -255,7 +256,7 @@ def label_jets(truth: EventTruth, family: str, jet_eta: np.ndarray, jet_phi: np.
                 aux[k].append(v)
         return labels, aux
 
-    inside = _delta_r(jet_eta, jet_phi, truth.prod_eta, truth.prod_phi) < r
+    inside = delta_r(jet_eta, jet_phi, truth.prod_eta, truth.prod_phi) < r
     every = np.ones(len(gen["pid"]), dtype=bool)
     for j in range(n_jets):
         labels[j] = _resonance_jet_label(truth, family, inside[j])
