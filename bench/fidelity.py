@@ -28,7 +28,26 @@ from jetfm.schema import JETCLASS2_COLUMNS
 COLUMNS = ["part_charge", "part_d0val", "part_d0err", "part_isChargedHadron", "part_isPhoton",
            "part_energy", "jet_pt", "jet_sdmass", "genjet_pt", "jet_label", "aux_genpart_pt",
            "aux_genpart_mass", "aux_genpart_pid", "aux_genpart_isResX", "aux_genpart_isResY",
-           "aux_genpart_isQcdParton"]
+           "aux_genpart_isQcdParton", "part_deta", "part_dphi", "genpart_pid", "genpart_energy",
+           "genpart_jet_deta", "genpart_jet_dphi"]
+
+
+def photon_response(a: ak.Array, max_dr: float = 0.05) -> np.ndarray:
+    """E_reco / E_gen of reco photons matched to the nearest generated photon of the same jet
+    (ΔR < max_dr; cells merge nearby photons, so this is the response per reconstructed photon)."""
+    reco = ak.zip({"e": a.part_energy[a.part_isPhoton], "eta": a.part_deta[a.part_isPhoton],
+                   "phi": a.part_dphi[a.part_isPhoton]})
+    g = a.genpart_pid == 22
+    gen = ak.zip({"e": a.genpart_energy[g], "eta": a.genpart_jet_deta[g],
+                  "phi": a.genpart_jet_dphi[g]})
+    pairs = ak.cartesian([reco, gen], nested=True)
+    r, gp = ak.unzip(pairs)
+    dr = np.hypot(r.eta - gp.eta, r.phi - gp.phi)
+    best = ak.argmin(dr, axis=2, keepdims=True)
+    dr_best = ak.flatten(dr[best], axis=2)
+    ratio = ak.flatten(r.e[best] / gp.e[best], axis=2)
+    ok = ak.fill_none(dr_best < max_dr, False)
+    return ak.flatten(ratio[ok]).to_numpy()
 
 
 def _q(x, qs=(50, 10, 90)) -> str:
@@ -52,6 +71,7 @@ def family_report(a: ak.Array, family: str) -> list[str]:
              f"  charged-hadron share         {ak.mean(ak.mean(a.part_isChargedHadron, axis=1)):.2f}",
              f"  photons < 1 GeV / photons    {100 * np.mean(photons < 1):.1f} %",
              f"  genjet pT / jet pT           {_q(gen[gen > 0] / pt[gen > 0])}",
+             f"  photon E reco / gen          {_q(photon_response(a))}",
              f"  m_SD / pT                    {_q(ratio)};  m_SD/pT > 0.2 and pT < 700: "
              f"{100 * np.mean((ratio > 0.2) & (pt < 700)):.0f} %"]
     if family in ("res2p", "res34p"):
@@ -84,12 +104,15 @@ def layout_report(paths: list[Path]) -> list[str]:
             f"  row groups per file          {_q(np.array(groups))}"]
 
 
-def generate_samples(n: int, out: Path) -> list[Path]:
+def generate_samples(n: int, out: Path, pileup: float | None) -> list[Path]:
     from jetfm.sim.generate import GenerateConfig, generate
     folders = []
+    extra = {} if pileup is None else {"pileup": pileup}
     for sample in ("res2p", "res34p", "qcd"):
+        # 10-event chunks: many grid points (mass, pT cut) even in a small sample
         generate(GenerateConfig(sample=sample, jets=n, out=str(out / sample), seed=3,
-                                jets_per_file=n, workers=2), progress=False)
+                                jets_per_file=n, workers=2, chunk_events=10, **extra),
+                 progress=False)
         folders.append(out / sample)
     return folders
 
@@ -99,10 +122,13 @@ def main(argv=None) -> int:
     ap.add_argument("data", nargs="*", help="Parquet files or folders")
     ap.add_argument("--generate", type=int, metavar="N", help="first generate N jets per family")
     ap.add_argument("--out", default=None, help="folder for --generate (default: a temp folder)")
+    ap.add_argument("--pileup", type=float, default=None,
+                    help="--generate with this <mu> (default: jetfm generate's default, 50)")
     args = ap.parse_args(argv)
     data = list(args.data)
     if args.generate:
-        data += generate_samples(args.generate, Path(args.out or tempfile.mkdtemp()))
+        data += generate_samples(args.generate, Path(args.out or tempfile.mkdtemp()),
+                                 args.pileup)
     paths = expand_paths(data)
     if not paths:
         ap.error("give data or --generate N")

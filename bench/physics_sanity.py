@@ -1,6 +1,7 @@
 """Physics sanity of the simulator: soft-drop mass peaks and the QCD mass spectrum.
 
-    python bench/physics_sanity.py --events 1500 --out sanity/
+    python bench/physics_sanity.py --events 1500 --out sanity/              # <mu> = 50 (default)
+    python bench/physics_sanity.py --events 1500 --out sanity/ --pileup 0   # clean
 
 Generates X(125) -> bb (neutral X), X(80) -> qq' (W-like charged X, six quark channels) and QCD,
 each at pTHatMin = 400 GeV, through the full chain (Pythia, detector, AK8, labels), and prints
@@ -18,6 +19,7 @@ import numpy as np
 
 from jetfm.labels import label_index
 from jetfm.sim.chunk import ChunkTask, run_chunk
+from jetfm.sim.generate import DEFAULT_PILEUP
 from jetfm.sim.processes import CHARGED_QUARKS, ChunkSpec, decay_table, mass_lines
 from jetfm.sim.pythia_run import mpi_init_file
 
@@ -44,10 +46,11 @@ def spec_qcd() -> ChunkSpec:
     return ChunkSpec("qcd", "qcd", ("HardQCD:all = on", f"PhaseSpace:pTHatMin = {PTHAT}"), {})
 
 
-def run(spec: ChunkSpec, events: int, mpi: str, chunk: int = 250):
+def run(spec: ChunkSpec, events: int, mpi: str, pileup: float, chunk: int = 250):
     tables = []
     for c in range(max(1, events // chunk)):
-        tables.append(run_chunk(ChunkTask(spec.sample, 99, 0, c, chunk, mpi_file=mpi), spec=spec).table)
+        task = ChunkTask(spec.sample, 99, 0, c, chunk, mpi_file=mpi, pileup=pileup)
+        tables.append(run_chunk(task, spec=spec).table)
     import pyarrow as pa
     return pa.concat_tables(tables)
 
@@ -72,14 +75,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1500)
     ap.add_argument("--out", default="sanity")
+    ap.add_argument("--pileup", type=float, default=DEFAULT_PILEUP,
+                    help="<mu> of overlaid minimum-bias events (default %(default)g, as generate)")
     args = ap.parse_args(argv)
+    print(f"<mu> = {args.pileup:g}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     mpi = str(mpi_init_file(Path(tempfile.mkdtemp())))
     results = {}
     for name, spec, label, target in [("X(125)->bb", spec_x_bb(), "X_bb", 125.0),
                                       ("X(80)->qq'", spec_x_qq(), None, 80.0)]:
-        t = run(spec, args.events, mpi)
+        t = run(spec, args.events, mpi, args.pileup)
         lab = t.column("jet_label").to_numpy()
         m = t.column("jet_sdmass").to_numpy()
         if label:
@@ -88,7 +94,7 @@ def main(argv=None) -> int:
         results[name] = m
         print(f"{name:<12} jets={len(m):5d}  m_SD peak = {mu:6.1f} GeV (sigma {s:4.1f}),"
               f" {100 * (mu / target - 1):+5.1f}% of {target:.0f};  labels {np.bincount(lab, minlength=15)[:15].tolist()}")
-    t = run(spec_qcd(), args.events, mpi)
+    t = run(spec_qcd(), args.events, mpi, args.pileup)
     m = t.column("jet_sdmass").to_numpy()
     results["QCD"] = m
     h, edges = np.histogram(m, bins=np.arange(0, 320, 20))

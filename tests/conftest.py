@@ -18,8 +18,8 @@ def sim_jets(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def resim_jets(tmp_path_factory):
-    """4 files of 40 QCD jets, each shower hadronised twice (pairs share resim_group)."""
+    """4 files of 60 QCD jets, each shower hadronised twice (pairs share resim_group)."""
     out = tmp_path_factory.mktemp("resim") / "qcd"
-    generate(GenerateConfig(sample="qcd", jets=160, out=str(out), seed=5, jets_per_file=40,
+    generate(GenerateConfig(sample="qcd", jets=240, out=str(out), seed=5, jets_per_file=60,
                             chunk_events=20, resim=2), progress=False)
     return out

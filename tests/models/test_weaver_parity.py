@@ -76,7 +76,8 @@ def test_logits_match_weaver(pair, jets, overrides):
     delta = (got.logits - expected).abs().max().item()
     print(f"{name} {overrides}: max|Δlogits| = {delta:.2e}")
     assert got.logits.shape == expected.shape
-    assert delta <= 1e-5
+    # float32 noise only (its size depends on the CPU's kernels); a wrong layer is >> 1e-3
+    torch.testing.assert_close(got.logits, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_embedding_matches_sophon_latent(pair, jets):

@@ -36,3 +36,23 @@ def test_v0_daughters_are_tracked_with_displaced_impact_parameters():
     # up to the tracker's end; with the detector keeping them stable, none
     assert (d0["pythia"] > 10).mean() > 0.003 and (d0["pythia_gen_r"] > 100).any()
     assert (d0["detector"] > 10).sum() == 0 and (d0["detector_gen_r"] > 100).sum() == 0
+
+
+def test_kinematic_grids_follow_the_jetclass2_cards():
+    from jetfm.sim import processes as P
+    # gen_configs/jetclass2/train_higgspm2p/mg5_params.dat: 50 pt_min_pdg values
+    published = [100, 106, 114, 121, 130, 138, 148, 158, 169, 180, 192, 205, 219, 234, 250, 267,
+                 286, 305, 326, 348, 372, 397, 424, 453, 483, 516, 551, 589, 629, 671, 717, 766,
+                 818, 873, 933, 996, 1064, 1136, 1213, 1296, 1384, 1478, 1578, 1685, 1800, 1922,
+                 2052, 2192, 2341, 2499]
+    assert P.RESONANCE_PT_CUTS.tolist() == published
+    # train_qcd/py8_params.dat: 200 pTHatMin values 100.0 ... 5000.0
+    assert len(P.QCD_PTHAT_GRID) == 200 and P.QCD_PTHAT_GRID[[0, -1]].tolist() == [100.0, 5000.0]
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        s = P.res2p_chunk(rng).params
+        assert s["pthat_min"] in published and s["m_X"] in P.RES2P_MASSES
+        r = P.res34p_chunk(rng).params
+        assert r["pthat_min"] in published and r["m_X"] <= r["pthat_min"] <= 2.5 * r["m_X"]
+        assert 60 <= r["m_Y"] <= r["m_X"] / 2
+        assert P.qcd_chunk(rng).params["pthat_min"] in P.QCD_PTHAT_GRID

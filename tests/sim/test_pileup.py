@@ -62,13 +62,13 @@ def test_chs_puppi_output_bookkeeping():
             (3, "h", 2.0, 0.0, 0.0, False), (3, "g", 0.05, 0.0, 0.1, True)]   # soft neutral
     pf = pf_dict(rows)
     w = puppi_weights(pf)
-    out = apply_chs_puppi(pf)
+    out = apply_chs_puppi(pf, r0=0.3, neutral_min_pt=0.1, neutral_pt_slope=0.0)
     assert set(out) == set(pf)
     assert all(len(v) == len(out["e"]) for v in out.values())
     charged = out["isChargedHadron"] | out["isElectron"] | out["isMuon"]
     assert out["from_pv"][charged].all()                # CHS
     assert np.all(np.diff(out["event"]) >= 0)
-    # kept: the PV tracks (unchanged), neutrals with w·pT >= 0.1 scaled by w
+    # kept: the PV tracks (unchanged), neutrals with w >= 0.05 and w·pT >= 0.1, scaled by w
     keep = np.array([0, 3, 4, 6, 7, 8])
     assert len(out["e"]) == len(keep)
     for k in ("px", "py", "pz", "e"):
@@ -138,7 +138,7 @@ def test_puppi_on_simulated_pileup():
     assert pt_out.sum() < pt.sum()
 
 
-@pytest.mark.parametrize("kw", [dict(r0=0.0), dict(r0=0.3, r_min=0.4), dict(min_pt=-1.0)])
+@pytest.mark.parametrize("kw", [dict(r0=0.0), dict(r0=0.3, r_min=0.4), dict(neutral_min_pt=-1.0), dict(min_weight=2.0)])
 def test_impossible_settings_raise(kw):
     pf = pf_dict([(0, "h", 10.0, 0.0, 0.0, True), (0, "g", 5.0, 0.1, 0.0, True)])
     with pytest.raises(ConfigError):
@@ -147,5 +147,27 @@ def test_impossible_settings_raise(kw):
 
 def test_empty_input():
     pf = {k: v[:0] for k, v in pf_dict([(0, "h", 1.0, 0.0, 0.0, True)]).items()}
-    out = apply_chs_puppi(pf)
+    out = apply_chs_puppi(pf, r0=0.3, neutral_min_pt=0.1, neutral_pt_slope=0.0)
     assert set(out) == set(pf) and all(len(v) == 0 for v in out.values())
+
+
+def test_neutral_threshold_grows_with_the_number_of_vertices():
+    """Delphes RunPUPPI: a neutral survives when w·pT >= 0.2 + 0.006·NPV (per event)."""
+    rows = [(0, "h", 10.0, 0.0, 0.0, True), (0, "g", 0.4, 0.05, 0.0, True),
+            (1, "h", 10.0, 0.0, 0.0, True), (1, "g", 0.4, 0.05, 0.0, True)]
+    pf = pf_dict(rows)      # no PU tracks: every neutral keeps w = 1
+    assert len(apply_chs_puppi(pf)["e"]) == 4                       # cut 0.206 GeV
+    out = apply_chs_puppi(pf, npv=np.array([1, 51]))               # event 1: cut 0.506 GeV
+    assert list(out["event"]) == [0, 0, 1]
+    assert len(apply_chs_puppi(pf, npv=51)["e"]) == 2
+
+
+def test_weights_below_min_weight_count_as_zero():
+    rows = [(0, "h", 10.0, 0.0, 0.0, True), (0, "h", 1.0, 0.2, 0.0, False),
+            (0, "h", 1.0, 0.0, 0.25, False), (0, "g", 50.0, 0.0, -0.22, False)]
+    pf = pf_dict(rows)
+    w = puppi_weights(pf, r0=0.3)
+    assert 0.0 < w[3] < 1.0
+    kept = lambda mw: len(apply_chs_puppi(pf, r0=0.3, min_weight=mw, neutral_min_pt=0.0,
+                                          neutral_pt_slope=0.0)["e"])
+    assert kept(0.0) == 2 and kept(w[3] + 1e-6) == 1 and kept(w[3] - 1e-6) == 2

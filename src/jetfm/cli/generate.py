@@ -6,6 +6,8 @@ from .options import add_out, add_progress, add_workers
 
 def register(sub) -> None:
     from ..sim.downstream import HV_MODELS, MASS_RATIOS
+    from ..sim.generate import DEFAULT_PILEUP
+    from ..sim.pileup_library import LIBRARY_EVENTS
     from ..sim.samples import SAMPLES
     p = sub.add_parser("generate", help="simulate JetClass-II-compatible jets (Pythia 8 + "
                                         "FastJet + CMS-like detector)")
@@ -20,8 +22,12 @@ def register(sub) -> None:
     p.add_argument("--num-shards", type=int, default=1, help="number of machines sharing the work")
     p.add_argument("--resim", type=int, default=0,
                    help="re-simulation: hadronise each parton-level event R times (RS3L pairs)")
-    p.add_argument("--pileup", type=float, default=0.0,
-                   help="mean number of overlaid minimum-bias interactions, e.g. 50 (slow)")
+    p.add_argument("--pileup", type=float, default=DEFAULT_PILEUP,
+                   help="mean number of overlaid minimum-bias interactions (default %(default)g, as "
+                        "JetClass-II; 0: clean jets), with CHS + PUPPI")
+    p.add_argument("--pileup-library", type=int, default=LIBRARY_EVENTS, metavar="EVENTS",
+                   help="minimum-bias events in the pileup library, generated once and cached "
+                        "(default %(default)d)")
     p.add_argument("--jets-per-file", type=int, default=100_000, help="jets per Parquet file")
     p.add_argument("--chunk-events", type=int, default=100,
                    help="events per Pythia re-initialisation (one grid point per chunk)")
@@ -52,7 +58,8 @@ def run(args) -> int:
     from ..sim.generate import GenerateConfig, format_summary, generate
     cfg = GenerateConfig(sample=args.sample, jets=args.jets, out=args.out, seed=args.seed,
                          workers=args.workers, shard=args.shard, num_shards=args.num_shards,
-                         resim=args.resim, pileup=args.pileup, jets_per_file=args.jets_per_file,
+                         resim=args.resim, pileup=args.pileup,
+                         pileup_library=args.pileup_library, jets_per_file=args.jets_per_file,
                          chunk_events=args.chunk_events, detector_card=args.detector_card,
                          jet_pt_min=args.jet_pt_min, jet_r=args.jet_r,
                          mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None,

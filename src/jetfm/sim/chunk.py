@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from ..schema import sample_schema
 from .detector import DetectorConfig, simulate_detector
+from .detector_card import default_detector
 from .dijets import select_dijets
 from .downstream import UNLABELLED_FAMILY
 from .downstream_truth import DROP_REASONS, jet_truth
@@ -22,8 +23,9 @@ from .jets import build_jets
 from .pileup import apply_chs_puppi
 from .processes import LONG_LIVED_TO_DETECTOR, ChunkSpec
 from .samples import SampleOptions, draw_chunk, get_sample
+from .pileup_library import LIBRARY_EVENTS, load_library, overlay, pileup_library_file
 from .pythia_run import (EventRecords, final_state, generate_events, is_invisible,
-                         merge_particles, pileup_particles, seed_for_pythia)
+                         merge_particles, seed_for_pythia)
 from .truth import AUX_COLUMNS, event_truth, label_jets
 
 # event_id / resim_group = file * FILE_STRIDE + chunk * CHUNK_STRIDE + event-in-chunk
@@ -45,6 +47,8 @@ class ChunkTask:
     jet_pt_min: float = 200.0                  # GeV
     jet_r: float = 0.8                         # anti-kT radius, also the truth-matching cone
     long_lived: str = "pythia"                 # who decays K0S, Lambda...: pythia | detector
+    pileup_library: str | None = None          # the library file (None: found/built here)
+    pileup_library_events: int = LIBRARY_EVENTS
 
 
 @dataclass
@@ -90,14 +94,31 @@ def run_chunk(task: ChunkTask, spec: ChunkSpec | None = None) -> ChunkResult:
     visible = {k: v[~is_invisible(hard["pid"])] for k, v in hard.items()}
     particles = hard
     if task.pileup > 0:
-        pu = pileup_particles(records.n_events, task.pileup, seed_for_pythia(s_pileup), mpi)
+        pu, n_pu = overlay(load_library(library_path(task)), records.n_events, task.pileup,
+                           np.random.default_rng(s_pileup))
         particles = merge_particles(hard, pu)
-    pf = simulate_detector(particles, np.random.default_rng(s_detector), task.detector)
+    detector = task.detector or default_detector()
+    pf = simulate_detector(particles, np.random.default_rng(s_detector), detector)
     if task.pileup > 0:
-        pf = apply_chs_puppi(pf)
-    jets = build_jets(pf, visible, records.n_events, pt_min=task.jet_pt_min, r=task.jet_r)
+        pf = apply_chs_puppi(pf, r0=detector.puppi_cone, ref_eta_max=detector.tracker_eta_max,
+                             min_weight=detector.puppi_min_weight,
+                             neutral_min_pt=detector.puppi_neutral_min_pt,
+                             neutral_pt_slope=detector.puppi_neutral_pt_slope,
+                             npv=np.floor(0.7 * (1 + n_pu)))     # Delphes: 70 % vertex efficiency
+    # GEN-jets need the reco threshold too (JetClass-II: GenJetFinderAK8 JetPTMin 200, like
+    # the PUPPI jets), so a reco jet whose GEN-jet fell below it stays unmatched
+    jets = build_jets(pf, visible, records.n_events, pt_min=task.jet_pt_min, r=task.jet_r,
+                      genjet_pt_min=task.jet_pt_min)
     table, dropped = _label_and_assemble(task, spec, records, jets)
     return ChunkResult(table, records.n_events, dict(spec.params), dropped)
+
+
+def library_path(task: ChunkTask) -> str:
+    """The pileup library this task overlays (generate() builds it before starting workers)."""
+    if task.pileup_library:
+        return task.pileup_library
+    extra = LONG_LIVED_TO_DETECTOR if task.long_lived == "detector" else ()
+    return str(pileup_library_file(task.pileup_library_events, extra))
 
 
 def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,

@@ -143,7 +143,9 @@ def _calorimeter(rng, c: DetectorConfig, is_ecal: bool, ev, eta, phi, dep_idx, d
     e_meas = lognormal(rng, e_true, sig)
     e_min = c.ecal_e_min if is_ecal else c.hcal_e_min
     s_min = c.ecal_significance_min if is_ecal else c.hcal_significance_min
-    e_meas[(e_meas < e_min) | (e_meas < s_min * sig)] = 0.0
+    # Delphes evaluates the threshold's σ at the measured energy
+    sig_meas = (ecal_sigma if is_ecal else hcal_sigma)(e_meas, c_eta, c)
+    e_meas[(e_meas < e_min) | (e_meas < s_min * sig_meas)] = 0.0
 
     # neutral = significant excess of the cell over the tracks pointing to it
     e_neu = np.maximum(e_meas - e_trk, 0.0)

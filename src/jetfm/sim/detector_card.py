@@ -81,6 +81,11 @@ class DetectorConfig:
     hcal_significance_min: float
     # particle flow
     track_rescaling: str
+    # pileup mitigation (RunPUPPI), used when pileup is overlaid
+    puppi_cone: float
+    puppi_min_weight: float
+    puppi_neutral_min_pt: float
+    puppi_neutral_pt_slope: float
     # impact parameters
     ip_d0_resolution: IpTable = _table("abseta_max", "pt_edges", "sigma_mm")
     ip_dz_resolution: IpTable = _table("abseta_max", "pt_edges", "sigma_mm")
@@ -125,6 +130,11 @@ def _check_physics(c: DetectorConfig) -> None:
              "p0 and p1 must be >= 0 (a resolution factor)", list(c.ecal_endcap_shape))
     _require(0.0 <= c.split_ecal_fraction <= 1.0, "split_ecal_fraction", "must be in [0, 1]",
              c.split_ecal_fraction)
+    _require(0.0 < c.puppi_cone <= 1.5, "puppi_cone", "must be in (0, 1.5]", c.puppi_cone)
+    _require(0.0 <= c.puppi_min_weight <= 1.0, "puppi_min_weight", "must be in [0, 1]",
+             c.puppi_min_weight)
+    for name in ("puppi_neutral_min_pt", "puppi_neutral_pt_slope"):
+        _require(getattr(c, name) >= 0, name, "must be >= 0", getattr(c, name))
     _require(c.track_rescaling in TRACK_RESCALING_MODES, "track_rescaling",
              f"must be one of {list(TRACK_RESCALING_MODES)}", c.track_rescaling)
     both = set(c.em_pids) & set(c.split_pids)

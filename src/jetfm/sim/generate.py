@@ -37,12 +37,14 @@ from ..schema import sample_schema
 from .chunk import ChunkTask
 from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
 from .downstream import HV_MODELS, MASS_RATIOS
-from .processes import LONG_LIVED_MODES
+from .pileup_library import LIBRARY_EVENTS, pileup_library_file
+from .processes import LONG_LIVED_MODES, LONG_LIVED_TO_DETECTOR
 from .samples import SAMPLES, SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
 
 META_KEY = b"jetfm.generate"
+DEFAULT_PILEUP = 50.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class GenerateConfig:
     shard: int = 0
     num_shards: int = 1
     resim: int = 0
-    pileup: float = 0.0
+    pileup: float = DEFAULT_PILEUP  # ⟨μ⟩ as in JetClass-II; 0: clean jets
+    pileup_library: int = LIBRARY_EVENTS   # minimum-bias events in the overlay library
     jets_per_file: int = 100_000
     chunk_events: int = 100
     detector_card: str = "cms"      # built-in card name or a YAML file
@@ -89,6 +92,7 @@ class GenerateConfig:
             (0 <= self.shard < self.num_shards, "--shard must be in [0, --num-shards)"),
             (self.resim >= 0, "--resim must be >= 0"),
             (self.pileup >= 0 and math.isfinite(self.pileup), "--pileup must be a finite number >= 0"),
+            (self.pileup_library >= 1, "--pileup-library must be >= 1 event"),
             (self.jets_per_file > 0, "--jets-per-file must be > 0"),
             (self.chunk_events > 0, "--chunk-events must be > 0"),
             (self.row_group_jets > 0, "--row-group-jets must be > 0"),
@@ -118,6 +122,8 @@ class GenerateConfig:
             d.pop(k)
         d["detector"] = detector.to_card()
         d["jetfm_version"] = __version__
+        if not self.pileup:
+            d.pop("pileup_library")      # no overlay: the library does not matter
         if d["mass_ratios"] is not None:
             d["mass_ratios"] = sorted(d["mass_ratios"])
         return d
@@ -202,7 +208,7 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     record = {**asdict(cfg), "mass_ratios": settings["mass_ratios"],
               "out": str(out.absolute()), "detector_card": cfg.resolved_card(),
               "jetfm_version": __version__, "files": [p.name for _, _, p in plan],
-              "mpi_init_file": None, "settings": settings}
+              "mpi_init_file": None, "pileup_library_file": None, "settings": settings}
     if out.is_dir() and not os.access(out, os.W_OK):
         return _read_only_folder(cfg, out, plan, key, settings)
     made = make_output_folder(out)
@@ -213,8 +219,13 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         todo = [(f, n, p) for f, n, p in plan if not _check_existing(p, key, n)]
         mpi_file = str(mpi_init_file())
         record["mpi_init_file"] = mpi_file
+        library = None
+        if cfg.pileup > 0 and todo:     # built once, here, before any worker starts
+            extra = LONG_LIVED_TO_DETECTOR if cfg.long_lived == "detector" else ()
+            library = str(pileup_library_file(cfg.pileup_library, extra, progress=progress))
+        record["pileup_library_file"] = library
         write_config(out / cfg_name, record)
-        return _run(cfg, plan, todo, key, mpi_file, detector, progress)
+        return _run(cfg, plan, todo, key, (mpi_file, library), detector, progress)
     except BaseException:
         if made and not any(p.exists() for _, _, p in plan):   # a folder we made, still empty
             shutil.rmtree(out, ignore_errors=True)
@@ -237,7 +248,8 @@ def _read_only_folder(cfg, out: Path, plan, key: str, settings: dict) -> dict:
     return _summary(cfg, stats, len(plan))
 
 
-def _run(cfg, plan, todo, key, mpi_file, detector, progress) -> dict:
+def _run(cfg, plan, todo, key, cache_files, detector, progress) -> dict:
+    mpi_file, library = cache_files
     stats = {"files_written": [], "files_skipped": len(plan) - len(todo), "jets": 0,
              "events": 0, "label_counts": np.zeros(188, dtype=np.int64), "nparticles_sum": 0,
              "dropped": {}, "unlabelled": 0}
@@ -251,7 +263,7 @@ def _run(cfg, plan, todo, key, mpi_file, detector, progress) -> dict:
             raise RuntimeError("chunk index overflow")
         return ChunkTask(cfg.sample, cfg.seed, todo[pos][0], chunk, cfg.chunk_events,
                          cfg.resim, cfg.pileup, mpi_file, detector, cfg.sample_options(),
-                         cfg.jet_pt_min, cfg.jet_r, cfg.long_lived)
+                         cfg.jet_pt_min, cfg.jet_r, cfg.long_lived, library, cfg.pileup_library)
     scheduler = ChunkScheduler(pool, [n for _, n, _ in todo], task, window=2 * cfg.workers)
     try:
         for pos, (f, target, path) in enumerate(todo):

@@ -187,15 +187,33 @@ def build_jets(pf: dict[str, np.ndarray], gen: dict[str, np.ndarray], n_events: 
         out[f"jet_tau{n + 1}"] = taus[:, n].astype(np.float32)
     out["jet_nparticles"] = ncon.astype(np.int32)
 
-    out.update(_gen_columns(gen, gen_counts, jet_event[sel], j_eta, j_phi, sgn, r,
+    out.update(_gen_columns(gen, gen_counts, jet_event[sel], j_pt, j_eta, j_phi, sgn, r,
                             genjet_pt_min))
     return out
 
 
-def _gen_columns(gen, gen_counts, jet_event, j_eta, j_phi, sgn, r, genjet_pt_min
+def _greedy_match(p_reco, p_gen, dr, jet_event, j_pt, r) -> np.ndarray:
+    """GEN-jet index per reco jet (-1: none): reco jets by event and descending pT, each takes
+    its closest GEN-jet within ΔR < r that no harder jet took (pairs are few per event)."""
+    match = np.full(len(j_pt), -1, np.int64)
+    rank = np.empty(len(j_pt), np.int64)
+    rank[np.lexsort((-j_pt, jet_event))] = np.arange(len(j_pt))
+    used = set()
+    done = np.zeros(len(j_pt), bool)
+    for k in np.lexsort((dr, rank[p_reco])):     # by reco rank, then ΔR
+        j, g = p_reco[k], p_gen[k]
+        if done[j] or g in used or not dr[k] < r:
+            continue
+        match[j], done[j] = g, True
+        used.add(g)
+    return match
+
+
+def _gen_columns(gen, gen_counts, jet_event, j_pt, j_eta, j_phi, sgn, r, genjet_pt_min
                  ) -> dict[str, object]:
-    """GEN-jets (anti-kT R on visible gen particles); each reco jet takes the ΔR-closest GEN-jet
-    of its event within ΔR < r; its constituents get Δη/Δφ w.r.t. the reco axis."""
+    """GEN-jets (anti-kT R on visible gen particles), matched as JetClass-II's makeNtuples.C
+    does: reco jets in pT order each take the ΔR-closest GEN-jet of their event not taken yet,
+    if ΔR < r (else genjet_* = 0); constituents get Δη/Δφ w.r.t. the reco axis."""
     nj = len(jet_event)
     gpx, gpy, gpz, ge = (np.asarray(gen[k], dtype=np.float64) for k in ("px", "py", "pz", "e"))
     # events without a selected reco jet need no GEN-jets: give them zero particles (exact,
@@ -217,14 +235,10 @@ def _gen_columns(gen, gen_counts, jet_event, j_eta, j_phi, sgn, r, genjet_pt_min
     p_reco = np.repeat(np.arange(nj), npair)
     p_gen = _ranges((np.cumsum(g_per_ev) - g_per_ev)[jet_event], npair)
     dr = np.hypot(geta[p_gen] - j_eta[p_reco], _wrap_phi(gphi[p_gen] - j_phi[p_reco]))
-    o = np.lexsort((dr, p_reco))
-    first = o[np.r_[True, p_reco[o][1:] != p_reco[o][:-1]]] if len(o) else o
-    match = np.full(nj, -1, np.int64)
-    ok = dr[first] < r
-    match[p_reco[first][ok]] = p_gen[first][ok]
+    match = _greedy_match(p_reco, p_gen, dr, jet_event, j_pt, r)
 
-    # constituents of matched gen jets, placed under their reco jet (a GEN-jet closest to two
-    # reco jets serves both), pT-descending; gcon_* are grouped by gen jet already
+    # constituents of matched gen jets, placed under their reco jet, pT-descending; gcon_* are
+    # grouped by gen jet already
     g_ncon = np.bincount(gcon_jet, minlength=ng_all)
     g_cstart = np.cumsum(g_ncon) - g_ncon
     reco = np.flatnonzero(match >= 0)

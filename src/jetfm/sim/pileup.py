@@ -15,8 +15,9 @@ RunPUPPI / CMS PuppiProducer in the tracker region:
 - Events with no PU track at all have nothing to learn from and keep all neutrals (w = 1); in an
   event whose PU tracks all lack PV neighbours, med = −∞: neutrals with any PV neighbour keep
   w = 1 and isolated ones get w = 0.
-- A neutral's 4-momentum is scaled by w; it is dropped when w·pT < min_pt (CMS drops neutrals
-  below an E_T cut after weighting; 0.1 GeV keeps only the vanishing ones out).
+- A neutral's 4-momentum is scaled by w (w < 0.05 counts as 0); it is dropped when
+  w·pT < 0.2 GeV + 0.006 GeV × NPV (Delphes RunPUPPI with the JetClass-II card: about 0.5 GeV
+  at ⟨μ⟩ = 50). The cone R0 = 0.4 is the card's ConeSizeBin.
 Neutrals at 2.5 < |η| < 3 see no tracks and are weighted like the others (mostly removed);
 the forward-region PUPPI variant (all particles as neighbours) is not modelled.
 """
@@ -140,19 +141,32 @@ def puppi_weights(pf: dict[str, np.ndarray], *, r0: float = 0.3, r_min: float = 
     return w
 
 
-def apply_chs_puppi(pf: dict[str, np.ndarray], *, r0: float = 0.3, r_min: float = 0.01,
-                    ref_eta_max: float = 2.5, min_pt: float = 0.1) -> dict[str, np.ndarray]:
+def apply_chs_puppi(pf: dict[str, np.ndarray], *, r0: float = 0.4, r_min: float = 0.01,
+                    ref_eta_max: float = 2.5, min_weight: float = 0.05,
+                    neutral_min_pt: float = 0.2, neutral_pt_slope: float = 0.006,
+                    npv: np.ndarray | float = 1.0) -> dict[str, np.ndarray]:
     """CHS (drop PU tracks) + PUPPI-weighted neutrals. Same keys as `pf`, rows filtered,
-    neutral 4-momenta scaled by their weight, order (sorted by event) preserved."""
-    if min_pt < 0:
-        raise ConfigError(f"PUPPI min_pt must be >= 0, got {min_pt}")
+    neutral 4-momenta scaled by their weight, order (sorted by event) preserved.
+
+    As Delphes' RunPUPPI (JetClass-II card: MinPuppiWeight 0.05, NeutralMinE 0.2,
+    NeutralPtSlope 0.006): a weight below `min_weight` is 0 and a neutral is dropped when
+    w·pT < neutral_min_pt + neutral_pt_slope · NPV, NPV = the event's number of vertices
+    (`npv`: one value, or one per event index)."""
+    if min(neutral_min_pt, neutral_pt_slope) < 0 or not 0 <= min_weight <= 1:
+        raise ConfigError("PUPPI needs neutral_min_pt >= 0, neutral_pt_slope >= 0 and "
+                          f"min_weight in [0, 1] (got {neutral_min_pt}, {neutral_pt_slope}, "
+                          f"{min_weight})")
     w = puppi_weights(pf, r0=r0, r_min=r_min, ref_eta_max=ref_eta_max)
+    w[w < min_weight] = 0.0
     charged = np.zeros(len(w), bool)
     for k in _CHARGED_FLAGS:
         charged |= np.asarray(pf[k], bool)
     pv = np.asarray(pf["from_pv"], bool)
+    npv_row = np.asarray(npv, np.float64)
+    if npv_row.ndim:
+        npv_row = npv_row[np.asarray(pf["event"], np.int64)]
     pt_w = np.hypot(pf["px"], pf["py"]) * w
-    keep = np.where(charged, pv, pt_w >= min_pt)
+    keep = np.where(charged, pv, (pt_w > 0) & (pt_w >= neutral_min_pt + neutral_pt_slope * npv_row))
     out = {k: np.asarray(v)[keep] for k, v in pf.items()}
     wk = w[keep]
     for k in ("px", "py", "pz", "e"):

@@ -21,10 +21,19 @@ import numpy as np
 
 
 ECM_GEV = 13000.0
-PTHAT_GRID = np.geomspace(100.0, 2500.0, 25)           # log grid of PhaseSpace:pTHatMin
+# JetClass-II's grids (jet-universe/jetclass2_generation, gen_configs/jetclass2/*):
+# the resonance pT cut (MG5 `pt_min_pdg`), 50 log points 100...2499 GeV, one drawn per batch
+# (here: per chunk) together with the mass; QCD: PhaseSpace:pTHatMin, 200 log points 100-5000.
+RESONANCE_PT_CUTS = np.logspace(2, np.log10(2500), 50).astype(int).astype(float)
+QCD_PTHAT_GRID = np.round(np.geomspace(100.0, 5000.0, 200), 1)
 RES2P_MASSES = np.arange(15.0, 500.0 + 1e-9, 5.0)      # m_X grid (GeV), JetClass-II Res2P
-RES34P_MX = np.arange(40.0, 500.0 + 1e-9, 10.0)        # m_X grid for X -> YY (ours)
-RES34P_MY_MIN, RES34P_MY_STEP = 10.0, 5.0              # m_Y grid: 10, 15, ... < m_X / 2
+# Res34P: the published grid file is not public. Ours is chosen to reproduce the published
+# Res34P jets (median m_SD/pT 0.33, pT_X/m_X 2.3, m_Y 92 (71-219) GeV): m_X on a log grid
+# 120-600 GeV, m_Y = 60, 65, ... <= m_X/2, and the pT cut drawn among the grid points
+# within [1, 2.5] x m_X (low boosts, where the 3-4 prongs just fit in one R = 0.8 jet).
+RES34P_MX = np.round(np.geomspace(120.0, 600.0, 30))
+RES34P_MY_MIN, RES34P_MY_STEP = 60.0, 5.0
+RES34P_BOOST = (1.0, 2.5)
 
 # Decays as in JetClass-II: Pythia's defaults — B/D hadrons, tau, and also K0S, Lambda and the
 # other weakly decaying hyperons decay, with displaced vertices (K0L, K+-, pi+- stay).
@@ -89,8 +98,12 @@ def resonance_width(mass: float) -> float:
     return max(1e-3 * mass, 0.01)
 
 
-def draw_pthat(rng: np.random.Generator) -> tuple[list[str], float]:
-    pthat = float(rng.choice(PTHAT_GRID))
+def draw_pthat(rng: np.random.Generator, grid: np.ndarray = RESONANCE_PT_CUTS
+               ) -> tuple[list[str], float]:
+    """A pT cut from `grid`, applied as PhaseSpace:pTHatMin. The resonance is produced
+    against a recoiling parton, so pTHat is its pT: the cut acts on the resonance like
+    JetClass-II's `pt_min_pdg` on each resonance of its MG5 pair (`p p > h h`)."""
+    pthat = float(rng.choice(grid))
     return [f"PhaseSpace:pTHatMin = {pthat:.6g}"], pthat
 
 
@@ -114,9 +127,11 @@ def res2p_chunk(rng: np.random.Generator, sample: str = "res2p") -> ChunkSpec:
 
 def res34p_chunk(rng: np.random.Generator, sample: str = "res34p") -> ChunkSpec:
     m_x = float(rng.choice(RES34P_MX))
-    my_grid = np.arange(RES34P_MY_MIN, m_x / 2.0 - 1e-9, RES34P_MY_STEP)
+    my_grid = np.arange(RES34P_MY_MIN, m_x / 2.0 + 1e-9, RES34P_MY_STEP)
     m_y = float(rng.choice(my_grid))
-    pthat_lines, pthat = draw_pthat(rng)
+    lo, hi = RES34P_BOOST[0] * m_x, RES34P_BOOST[1] * m_x
+    cuts = RESONANCE_PT_CUTS[(RESONANCE_PT_CUTS >= lo) & (RESONANCE_PT_CUTS <= hi)]
+    pthat_lines, pthat = draw_pthat(rng, cuts)
     wx, wy = resonance_width(m_x), resonance_width(m_y)
     lines = ["Higgs:useBSM = on", "HiggsBSM:gg2H1g(l:t) = on", "HiggsBSM:qg2H1q(l:t) = on",
              "HiggsBSM:qqbar2H1g(l:t) = on",
@@ -128,7 +143,7 @@ def res34p_chunk(rng: np.random.Generator, sample: str = "res34p") -> ChunkSpec:
 
 
 def qcd_chunk(rng: np.random.Generator, sample: str = "qcd") -> ChunkSpec:
-    pthat_lines, pthat = draw_pthat(rng)
+    pthat_lines, pthat = draw_pthat(rng, QCD_PTHAT_GRID)
     return ChunkSpec(sample, "qcd", tuple(["HardQCD:all = on"] + pthat_lines), {"pthat_min": pthat})
 
 

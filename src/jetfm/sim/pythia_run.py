@@ -1,17 +1,14 @@
 """Run Pythia 8 for one chunk and return its event records as flat numpy arrays.
 
-Three modes share one output layout (`EventRecords`):
+Two modes share one output layout (`EventRecords`):
 - plain: `Pythia.nextBatch(n)` converts the whole chunk to awkward in C++ (no Python loop);
 - re-simulation (RS3L): the parton-level event is kept and hadronised R times with
-  `forceHadronLevel()`; each replica is its own event with a common `parton_event` index;
-- pileup: Poisson(mu) minimum-bias events from a second Pythia instance, appended per event.
+  `forceHadronLevel()`; each replica is its own event with a common `parton_event` index.
+Pileup is overlaid from a cached minimum-bias library (`pileup_library.py`).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +18,11 @@ import pythia8mc
 
 from ..errors import ConfigError
 from ..io import quiet_stdout
+from .cache import cache_dir, cached_file
 from .processes import COMMON_SETTINGS, ChunkSpec
 
 RECORD_INT = ("id", "status", "mother1", "mother2", "daughter1", "daughter2")
 RECORD_FLOAT = ("px", "py", "pz", "e", "m", "vx", "vy", "vz", "vt")
-PILEUP_SIGMA_Z_MM = 50.0      # luminous-region length for pileup vertices (CMS-like)
 # Invisible final-state particles: neutrinos, the neutralino and Hidden-Valley dark states.
 _NEUTRINOS = (12, 14, 16)
 
@@ -80,59 +77,22 @@ _MPI_INIT_SETTINGS = ("HardQCD:all = on", "PhaseSpace:pTHatMin = 200")
 _MPI_INIT_SEED = 1
 
 
-def cache_dir() -> Path:
-    """jetfm's cache: $JETFM_CACHE_DIR, else $XDG_CACHE_HOME/jetfm, else ~/.cache/jetfm."""
-    if os.environ.get("JETFM_CACHE_DIR"):
-        return Path(os.environ["JETFM_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "jetfm"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def mpi_init_file(folder: Path | None = None) -> Path:
     """Pythia's multiparton-interaction initialisation, computed once (fixed seed) and shared.
 
     MPI initialisation is process independent; computing it once and reusing it halves the
-    per-chunk init time and keeps results worker-count independent. The file lives in
-    jetfm's cache (`cache_dir()/mpi`, not in the user's data folder), named by a hash of
-    everything that determines it (Pythia version, settings, seed), next to a `.sha256` of its
-    content. Before each use the content is checked against that hash; a missing, empty or
-    altered file is rebuilt, which gives the same bytes (fixed seed), so a damaged cache can
-    never change the generated jets.
+    per-chunk init time and keeps results worker-count independent. It lives in jetfm's cache
+    (`cache_dir()/mpi`, not in the user's data folder), verified before each use (`cache.py`).
     """
     folder = cache_dir() / "mpi" if folder is None else Path(folder)
-    key = json.dumps({"pythia": importlib.metadata.version("pythia8mc"),
-                      "common": list(COMMON_SETTINGS), "settings": list(_MPI_INIT_SETTINGS),
-                      "seed": _MPI_INIT_SEED})
-    name = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path, digest = folder / f"mpi_init_{name}.dat", folder / f"mpi_init_{name}.dat.sha256"
-    try:
-        if path.stat().st_size > 0 and digest.read_text().strip() == _sha256(path):
-            return path
-    except OSError:
-        pass   # missing: build it
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create jetfm's cache folder {folder} ({exc.strerror}); "
-                          "set JETFM_CACHE_DIR to a writable folder") from None
-    # temp names + rename: concurrent builders write identical bytes, readers never see half
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        make_pythia(list(_MPI_INIT_SETTINGS), seed=_MPI_INIT_SEED, mpi_file=tmp)
-        tmp_digest = digest.with_name(f".{digest.name}.tmp{os.getpid()}")
-        tmp_digest.write_text(_sha256(tmp) + "\n")
-        os.replace(tmp, path)
-        os.replace(tmp_digest, digest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    key = {"pythia": importlib.metadata.version("pythia8mc"), "common": list(COMMON_SETTINGS),
+           "settings": list(_MPI_INIT_SETTINGS), "seed": _MPI_INIT_SEED}
+    return cached_file(folder, "mpi_init", ".dat", key,
+                       lambda tmp: make_pythia(list(_MPI_INIT_SETTINGS), seed=_MPI_INIT_SEED,
+                                               mpi_file=tmp))
 
 
-def _from_batch(batch: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def from_batch(batch: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
     prt = batch.prt
     counts = ak.to_numpy(ak.num(prt, axis=1))
     flat = ak.flatten(prt, axis=1)
@@ -179,7 +139,7 @@ def generate_events(spec: ChunkSpec, seed: int, n_events: int, *, resim: int = 0
         pythia = make_pythia(spec.settings, seed, mpi_file)
         with quiet_stdout():
             batch = pythia.nextBatch(n_events)
-        fields, offsets = _from_batch(batch)
+        fields, offsets = from_batch(batch)
         weight = ak.to_numpy(batch.info.weights[:, 0]).astype(np.float64)   # ≠ 1 when biased
         return EventRecords(fields, offsets, np.arange(len(offsets) - 1, dtype=np.int64), weight)
 
@@ -239,28 +199,6 @@ def final_state(records: EventRecords, *, from_pv: bool = True) -> dict[str, np.
     out["charge"] = charges(out["pid"])
     out["from_pv"] = np.full(sel.sum(), from_pv)
     return out
-
-
-def pileup_particles(n_hard: int, mu: float, seed: int, mpi_file: Path | None = None
-                     ) -> dict[str, np.ndarray]:
-    """Final-state particles of Poisson(mu) minimum-bias events per hard event, displaced in z."""
-    rng = np.random.default_rng(seed)
-    n_pu = rng.poisson(mu, size=n_hard)
-    total = int(n_pu.sum())
-    if total == 0:
-        return {}
-    pythia = make_pythia(["SoftQCD:inelastic = on"], seed, mpi_file=None)
-    with quiet_stdout():
-        batch = pythia.nextBatch(total)
-    fields, offsets = _from_batch(batch)
-    recs = EventRecords(fields, offsets, np.arange(total))
-    pu = final_state(recs, from_pv=False)
-    # Each pileup interaction sits at its own z along the beam; times are not simulated.
-    z0 = rng.normal(0.0, PILEUP_SIGMA_Z_MM, size=total)
-    pu["vz"] = pu["vz"] + z0[pu["event"]]
-    owner = np.repeat(np.arange(n_hard, dtype=np.int64), n_pu)   # pileup event -> hard event
-    pu["event"] = owner[pu["event"]]
-    return pu
 
 
 def merge_particles(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
