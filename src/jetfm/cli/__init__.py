@@ -10,9 +10,10 @@ import sys
 
 from .. import __version__
 from ..errors import JetfmError
-from . import evaluate, export, generate, inspect, pretrain, quickstart, resample
+from . import (evaluate, export, generate, inspect, pretrain, quickstart, report, resample,
+               transfer)
 
-COMMANDS = (generate, inspect, resample, pretrain, evaluate, export, quickstart)
+COMMANDS = (generate, inspect, resample, pretrain, evaluate, export, transfer, report, quickstart)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,10 +40,11 @@ class BiasedAttention(nn.Module):
         if context is None:  # self-attention: one packed projection
             q, k, v = self.in_proj(query).chunk(3, dim=-1)
         else:  # cross-attention (class token): project q and k/v from different inputs
+            # through the module, not its .weight, so wrappers (LoRA adapters) see every use;
+            # the query is one class token, so projecting its k/v too costs nothing
             d = self.embed_dim
-            w, b = self.in_proj.weight, self.in_proj.bias
-            q = F.linear(query, w[:d], b[:d])
-            k, v = F.linear(context, w[d:], b[d:]).chunk(2, dim=-1)
+            q = self.in_proj(query)[..., :d]
+            k, v = self.in_proj(context)[..., d:].chunk(2, dim=-1)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)
         if bias is not None and bias.dtype != q.dtype:  # bf16 autocast
             bias = bias.to(q.dtype)

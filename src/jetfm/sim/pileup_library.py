@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from ..io import quiet_stdout
-from .cache import cache_dir, cached_file
+from ..cache import cache_dir, cached_file
 from .processes import COMMON_SETTINGS
 from .pythia_run import (EventRecords, from_batch, final_state, is_invisible, make_pythia)
 

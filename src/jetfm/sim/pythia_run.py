@@ -18,7 +18,7 @@ import pythia8mc
 
 from ..errors import ConfigError
 from ..io import quiet_stdout
-from .cache import cache_dir, cached_file
+from ..cache import cache_dir, cached_file
 from .processes import COMMON_SETTINGS, ChunkSpec
 
 RECORD_INT = ("id", "status", "mother1", "mother2", "daughter1", "daughter2")

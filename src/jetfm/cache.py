@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 
 def cache_dir() -> Path:

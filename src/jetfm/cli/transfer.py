@@ -1,0 +1,86 @@
+"""`jetfm transfer`: adapt a pre-trained backbone to a downstream task, over a label sweep."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigError
+from .options import add_batch_size, add_data, add_out, add_progress
+
+
+def _label_counts(text: str) -> tuple[int | None, ...]:
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if item == "all":
+            out.append(None)
+            continue
+        try:
+            out.append(int(item))
+        except ValueError:
+            raise ConfigError(f"--labels-per-class: {item!r} is not an integer or 'all'") from None
+    return tuple(out)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("transfer", help="transfer a pre-trained backbone to a task "
+                                        "(linear probe, frozen, fine-tune, LoRA, scratch, kNN)")
+    p.add_argument("--backbone", help="a `jetfm pretrain` run directory, or 'scratch'")
+    p.add_argument("--task", help="task name (see --list-tasks)")
+    p.add_argument("--mode", default="linear",
+                   help="linear | frozen | finetune | lora | scratch | knn (default linear)")
+    add_data(p, help="files or folders holding the task's jets")
+    add_out(p, "folder for results.json", required=False)
+    p.add_argument("--labels-per-class", default="10,100,1000,10000,all",
+                   help="training jets per class, comma separated, 'all' = the whole pool "
+                        "(default 10,100,1000,10000,all)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per label count (default 3)")
+    p.add_argument("--test-seed", type=int, default=12345,
+                   help="fixes the held-out test set (default 12345; keep it to compare runs)")
+    p.add_argument("--max-per-class", type=int, default=None,
+                   help="read at most this many jets per class")
+    p.add_argument("--steps", type=int, default=300,
+                   help="network modes: optimizer steps per run (default 300)")
+    add_batch_size(p, 64)
+    p.add_argument("--lr", type=float, default=1e-3, help="head learning rate (default 1e-3)")
+    p.add_argument("--backbone-lr-factor", type=float, default=0.1,
+                   help="finetune: backbone learning rate = lr x this (default 0.1)")
+    p.add_argument("--warmup-steps", type=int, default=0,
+                   help="finetune: first train the head with the backbone frozen (default 0)")
+    p.add_argument("--lora-rank", type=int, default=4, help="LoRA rank (default 4)")
+    p.add_argument("--preset", default="small",
+                   help="--backbone scratch: model preset (default small)")
+    p.add_argument("--list-tasks", action="store_true", help="list the tasks and exit")
+    add_progress(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..transfer.run import TransferConfig, transfer
+    from ..transfer.tasks import describe_tasks
+    if args.list_tasks:
+        print(describe_tasks())
+        return 0
+    missing = [o for o, v in (("--backbone", args.backbone), ("--task", args.task),
+                              ("--data", args.data), ("--out", args.out)) if not v]
+    if missing:
+        raise ConfigError(f"missing {', '.join(missing)}")
+    cfg = TransferConfig(backbone=args.backbone, task=args.task, mode=args.mode,
+                         data=tuple(args.data), out=args.out,
+                         labels_per_class=_label_counts(args.labels_per_class), seeds=args.seeds,
+                         test_seed=args.test_seed, max_per_class=args.max_per_class,
+                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                         backbone_lr_factor=args.backbone_lr_factor,
+                         warmup_steps=args.warmup_steps, lora_rank=args.lora_rank,
+                         preset=args.preset)
+    res = transfer(cfg, progress=not args.no_progress)
+    print(f"task {res['task']} ({len(res['classes'])} classes), backbone {res['strategy']}, "
+          f"mode {res['mode']}, {res['trainable_parameters']} trainable parameters, "
+          f"test jets {res['n_test']}")
+    for row in res["summary"]:
+        def f(m):
+            v, s = row[f"{m}_mean"], row[f"{m}_std"]
+            return "n/a" if v is None else f"{v:.3f} ± {s:.3f}"
+        print(f"  {str(row['labels_per_class']):>6}/class  accuracy {f('accuracy')}  "
+              f"AUC {f('auc')}  1/eps_B@30% {f('rejection_at_30')}")
+    print(f"results: {Path(args.out) / 'results.json'}")
+    return 0

@@ -1,0 +1,224 @@
+"""The report as one self-contained HTML page (inline CSS, PNGs as base64 data URIs, no script,
+no external resource) and as a Markdown summary (tables and headlines, no figures)."""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import re
+from html import escape
+
+from . import fmt, scratch_reference
+
+__all__ = ["render_html", "render_markdown", "transfer_rows", "pretrain_rows", "eval_rows"]
+
+TRANSFER_HEADERS = ["Strategy", "Mode", "Labels/class", "Seeds", "Accuracy", "AUC",
+                    "Rejection @30%", "Δ accuracy vs scratch"]
+PRETRAIN_HEADERS = ["Run", "Strategy", "Preset", "Last step", "train/loss (last 20)",
+                    "val/loss (last)", "probe/acc (last)", "probe/acc (best)"]
+EVAL_HEADERS = ["Result", "Strategy", "Jets", "Accuracy", "Macro AUC"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
+max-width:1100px;padding:0 1em;color:#222;line-height:1.4}
+h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f0f0f0}td.text,th.text{text-align:left}
+tr.scratch td{background:#fafafa;color:#555}
+.gain{color:#1a7f37}.loss{color:#b42318}
+.headline{background:#eef6ff;border-left:4px solid #3b82f6;padding:.5em 1em}
+figure{margin:1em 0}img{max-width:100%;height:auto}figcaption{font-size:.85em;color:#555}
+.note{color:#666;font-size:.85em}code{font-size:.9em}
+"""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
+
+
+# --- rows shared by the HTML and the Markdown ---
+
+def transfer_rows(series) -> list[tuple[list[str], bool]]:
+    """(cells, is_scratch) per (strategy, mode, labels-per-class)."""
+    rows = []
+    for s in series:
+        for lpc in s.lpcs():
+            acc = s.get(lpc, "accuracy")
+            ref = scratch_reference(series, lpc)
+            if s.is_scratch:
+                delta = "baseline" if ref and ref[2] is s else "-"
+            elif ref is None or acc[0] is None:
+                delta = "-"
+            else:
+                delta = f"{100 * (acc[0] - ref[0]):+.1f} pts"
+            rows.append(([s.strategy, s.mode, str(lpc), str(acc[2]), fmt(*acc[:2]),
+                          fmt(*s.get(lpc, "auc")[:2]),
+                          fmt(*s.get(lpc, "rejection_at_30")[:2], digits=1), delta], s.is_scratch))
+    return rows
+
+
+def _last(points, n: int = 1):
+    if not points:
+        return "-"
+    vals = [v for _, v in points[-n:]]
+    return fmt(sum(vals) / len(vals), digits=4)
+
+
+def pretrain_rows(runs) -> list[list[str]]:
+    rows = []
+    for r in runs:
+        steps = [s for pts in r.curves.values() for s, _ in pts]
+        probe = r.curves.get("probe/acc", [])
+        rows.append([r.name, r.strategy, str(r.config["train"].get("preset", "-")),
+                     str(max(steps)) if steps else "-", _last(r.curves.get("train/loss"), 20),
+                     _last(r.curves.get("val/loss")), _last(probe),
+                     fmt(max(v for _, v in probe), digits=4) if probe else "-"])
+    return rows
+
+
+def eval_rows(results) -> list[list[str]]:
+    def num(v, digits=4):
+        return fmt(v if isinstance(v, (int, float)) else None, digits=digits)
+    return [[e.name, e.strategy or "-",
+             str(e.results.get("n_jets", "-")), num(e.results.get("accuracy")),
+             num(e.results.get("auc_macro"))] for e in results]
+
+
+def _discriminant_rows(results):
+    """Rows discriminant, columns one per result: "AUC / 1/εB@30%"."""
+    names = list(dict.fromkeys(n for e in results
+                               for n in (e.results.get("discriminants") or {})))
+    rows = []
+    for name in names:
+        cells = [name]
+        for e in results:
+            d = (e.results.get("discriminants") or {}).get(name)
+            if not isinstance(d, dict):
+                cells.append("-")
+                continue
+            rej = (d.get("rejection") or {}).get("30")
+            rej = rej if isinstance(rej, str) else fmt(rej, digits=1)
+            auc = d.get("auc")
+            cells.append(f"{fmt(auc if isinstance(auc, (int, float)) else None, digits=4)}"
+                         f" / {rej}")
+        rows.append(cells)
+    return rows
+
+
+# --- HTML ---
+
+def _table(headers, rows, text_cols: int = 1, row_classes=None) -> str:
+    def cell(tag, i, v):
+        cls = ' class="text"' if i < text_cols else ""
+        return f"<{tag}{cls}>{escape(str(v))}</{tag}>"
+    out = ["<table>", "<thead><tr>" + "".join(cell("th", i, h) for i, h in
+                                              enumerate(headers)) + "</tr></thead>", "<tbody>"]
+    for k, row in enumerate(rows):
+        cls = f' class="{row_classes[k]}"' if row_classes and row_classes[k] else ""
+        out.append(f"<tr{cls}>" + "".join(cell("td", i, v) for i, v in enumerate(row))
+                   + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _img(png: bytes | None, alt: str, caption: str) -> str:
+    if not png:
+        return f'<p class="note">{escape(alt)}: nothing to draw.</p>'
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+def render_html(title, inputs, tasks, heads, figures) -> str:
+    p = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+         f"<h1>{escape(title)}</h1>",
+         f'<p class="note">Generated {_dt.datetime.now().strftime("%Y-%m-%d %H:%M")} by '
+         f"<code>jetfm report</code> from {len(inputs.transfer)} transfer result(s), "
+         f"{len(inputs.pretrain)} pre-training run(s), {len(inputs.evaluate)} evaluation(s)."
+         "</p>", "<nav><ul>"]
+    sections = ([("headlines", "Headlines")] if heads else []) + \
+        [(f"task-{_slug(t)}", f"Transfer: {t}") for t in tasks] + \
+        ([("pretrain", "Pre-training")] if inputs.pretrain else []) + \
+        ([("evaluate", "Evaluation")] if inputs.evaluate else []) + [("inputs", "Inputs")]
+    p += [f'<li><a href="#{a}">{escape(n)}</a></li>' for a, n in sections] + ["</ul></nav>"]
+    if heads:
+        p.append('<section id="headlines"><h2>Headlines</h2><ul>')
+        p += [f'<li class="headline">{escape(h["text"])}</li>' for h in heads]
+        p.append("</ul></section>")
+    by_task = {h["task"]: h for h in heads}
+    for task, series in tasks.items():
+        p.append(f'<section id="task-{_slug(task)}"><h2>Transfer: {escape(task)}</h2>')
+        if task in by_task:
+            p.append(f'<p class="headline">{escape(by_task[task]["text"])}</p>')
+        rows = transfer_rows(series)
+        p.append(_table(TRANSFER_HEADERS, [r for r, _ in rows], text_cols=2,
+                        row_classes=["scratch" if s else "" for _, s in rows]))
+        p.append('<p class="note">mean ± std over seeds; rejection = 1/ε<sub>B</sub> at '
+                 "ε<sub>S</sub> = 30 %; Δ = accuracy minus the best scratch result at the "
+                 "same labels per class, in percentage points.</p>")
+        skipped = [f"{s.label} at {k.get('labels_per_class')}/class ({k.get('reason', '?')})"
+                   for s in series for k in s.result.data.get("skipped") or []
+                   if isinstance(k, dict)]
+        if skipped:
+            p.append(f'<p class="note">Not run: {escape("; ".join(skipped))}.</p>')
+        seeds = {r.result.data.get("test_seed") for r in series}
+        if len(seeds) > 1:
+            p.append(f'<p class="note">Warning: the results use different test sets '
+                     f"(test_seed {escape(', '.join(map(str, sorted(seeds, key=str))))}).</p>")
+        figs = figures["tasks"].get(task, {})
+        p.append(_img(figs.get("accuracy"), f"{task} accuracy vs labels",
+                      "Accuracy vs labelled jets per class; band: mean ± std over seeds."))
+        p.append(_img(figs.get("roc"), f"{task} ROC",
+                      "ROC at the largest labels per class of each strategy/mode, first seed."))
+        p.append("</section>")
+    if inputs.pretrain:
+        p.append('<section id="pretrain"><h2>Pre-training</h2>')
+        p.append(_table(PRETRAIN_HEADERS, pretrain_rows(inputs.pretrain), text_cols=3))
+        p.append(_img(figures.get("loss"), "pre-training losses",
+                      "train/loss (window-averaged) and val/loss per run."))
+        if figures.get("probe"):
+            p.append(_img(figures["probe"], "online probe accuracy",
+                          "Online linear probe (probe/acc) on each run's validation jets."))
+        p.append("</section>")
+    if inputs.evaluate:
+        p.append('<section id="evaluate"><h2>Evaluation</h2>')
+        p.append(_table(EVAL_HEADERS, eval_rows(inputs.evaluate), text_cols=2))
+        rows = _discriminant_rows(inputs.evaluate)
+        if rows:
+            p.append("<h3>Discriminants: AUC / rejection at ε<sub>S</sub> = 30 %</h3>")
+            p.append(_table(["Discriminant"] + [e.name for e in inputs.evaluate], rows))
+        p.append("</section>")
+    p.append('<section id="inputs"><h2>Inputs</h2><ul>')
+    paths = [r.path for r in inputs.transfer] + [r.path for r in inputs.pretrain] + \
+        [r.path for r in inputs.evaluate]
+    p += [f"<li><code>{escape(str(x))}</code></li>" for x in paths]
+    p.append("</ul></section></body></html>\n")
+    return "\n".join(p)
+
+
+# --- Markdown ---
+
+def _md_table(headers, rows) -> str:
+    def clean(v):
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(map(clean, headers)) + " |",
+             "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(map(clean, r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(title, inputs, tasks, heads, html_name: str) -> str:
+    md = [f"# {title}", "", f"Figures: see `{html_name}`. Values: mean ± std over seeds; "
+          "rejection = 1/eps_B at eps_S = 30 %; Δ vs the best scratch result, in points.", ""]
+    if heads:
+        md += ["## Headlines", ""] + [f"- {h['text']}" for h in heads] + [""]
+    for task, series in tasks.items():
+        md += [f"## Transfer: {task}", "",
+               _md_table(TRANSFER_HEADERS, [r for r, _ in transfer_rows(series)]), ""]
+    if inputs.pretrain:
+        md += ["## Pre-training", "", _md_table(PRETRAIN_HEADERS, pretrain_rows(inputs.pretrain)),
+               ""]
+    if inputs.evaluate:
+        md += ["## Evaluation", "", _md_table(EVAL_HEADERS, eval_rows(inputs.evaluate)), ""]
+    return "\n".join(md)

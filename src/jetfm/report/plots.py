@@ -1,0 +1,206 @@
+"""Report figures as PNG bytes (embedded in the HTML as base64; nothing touches the disk).
+
+Figures are :class:`matplotlib.figure.Figure` objects on an Agg canvas (no pyplot, so no global
+figure registry or backend change), drawn in mplhep's ROOT style when mplhep imports.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+
+import matplotlib.style
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .collect import lpc_key
+
+__all__ = ["all_figures", "accuracy_vs_labels", "roc_curves", "loss_curves", "probe_curves"]
+
+_DPI = 80
+_MODE_STYLE = {"finetune": ("-", "D"), "linear": ("--", "o"), "frozen": ("-.", "s"),
+               "lora": ((0, (6, 2)), "^"), "knn": ((0, (3, 1, 1, 1, 1, 1)), "v"),
+               "scratch": (":", "x")}
+_LEGEND = {"fontsize": "x-small", "loc": "upper left", "bbox_to_anchor": (1.02, 1.0),
+           "borderaxespad": 0}   # right of the axes: inside, it would hide some curve
+_MAX_POINTS = 300   # training losses are averaged over windows of steps down to this many
+
+
+@contextlib.contextmanager
+def _figure(**kw):
+    """Yield (fig, axes) in mplhep style; the PNG bytes are put in the list it also yields."""
+    try:
+        import mplhep as hep
+        style = matplotlib.style.context(hep.style.ROOT)
+    except ImportError:   # plain matplotlib is fine
+        style = contextlib.nullcontext()
+    png: list[bytes] = []
+    with style:
+        fig = Figure(figsize=kw.pop("figsize", (9, 6.5)))
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(**kw)
+        yield fig, axes, png
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+        png.append(buf.getvalue())
+
+
+def _colors(names):
+    import matplotlib
+    names = list(dict.fromkeys(names))
+    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+
+def _positions(lpcs) -> tuple[dict, list, list]:
+    """x position of each labels-per-class on a log axis: "all" half a decade right of the
+    largest count (or at 1 when it is alone); plus ticks and their labels."""
+    ints = sorted(int(v) for v in lpcs if v != "all")
+    pos = {v: float(v) for v in ints}
+    if "all" in lpcs:
+        pos["all"] = ints[-1] * 10 ** 0.5 if ints else 1.0
+    order = sorted(pos, key=lpc_key)
+    return pos, [pos[v] for v in order], [str(v) for v in order]
+
+
+def accuracy_vs_labels(task: str, series) -> bytes | None:
+    """Accuracy vs labels per class (log x, "all" at the right), one line per (strategy,
+    mode), band = mean ± std over seeds."""
+    lpcs = {lpc for s in series for lpc in s.points}
+    if not lpcs:
+        return None
+    pos, ticks, labels = _positions(lpcs)
+    colors = _colors(s.strategy for s in series)
+    with _figure(figsize=(12, 6.5)) as (fig, ax, png):
+        for s in series:
+            xs, ms, sd = [], [], []
+            for lpc in s.lpcs():
+                mean, std, _ = s.get(lpc)
+                if mean is not None:
+                    xs.append(pos[lpc])
+                    ms.append(mean)
+                    sd.append(std or 0.0)
+            if not xs:
+                continue
+            ls, marker = _MODE_STYLE.get(s.mode, ("-", "o"))
+            c = colors[s.strategy]
+            ax.plot(xs, ms, linestyle=ls, marker=marker, color=c, label=s.label)
+            ms, sd = np.array(ms), np.array(sd)
+            ax.fill_between(xs, ms - sd, ms + sd, color=c, alpha=0.15, linewidth=0)
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, labels)
+        ax.minorticks_off()
+        if len(ticks) == 1:
+            ax.set_xlim(ticks[0] / 3, ticks[0] * 3)
+        ax.set_xlabel("Labelled jets per class")
+        ax.set_ylabel("Accuracy")
+        ax.set_title(task, fontsize="medium")
+        ax.grid(True, alpha=0.3)
+        ax.legend(**_LEGEND)
+    return png[0]
+
+
+def roc_curves(task: str, series) -> bytes | None:
+    """Background rejection vs signal efficiency, one curve per (strategy, mode) at its largest
+    labels per class, first seed."""
+    curves = []
+    for s in series:
+        lpc = s.lpcs()[-1]
+        runs = [r for r in s.result.runs if r["labels_per_class"] == lpc and r["roc"]]
+        if runs:
+            curves.append((s, lpc, min(runs, key=lambda r: r["seed"])))
+    if not curves:
+        return None
+    same = len({lpc for _, lpc, _ in curves}) == 1
+    colors = _colors(s.strategy for s, _, _ in curves)
+    with _figure(figsize=(12, 6.5)) as (fig, ax, png):
+        for s, lpc, run in curves:
+            fpr, tpr = np.asarray(run["roc"]["fpr"]), np.asarray(run["roc"]["tpr"])
+            ok = (fpr > 0) & (tpr > 0)
+            ls, _ = _MODE_STYLE.get(s.mode, ("-", "o"))
+            label = s.label + ("" if same else f" ({lpc}/class)")
+            ax.plot(tpr[ok], 1.0 / fpr[ok], linestyle=ls, color=colors[s.strategy], label=label)
+        grid = np.linspace(0.01, 1, 100)
+        ax.plot(grid, 1 / grid, color="grey", linestyle=":", label="random")
+        ax.set_yscale("log")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
+        ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
+        lpc = curves[0][1]
+        at = ("" if not same else ", all labels" if lpc == "all" else f", {lpc} labels/class")
+        ax.set_title(f"{task}{at}, first seed", fontsize="medium")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(**_LEGEND)
+    return png[0]
+
+
+def _smoothed(points):
+    if len(points) <= _MAX_POINTS:
+        return [p[0] for p in points], [p[1] for p in points]
+    steps = np.array([p[0] for p in points], dtype=float)
+    vals = np.array([p[1] for p in points], dtype=float)
+    edges = np.linspace(steps.min(), steps.max() + 1, _MAX_POINTS + 1)
+    idx = np.clip(np.digitize(steps, edges) - 1, 0, _MAX_POINTS - 1)
+    keep = np.bincount(idx, minlength=_MAX_POINTS) > 0
+    mean_s = np.bincount(idx, steps, _MAX_POINTS)[keep] / np.bincount(idx)[keep]
+    mean_v = np.bincount(idx, vals, _MAX_POINTS)[keep] / np.bincount(idx)[keep]
+    return list(mean_s), list(mean_v)
+
+
+def _run_label(run, runs) -> str:
+    same = sum(r.strategy == run.strategy for r in runs) > 1
+    return f"{run.strategy} ({run.name})" if same else run.strategy
+
+
+def loss_curves(runs) -> bytes | None:
+    """train/loss (window-averaged) and val/loss per run, one panel each (the losses of
+    different strategies are not on one scale)."""
+    runs = [r for r in runs if r.curves.get("train/loss") or r.curves.get("val/loss")]
+    if not runs:
+        return None
+    ncols = min(3, len(runs))
+    nrows = math.ceil(len(runs) / ncols)
+    with _figure(nrows=nrows, ncols=ncols, squeeze=False,
+                 figsize=(6 * ncols, 4.5 * nrows)) as (fig, axes, png):
+        for ax, run in zip(axes.flat, runs):
+            for key, style in (("train/loss", {"color": "C0"}),
+                               ("val/loss", {"color": "C3", "marker": "o", "markersize": 4})):
+                if run.curves.get(key):
+                    x, y = _smoothed(run.curves[key])
+                    ax.plot(x, y, label=key, **style)
+            ax.set_title(_run_label(run, runs), fontsize="small")
+            ax.set_xlabel("Step", fontsize="small")
+            ax.set_ylabel("Loss", fontsize="small")
+            ax.tick_params(labelsize="x-small")
+            ax.legend(fontsize="x-small")
+        for ax in list(axes.flat)[len(runs):]:
+            ax.set_visible(False)
+    return png[0]
+
+
+def probe_curves(runs) -> bytes | None:
+    """Online linear-probe accuracy (probe/acc) over training steps, one line per run."""
+    runs = [r for r in runs if r.curves.get("probe/acc")]
+    if not runs:
+        return None
+    colors = _colors(_run_label(r, runs) for r in runs)
+    with _figure() as (fig, ax, png):
+        for run in runs:
+            x, y = zip(*run.curves["probe/acc"])
+            label = _run_label(run, runs)
+            ax.plot(x, y, marker="o", markersize=4, color=colors[label], label=label)
+        ax.set_xlabel("Step")
+        ax.set_ylabel("Online probe accuracy")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="x-small")
+    return png[0]
+
+
+def all_figures(inputs, tasks) -> dict:
+    """{"tasks": {task: {"accuracy": png, "roc": png}}, "loss": png, "probe": png}; a figure
+    with nothing to draw is None."""
+    return {"tasks": {t: {"accuracy": accuracy_vs_labels(t, s), "roc": roc_curves(t, s)}
+                      for t, s in tasks.items()},
+            "loss": loss_curves(inputs.pretrain), "probe": probe_curves(inputs.pretrain)}

@@ -1,0 +1,189 @@
+"""`jetfm transfer`: one backbone, one task, one mode; a label sweep over seeds; results.json.
+
+The held-out test set is fixed by `test_seed` (written in the results), so every mode,
+strategy and labels-per-class is scored on the same jets. Frozen modes fit on cached
+embeddings; network modes train a copy of the backbone (or a fresh one for `scratch`) per
+(labels-per-class, seed). Output format: see `RESULTS_FORMAT` and the README.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from ..data.config import load_data_config
+from ..errors import ConfigError
+from ..io import make_output_folder, write_json
+from ..metrics.core import rejection_at, roc
+from ..models.export import load_checkpoint
+from ..models.presets import build_model
+from ..runs import RunDir
+from .data import cached_embeddings, dataset_key, draw_per_class, load_task_jets, split
+from .modes import (EMBEDDING_MODES, MODES, TransferModule, add_lora, fit_on_embeddings,
+                    predict_network, train_network, trainable_parameters)
+from .tasks import get_task
+
+RESULTS_FORMAT = 1
+DEFAULT_LABELS = (10, 100, 1000, 10000, None)     # None: all
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    backbone: str                 # a pretrain run directory, or "scratch"
+    task: str
+    mode: str
+    data: tuple[str, ...]
+    out: str
+    labels_per_class: tuple[int | None, ...] = DEFAULT_LABELS
+    seeds: int = 3
+    test_seed: int = 12345
+    max_per_class: int | None = None     # read at most this many jets per class
+    steps: int = 300                     # network modes: optimizer steps per run
+    batch_size: int = 64
+    lr: float = 1e-3
+    backbone_lr_factor: float = 0.1      # finetune: backbone lr = lr × this
+    warmup_steps: int = 0                # finetune: steps with the backbone frozen first
+    lora_rank: int = 4
+    preset: str = "small"                # scratch backbone without a run: this preset
+    data_config: str = "jetclass2"       # scratch backbone without a run: these features
+
+    def validate(self) -> None:
+        get_task(self.task)
+        if self.mode not in MODES:
+            raise ConfigError(f"--mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.backbone == "scratch" and self.mode not in ("scratch",):
+            raise ConfigError("--backbone scratch goes with --mode scratch")
+        for name, v in (("--seeds", self.seeds), ("--steps", self.steps),
+                        ("--batch-size", self.batch_size), ("--lora-rank", self.lora_rank)):
+            if v < 1:
+                raise ConfigError(f"{name} must be >= 1, got {v}")
+        if any(n is not None and n < 1 for n in self.labels_per_class) or not self.labels_per_class:
+            raise ConfigError("--labels-per-class: give integers >= 1 or 'all'")
+        if not self.lr > 0 or not 0 < self.backbone_lr_factor <= 1 or self.warmup_steps < 0:
+            raise ConfigError("--lr must be > 0, --backbone-lr-factor in (0, 1], --warmup-steps >= 0")
+
+
+def _backbone(cfg: TransferConfig):
+    """(model, data config, strategy, weights path or None)."""
+    if cfg.backbone == "scratch":
+        data_cfg = load_data_config(cfg.data_config)
+        return build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg, "scratch", None
+    path = RunDir.existing(cfg.backbone).weights_path
+    if not path.is_file():
+        raise ConfigError(f"{path}: missing; the pretrain run has not saved weights yet")
+    model, run_cfg = load_checkpoint(path)        # strict: every key must load
+    strategy = (run_cfg.get("train") or {}).get("strategy", "unknown")
+    return model, load_data_config(run_cfg["data"]), strategy, path
+
+
+def _metrics(probs: np.ndarray, y: np.ndarray, signal: int | None) -> dict:
+    out = {"accuracy": float((probs.argmax(1) == y).mean())}
+    n_cls = probs.shape[1]
+    try:
+        out["auc"] = float(roc_auc_score(y, probs[:, 1]) if n_cls == 2 else
+                           roc_auc_score(y, probs, multi_class="ovr", average="macro"))
+    except ValueError:
+        out["auc"] = None
+    s, b = (signal if signal is not None else 1), 0
+    score = probs[:, s] / np.maximum(probs[:, s] + probs[:, b], 1e-12)
+    sig, bkg = score[y == s], score[y == b]
+    if len(sig) and len(bkg):
+        eff_s, eff_b, _ = roc(sig, bkg)
+        for target in (0.3, 0.5):
+            r = rejection_at(target, eff_s, eff_b)
+            out[f"rejection_at_{int(target * 100)}"] = r if np.isfinite(r) else None
+        pick = np.unique(np.linspace(0, len(eff_s) - 1, min(200, len(eff_s))).astype(int))
+        curve = {"fpr": eff_b[pick].round(6).tolist(), "tpr": eff_s[pick].round(6).tolist()}
+    else:
+        out.update(rejection_at_30=None, rejection_at_50=None)
+        curve = None
+    return {"metrics": out, "roc": curve}
+
+
+def _summary(runs: list[dict]) -> list[dict]:
+    rows = []
+    keys = sorted({r["labels_per_class"] for r in runs}, key=lambda n: (n == "all", n if n != "all" else 0))
+    for n in keys:
+        sel = [r["metrics"] for r in runs if r["labels_per_class"] == n]
+        row = {"labels_per_class": n, "n_seeds": len(sel)}
+        for m in ("accuracy", "auc", "rejection_at_30", "rejection_at_50"):
+            vals = [s[m] for s in sel if s[m] is not None]
+            row[f"{m}_mean"] = float(np.mean(vals)) if vals else None
+            row[f"{m}_std"] = float(np.std(vals)) if vals else None
+        rows.append(row)
+    return rows
+
+
+def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
+    cfg.validate()
+    task = get_task(cfg.task)
+    model, data_cfg, strategy, weights = _backbone(cfg)
+    jets, paths = load_task_jets(list(cfg.data), task, data_cfg, cfg.max_per_class, progress)
+    y = jets.jets["label"]
+    parts = split(y, cfg.test_seed)
+    made = make_output_folder(cfg.out)
+    del made     # the folder holds only results.json, written atomically at the end
+    t0 = time.time()
+    emb = None
+    if cfg.mode in EMBEDDING_MODES:
+        key = {"files": dataset_key(paths), "task": task.name, "features": data_cfg.name,
+               "max_particles": data_cfg.max_particles, "max_per_class": cfg.max_per_class}
+        emb, _ = cached_embeddings(weights, model, jets, key, data_cfg.max_particles, progress)
+    runs, skipped, n_params = [], [], None
+    for n in cfg.labels_per_class:
+        for seed in range(cfg.seeds):
+            train = draw_per_class(y, parts.pool, n, seed)
+            if train is None:
+                skipped.append({"labels_per_class": n, "reason": "a class has fewer jets"})
+                break
+            extra = {}
+            if emb is not None:
+                clf, n_params, extra = fit_on_embeddings(cfg.mode, emb, y, train, parts.val, seed)
+                probs = clf.predict_proba(emb[parts.test])
+            else:
+                module = _network(cfg, model, len(task.classes), data_cfg)
+                n_params = trainable_parameters(module)
+                train_network(module, jets, train, data_cfg.max_particles, cfg.steps,
+                              cfg.batch_size, seed, progress)
+                probs = predict_network(module, jets, parts.test, data_cfg.max_particles)
+            res = _metrics(probs, y[parts.test], task.signal_class)
+            runs.append({"labels_per_class": "all" if n is None else n, "seed": seed,
+                         "n_train": int(len(train)), **extra, **res})
+    if not runs:
+        raise ConfigError(f"no label count could be drawn: every --labels-per-class exceeds "
+                          f"the training pool (per class: {np.bincount(y[parts.pool]).tolist()})")
+    out = {"kind": "jetfm.transfer", "format": RESULTS_FORMAT, "task": task.name,
+           "classes": task.class_names, "signal_class": task.signal_class,
+           "backbone": str(RunDir(cfg.backbone).path) if weights else "scratch",
+           "strategy": strategy, "mode": cfg.mode, "test_seed": cfg.test_seed,
+           "n_test": int(len(parts.test)), "n_val": int(len(parts.val)),
+           "n_pool": int(len(parts.pool)), "trainable_parameters": n_params,
+           "runs": runs, "summary": _summary(runs), "skipped": skipped,
+           "rejection_note": (f"signal = {task.class_names[task.signal_class]} vs background = "
+                              f"{task.class_names[0]}" if task.signal_class is not None else
+                              f"{task.class_names[1]} vs {task.class_names[0]}, score p1/(p0+p1)"),
+           "seconds": round(time.time() - t0, 1),
+           "config": {**asdict(cfg), "data": [str(p) for p in paths],
+                      "out": str(Path(cfg.out).absolute()),
+                      "labels_per_class": ["all" if n is None else n for n in cfg.labels_per_class]}}
+    write_json(Path(cfg.out) / "results.json", out)
+    return out
+
+
+def _network(cfg: TransferConfig, model, n_classes: int, data_cfg) -> TransferModule:
+    """A fresh trainable copy per run, so runs never share weights."""
+    if cfg.mode == "scratch":
+        backbone = build_model(cfg.preset if cfg.backbone == "scratch" else "small",
+                               input_dim=data_cfg.num_features)
+        if cfg.backbone != "scratch":     # same architecture as the given backbone, new init
+            backbone = type(model)(model.config)
+    else:
+        backbone = copy.deepcopy(model)
+        if cfg.mode == "lora":
+            backbone = add_lora(backbone, cfg.lora_rank)
+    return TransferModule(backbone, n_classes, cfg.mode, cfg.lr, cfg.backbone_lr_factor,
+                          cfg.warmup_steps)
