@@ -159,7 +159,7 @@ def test_impossible_settings_are_one_line(trained_run, sim_jets, tmp_path, capsy
         (pretrain_args([sim_jets], tmp_path / "file", "--max-steps", "2"), "file"),
         (["inspect", str(sim_jets), "--out", str(tmp_path / "file")], "not a folder"),
         (["quickstart", "--out", str(tmp_path / "file")], "not a folder"),
-        (["quickstart", "--steps", "0", "--out", str(tmp_path / "qs")], "--steps"),
+        (["quickstart", "--workers", "0", "--out", str(tmp_path / "qs")], "--workers"),
         (["evaluate", str(trained_run), "--out", str(tmp_path / "file")], "not a folder"),
         (["evaluate", str(tmp_path), "--out", str(tmp_path / "e")], "config.yaml"),
     ]

@@ -191,3 +191,21 @@ def test_cli_lists_tasks_and_refuses_bad_options(capsys, tmp_path):
                  str(tmp_path / "o"), "--labels-per-class", "10,lots"]) == 2
     assert "lots" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_classes_without_jets_are_left_out_and_named(backbone_run, sim_jets, tmp_path,
+                                                     monkeypatch):
+    three = Task("three", "", (ClassDef("QCD", labels=("QCD_*",)),
+                               ClassDef("X", labels=("X_??", "X_tauhtau?")),
+                               ClassDef("XYY", labels=("X_YY_*",))))
+    monkeypatch.setitem(TASKS, "three", three)
+    res = transfer(_cfg(backbone_run, sim_jets, tmp_path, "linear", task="three",
+                        labels_per_class=(None,), seeds=1), progress=False)
+    assert res["classes"] == ["QCD", "X"] and res["classes_absent"] == ["XYY"]
+    assert res["jets_per_class"] == {"QCD": 100, "X": 100}
+    assert res["runs"][0]["n_train"] == res["n_pool"]
+    # fewer than two classes with jets: one clear error, nothing written
+    with pytest.raises(ConfigError, match="fewer than two classes"):
+        transfer(_cfg(backbone_run, sim_jets, tmp_path, "linear", task="tagging10",
+                      out=str(tmp_path / "t10")), progress=False)
+    assert not (tmp_path / "t10").exists()

@@ -42,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("--mass-ratios", type=float, nargs="+", metavar="R",
                    help=f"xww: the m_W/m_X grid points to generate (default all of "
                         f"{', '.join(map(str, MASS_RATIOS))})")
+    p.add_argument("--mass-range", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="res2p/res34p: only the m_X grid points within [LO, HI] GeV "
+                        "(e.g. 110 140 for Higgs-like jets)")
     p.add_argument("--row-group-jets", type=int, default=20_000,
                    help="jets per Parquet row group (default 20000: files up to that size "
                         "have one row group, like the published JetClass-II files)")
@@ -63,7 +66,9 @@ def run(args) -> int:
                          chunk_events=args.chunk_events, detector_card=args.detector_card,
                          jet_pt_min=args.jet_pt_min, jet_r=args.jet_r,
                          mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None,
-                         hv_model=args.hv_model, row_group_jets=args.row_group_jets,
+                         hv_model=args.hv_model,
+                         mass_range=tuple(args.mass_range) if args.mass_range else None,
+                         row_group_jets=args.row_group_jets,
                          long_lived=args.long_lived)
     summary = generate(cfg, progress=not args.no_progress)
     print(format_summary(summary))

@@ -38,7 +38,8 @@ from .chunk import ChunkTask
 from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
 from .downstream import HV_MODELS, MASS_RATIOS
 from .pileup_library import LIBRARY_EVENTS, pileup_library_file
-from .processes import LONG_LIVED_MODES, LONG_LIVED_TO_DETECTOR
+from .processes import (LONG_LIVED_MODES, LONG_LIVED_TO_DETECTOR, RES2P_MASSES, RES34P_MX,
+                        in_range)
 from .samples import SAMPLES, SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
@@ -66,6 +67,7 @@ class GenerateConfig:
     jet_r: float = 0.8              # anti-kT radius (and truth-matching cone)
     mass_ratios: tuple[float, ...] | None = None   # xww only: subset of MASS_RATIOS
     hv_model: str | None = None     # darkjet only: one of HV_MODELS (None: "B")
+    mass_range: tuple[float, float] | None = None   # res2p/res34p: only m_X grid points in range
     row_group_jets: int = 20_000    # Parquet row-group size (layout only, not in the settings)
     long_lived: str = "pythia"      # K0S, Lambda...: decayed by Pythia (JetClass-II) | detector
 
@@ -80,6 +82,15 @@ class GenerateConfig:
             if bad or not self.mass_ratios:
                 raise ConfigError(f"--mass-ratios {list(self.mass_ratios)}: each must be one "
                                   f"of {list(MASS_RATIOS)}")
+        if self.mass_range is not None:
+            grids = {"res2p": RES2P_MASSES, "res34p": RES34P_MX}
+            if self.sample not in grids:
+                raise ConfigError("--mass-range applies to --sample res2p and res34p only")
+            lo, hi = self.mass_range
+            if not len(in_range(grids[self.sample], (lo, hi))):
+                raise ConfigError(f"--mass-range {lo:g} {hi:g}: no m_X grid point of "
+                                  f"{self.sample} in it (grid {grids[self.sample].min():g}-"
+                                  f"{grids[self.sample].max():g} GeV)")
         if self.hv_model is not None:
             if self.sample != "darkjet":
                 raise ConfigError("--hv-model applies to --sample darkjet only")
@@ -124,12 +135,15 @@ class GenerateConfig:
         d["jetfm_version"] = __version__
         if not self.pileup:
             d.pop("pileup_library")      # no overlay: the library does not matter
+        if d["mass_range"] is None:
+            d.pop("mass_range")          # folders made before the option keep their settings
         if d["mass_ratios"] is not None:
             d["mass_ratios"] = sorted(d["mass_ratios"])
         return d
 
     def sample_options(self) -> SampleOptions:
-        return SampleOptions(mass_ratios=self.mass_ratios, hv_model=self.hv_model)
+        return SampleOptions(mass_ratios=self.mass_ratios, hv_model=self.hv_model,
+                             mass_range=self.mass_range)
 
 
 def plan_files(cfg: GenerateConfig) -> list[tuple[int, int, Path]]:

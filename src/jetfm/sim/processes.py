@@ -107,8 +107,16 @@ def draw_pthat(rng: np.random.Generator, grid: np.ndarray = RESONANCE_PT_CUTS
     return [f"PhaseSpace:pTHatMin = {pthat:.6g}"], pthat
 
 
-def res2p_chunk(rng: np.random.Generator, sample: str = "res2p") -> ChunkSpec:
-    mass = float(rng.choice(RES2P_MASSES))
+def in_range(grid: np.ndarray, mass_range: tuple[float, float] | None) -> np.ndarray:
+    """The grid points within `mass_range` (GeV, inclusive; None: all)."""
+    if mass_range is None:
+        return grid
+    return grid[(grid >= mass_range[0]) & (grid <= mass_range[1])]
+
+
+def res2p_chunk(rng: np.random.Generator, sample: str = "res2p",
+                mass_range: tuple[float, float] | None = None) -> ChunkSpec:
+    mass = float(rng.choice(in_range(RES2P_MASSES, mass_range)))
     pthat_lines, pthat = draw_pthat(rng)
     w = resonance_width(mass)
     # 10 of the 15 Res2P labels come from the neutral X, 5 (+ half of X_qq) from the charged.
@@ -125,8 +133,9 @@ def res2p_chunk(rng: np.random.Generator, sample: str = "res2p") -> ChunkSpec:
                      {"m_X": mass, "pthat_min": pthat, "x_charge": kind})
 
 
-def res34p_chunk(rng: np.random.Generator, sample: str = "res34p") -> ChunkSpec:
-    m_x = float(rng.choice(RES34P_MX))
+def res34p_chunk(rng: np.random.Generator, sample: str = "res34p",
+                 mass_range: tuple[float, float] | None = None) -> ChunkSpec:
+    m_x = float(rng.choice(in_range(RES34P_MX, mass_range)))
     my_grid = np.arange(RES34P_MY_MIN, m_x / 2.0 + 1e-9, RES34P_MY_STEP)
     m_y = float(rng.choice(my_grid))
     lo, hi = RES34P_BOOST[0] * m_x, RES34P_BOOST[1] * m_x

@@ -18,6 +18,7 @@ class SampleOptions:
     """Sample-specific settings of a run (recorded with its files)."""
     mass_ratios: tuple[float, ...] | None = None     # xww: subset of MASS_RATIOS (None: all)
     hv_model: str | None = None                      # darkjet: one of HV_MODELS (None: "B")
+    mass_range: tuple[float, float] | None = None    # res2p/res34p: m_X grid points in range
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,9 @@ DEFAULT_HV_MODEL = "B"
 DIJET_COLUMNS = ("jet_index", "event_mjj", "event_weight")
 
 SAMPLES: dict[str, Sample] = {
-    "res2p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res2p"](rng),
+    "res2p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res2p"](rng, mass_range=o.mass_range),
                     "JetClass-II Res2P: X -> 2 prongs (labels 0-14)"),
-    "res34p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res34p"](rng),
+    "res34p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res34p"](rng, mass_range=o.mass_range),
                      "JetClass-II Res34P: X -> YY -> 3/4 prongs (labels 15-160)"),
     "qcd": Sample(lambda rng, o: JETCLASS2_SAMPLES["qcd"](rng),
                   "JetClass-II QCD multijet (labels 161-187)"),

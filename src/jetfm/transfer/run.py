@@ -29,6 +29,7 @@ from .tasks import get_task
 
 RESULTS_FORMAT = 1
 DEFAULT_LABELS = (10, 100, 1000, 10000, None)     # None: all
+MIN_CLASS_JETS = 5     # fewer jets than this (test + validation + training): class left out
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,20 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
     task = get_task(cfg.task)
     model, data_cfg, strategy, weights = _backbone(cfg)
     jets, paths = load_task_jets(list(cfg.data), task, data_cfg, cfg.max_per_class, progress)
-    y = jets.jets["label"]
+    # classes without jets (e.g. a mass window the sample does not reach) are left out; the
+    # others are renumbered 0..K-1 for training and keep their names in the results
+    counts = np.bincount(jets.jets["label"], minlength=len(task.classes))
+    present = np.flatnonzero(counts >= MIN_CLASS_JETS)
+    if len(present) < len(task.classes):
+        jets = jets.take(np.flatnonzero(np.isin(jets.jets["label"], present)))
+    if len(present) < 2:
+        raise ConfigError(f"task {task.name!r}: fewer than two classes with >= {MIN_CLASS_JETS} "
+                          f"jets in --data (per class: {counts.tolist()})")
+    if task.signal_class is not None and len(present) < len(task.classes):
+        raise ConfigError(f"task {task.name!r} needs jets of both classes; --data has only "
+                          f"{[task.class_names[k] for k in present]}")
+    y = np.searchsorted(present, jets.jets["label"])
+    jets.jets["label"] = y
     parts = split(y, cfg.test_seed)
     made = make_output_folder(cfg.out)
     del made     # the folder holds only results.json, written atomically at the end
@@ -145,7 +159,7 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
                 clf, n_params, extra = fit_on_embeddings(cfg.mode, emb, y, train, parts.val, seed)
                 probs = clf.predict_proba(emb[parts.test])
             else:
-                module = _network(cfg, model, len(task.classes), data_cfg)
+                module = _network(cfg, model, len(present), data_cfg)
                 n_params = trainable_parameters(module)
                 train_network(module, jets, train, data_cfg.max_particles, cfg.steps,
                               cfg.batch_size, seed, progress)
@@ -157,7 +171,10 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
         raise ConfigError(f"no label count could be drawn: every --labels-per-class exceeds "
                           f"the training pool (per class: {np.bincount(y[parts.pool]).tolist()})")
     out = {"kind": "jetfm.transfer", "format": RESULTS_FORMAT, "task": task.name,
-           "classes": task.class_names, "signal_class": task.signal_class,
+           "classes": [task.class_names[k] for k in present],
+           "classes_absent": [c for k, c in enumerate(task.class_names) if k not in present],
+           "jets_per_class": {task.class_names[k]: int(counts[k]) for k in present},
+           "signal_class": task.signal_class,
            "backbone": str(RunDir(cfg.backbone).path) if weights else "scratch",
            "strategy": strategy, "mode": cfg.mode, "test_seed": cfg.test_seed,
            "n_test": int(len(parts.test)), "n_val": int(len(parts.val)),
@@ -165,7 +182,8 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
            "runs": runs, "summary": _summary(runs), "skipped": skipped,
            "rejection_note": (f"signal = {task.class_names[task.signal_class]} vs background = "
                               f"{task.class_names[0]}" if task.signal_class is not None else
-                              f"{task.class_names[1]} vs {task.class_names[0]}, score p1/(p0+p1)"),
+                              f"{task.class_names[present[1]]} vs {task.class_names[present[0]]},"
+                              " score p1/(p0+p1)"),
            "seconds": round(time.time() - t0, 1),
            "config": {**asdict(cfg), "data": [str(p) for p in paths],
                       "out": str(Path(cfg.out).absolute()),
