@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 from ..data.config import load_data_config
 from ..errors import ConfigError
-from ..io import make_output_folder, write_json
+from ..io import check_writable_folder, make_output_folder, write_json
 from ..metrics.core import rejection_at, roc
 from ..models.export import load_checkpoint
 from ..models.presets import build_model
@@ -121,6 +121,7 @@ def _summary(runs: list[dict]) -> list[dict]:
 
 def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
     cfg.validate()
+    check_writable_folder(cfg.out)   # before minutes of training, not after
     task = get_task(cfg.task)
     model, data_cfg, strategy, weights = _backbone(cfg)
     jets, paths = load_task_jets(list(cfg.data), task, data_cfg, cfg.max_per_class, progress)
@@ -139,8 +140,6 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
     y = np.searchsorted(present, jets.jets["label"])
     jets.jets["label"] = y
     parts = split(y, cfg.test_seed)
-    made = make_output_folder(cfg.out)
-    del made     # the folder holds only results.json, written atomically at the end
     t0 = time.time()
     emb = None
     if cfg.mode in EMBEDDING_MODES:
@@ -188,17 +187,16 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
            "config": {**asdict(cfg), "data": [str(p) for p in paths],
                       "out": str(Path(cfg.out).absolute()),
                       "labels_per_class": ["all" if n is None else n for n in cfg.labels_per_class]}}
+    make_output_folder(cfg.out)      # only now: a failed run leaves no folder behind
     write_json(Path(cfg.out) / "results.json", out)
     return out
 
 
 def _network(cfg: TransferConfig, model, n_classes: int, data_cfg) -> TransferModule:
     """A fresh trainable copy per run, so runs never share weights."""
-    if cfg.mode == "scratch":
-        backbone = build_model(cfg.preset if cfg.backbone == "scratch" else "small",
-                               input_dim=data_cfg.num_features)
-        if cfg.backbone != "scratch":     # same architecture as the given backbone, new init
-            backbone = type(model)(model.config)
+    if cfg.mode == "scratch":     # a given backbone: its architecture, new initialisation
+        backbone = (build_model(cfg.preset, input_dim=data_cfg.num_features)
+                    if cfg.backbone == "scratch" else type(model)(model.config))
     else:
         backbone = copy.deepcopy(model)
         if cfg.mode == "lora":
