@@ -14,7 +14,6 @@ decay topologies), which a few thousand jets can learn.
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -24,21 +23,10 @@ import yaml
 from jetfm.data.config import load_data_config
 from jetfm.data.dataset import make_dataloader
 from jetfm.data.label_groups import group_of_label
-from jetfm.metrics.run_eval import csv_logs
 from jetfm.models import load_backbone
 from jetfm.pretrain.probe import embedding_diagnostics, probe_accuracy
+from jetfm.report.collect import read_curves
 from jetfm.runs import RunDir
-
-
-def curves(run: Path) -> dict[str, list[tuple[int, float]]]:
-    """metric -> [(step, value)] from every metrics.csv of the run, in order."""
-    out: dict[str, list[tuple[int, float]]] = {}
-    for path in csv_logs(run):
-        for row in csv.DictReader(path.open()):
-            for key, value in row.items():
-                if value and "/" in key:
-                    out.setdefault(key, []).append((int(row["step"]), float(value)))
-    return out
 
 
 def smoothed(points: list[tuple[int, float]], every: int) -> list[tuple[int, float]]:
@@ -73,7 +61,7 @@ def main(argv=None) -> None:
     p.add_argument("--probe-jets", type=int, default=6000)
     p.add_argument("--plot", type=Path, help="write loss and probe curves to this image")
     args = p.parse_args(argv)
-    history = {run.name: curves(run) for run in args.runs}
+    history = {run.name: read_curves(run) for run in args.runs}
 
     for name, h in history.items():
         loss = smoothed(h.get("train/loss", []), args.every)

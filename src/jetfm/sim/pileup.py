@@ -33,6 +33,10 @@ _CHARGED_FLAGS = ("isChargedHadron", "isElectron", "isMuon")
 _RMS_FLOOR = 1e-5
 
 
+def _charged(pf: dict[str, np.ndarray]) -> np.ndarray:
+    return np.any([np.asarray(pf[k], bool) for k in _CHARGED_FLAGS], axis=0)
+
+
 def _eta_phi_pt(pf: dict[str, np.ndarray], idx: np.ndarray):
     px, py, pz = pf["px"][idx], pf["py"][idx], pf["pz"][idx]
     pt = np.hypot(px, py)
@@ -106,9 +110,7 @@ def puppi_weights(pf: dict[str, np.ndarray], *, r0: float = 0.3, r_min: float = 
     w = np.ones(n)
     if n == 0:
         return w
-    charged = np.zeros(n, bool)
-    for k in _CHARGED_FLAGS:
-        charged |= np.asarray(pf[k], bool)
+    charged = _charged(pf)
     pv = np.asarray(pf["from_pv"], bool)
     _, ev = np.unique(np.asarray(pf["event"]), return_inverse=True)   # compact event index
     n_events = int(ev.max()) + 1
@@ -158,9 +160,7 @@ def apply_chs_puppi(pf: dict[str, np.ndarray], *, r0: float = 0.4, r_min: float 
                           f"{min_weight})")
     w = puppi_weights(pf, r0=r0, r_min=r_min, ref_eta_max=ref_eta_max)
     w[w < min_weight] = 0.0
-    charged = np.zeros(len(w), bool)
-    for k in _CHARGED_FLAGS:
-        charged |= np.asarray(pf[k], bool)
+    charged = _charged(pf)
     pv = np.asarray(pf["from_pv"], bool)
     npv_row = np.asarray(npv, np.float64)
     if npv_row.ndim:
