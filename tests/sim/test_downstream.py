@@ -213,6 +213,8 @@ def test_mass_ratio_subset_is_recorded(made):
     (["--sample", "quark", "--jet-r", "3"], "--jet-r must be in"),
     (["--sample", "qcd", "--hv-model", "A"], "--hv-model applies to --sample darkjet only"),
     (["--sample", "quark", "--jet-pt-min", "nan"], "--jet-pt-min must be"),
+    (["--sample", "qcd", "--pthat-min", "800"], "--pthat-min applies to --sample dijet-qcd only"),
+    (["--sample", "dijet-qcd", "--pthat-min", "-5"], "must be a finite number of GeV > 0"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys, args, needle):
     assert main(["generate", "--jets", "10", "--out", str(tmp_path / "o"), *args]) == 2

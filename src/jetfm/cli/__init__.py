@@ -10,10 +10,11 @@ import sys
 
 from .. import __version__
 from ..errors import JetfmError
-from . import (evaluate, export, generate, inspect, pretrain, quickstart, report, resample,
+from . import (anomaly, evaluate, export, generate, inspect, pretrain, quickstart, report, resample,
                transfer)
 
-COMMANDS = (generate, inspect, resample, pretrain, evaluate, export, transfer, report, quickstart)
+COMMANDS = (generate, inspect, resample, pretrain, evaluate, export, transfer, anomaly, report,
+            quickstart)
 
 
 def build_parser() -> argparse.ArgumentParser:

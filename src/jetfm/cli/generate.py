@@ -45,6 +45,10 @@ def register(sub) -> None:
     p.add_argument("--mass-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="res2p/res34p: only the m_X grid points within [LO, HI] GeV "
                         "(e.g. 110 140 for Higgs-like jets)")
+    p.add_argument("--pthat-min", type=float, metavar="GEV",
+                   help="dijet-qcd: generate pTHat > GEV without the pTHat^4 bias, every "
+                        "event_weight = 1: an unweighted, data-like spectrum for the "
+                        "resonance searches (e.g. 700 for m_JJ > 2 TeV)")
     p.add_argument("--row-group-jets", type=int, default=20_000,
                    help="jets per Parquet row group (default 20000: files up to that size "
                         "have one row group, like the published JetClass-II files)")
@@ -68,6 +72,7 @@ def run(args) -> int:
                          mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None,
                          hv_model=args.hv_model,
                          mass_range=tuple(args.mass_range) if args.mass_range else None,
+                         pthat_min=args.pthat_min,
                          row_group_jets=args.row_group_jets,
                          long_lived=args.long_lived)
     summary = generate(cfg, progress=not args.no_progress)

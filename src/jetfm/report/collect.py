@@ -3,6 +3,7 @@
 * `jetfm pretrain` run directories (``config.yaml`` + ``logs/csv-N/metrics.csv``),
 * `jetfm evaluate` output (``results.json`` with ``n_jets``, ``accuracy``, ``discriminants``),
 * `jetfm transfer` output (``results.json`` with ``"kind": "jetfm.transfer"``),
+* `jetfm anomaly cwola | iad | autoencoder` output (``"kind": "jetfm.anomaly.*"``),
 * folders holding any of these, searched recursively (hidden folders, ``checkpoints/`` and
   ``logs/`` are not entered).
 
@@ -24,12 +25,14 @@ from ..errors import ConfigError, DataError
 from ..metrics.run_eval import csv_logs
 from ..runs import CONFIG_NAME, LOGS_DIR, WEIGHTS_NAME, RunDir
 
-__all__ = ["Inputs", "PretrainRun", "short_names", "EvalResult", "TransferResult", "collect", "lpc_key",
+__all__ = ["Inputs", "PretrainRun", "short_names", "EvalResult", "TransferResult", "AnomalyResult",
+           "collect", "lpc_key",
            "RESULTS_NAME", "TRANSFER_KIND", "METRICS"]
 
 RESULTS_NAME = "results.json"
 TRANSFER_KIND = "jetfm.transfer"
 TRANSFER_FORMAT = 1
+ANOMALY_KINDS = ("jetfm.anomaly.cwola", "jetfm.anomaly.iad", "jetfm.anomaly.autoencoder")
 METRICS = ("accuracy", "auc", "rejection_at_30", "rejection_at_50")
 _EVAL_KEYS = ("n_jets", "accuracy", "discriminants")
 _SKIP_DIRS = {"checkpoints", LOGS_DIR}
@@ -69,10 +72,19 @@ class TransferResult:
 
 
 @dataclass
+class AnomalyResult:
+    path: Path
+    kind: str             # jetfm.anomaly.cwola | iad | autoencoder
+    data: dict
+    name: str = ""
+
+
+@dataclass
 class Inputs:
     pretrain: list[PretrainRun] = field(default_factory=list)
     evaluate: list[EvalResult] = field(default_factory=list)
     transfer: list[TransferResult] = field(default_factory=list)
+    anomaly: list[AnomalyResult] = field(default_factory=list)
 
 
 def lpc_key(lpc) -> tuple:
@@ -100,19 +112,22 @@ def collect(paths) -> Inputs:
             for kind, q in _walk(p):
                 found.setdefault(q.resolve(), kind)
         if len(found) == before and not _already(p, found):
-            raise ConfigError(f"{p}: no `jetfm pretrain` run, `jetfm evaluate` or `jetfm "
-                              "transfer` results.json found there")
+            raise ConfigError(f"{p}: no `jetfm pretrain` run, `jetfm evaluate`, `jetfm "
+                              "transfer` or `jetfm anomaly` results.json found there")
     inputs = Inputs()
     for path, kind in found.items():
         if kind == "run":
             inputs.pretrain.append(load_run(path))
         else:
             res = load_results(path)
-            (inputs.transfer if isinstance(res, TransferResult) else inputs.evaluate).append(res)
+            {TransferResult: inputs.transfer, AnomalyResult: inputs.anomaly}.get(
+                type(res), inputs.evaluate).append(res)
     _check_duplicates(inputs.transfer)
     for r, name in zip(inputs.pretrain, short_names([r.path for r in inputs.pretrain])):
         r.name = name
     for r, name in zip(inputs.evaluate, short_names([r.path.parent for r in inputs.evaluate])):
+        r.name = name
+    for r, name in zip(inputs.anomaly, short_names([r.path.parent for r in inputs.anomaly])):
         r.name = name
     return inputs
 
@@ -195,13 +210,27 @@ def load_results(path: Path):
     if not isinstance(data, dict):
         raise DataError(f"{path}: results file is not a JSON object")
     if "kind" in data:
+        if data["kind"] in ANOMALY_KINDS:
+            return _anomaly(path, data)
         if data["kind"] != TRANSFER_KIND:
             raise ConfigError(f"{path}: unknown results kind {data['kind']!r} (expected "
-                              f"{TRANSFER_KIND!r})")
+                              f"{TRANSFER_KIND!r} or one of {', '.join(ANOMALY_KINDS)})")
         return _transfer(path, data)
     if all(k in data for k in _EVAL_KEYS):
         return EvalResult(Path(path), data, _strategy_of(data.get("run_dir")))
     raise ConfigError(f"{path}: not a `jetfm evaluate` or `jetfm transfer` results file")
+
+
+def _anomaly(path: Path, data: dict) -> AnomalyResult:
+    from .anomaly import TABLES
+    res = AnomalyResult(Path(path), data["kind"], data)
+    try:
+        if not isinstance(data.get("inputs"), dict) or not data["inputs"]:
+            raise ValueError("no input sets")
+        TABLES[res.kind][1](data)          # every value the report needs is there
+    except (KeyError, TypeError, ValueError, IndexError, StopIteration) as exc:
+        raise DataError(f"{path}: invalid `jetfm anomaly` results ({_why(exc)})") from None
+    return res
 
 
 def _strategy_of(run_dir) -> str | None:

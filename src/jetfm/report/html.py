@@ -135,12 +135,14 @@ def render_html(title, inputs, tasks, heads, figures) -> str:
          f"<h1>{escape(title)}</h1>",
          f'<p class="note">Generated {_dt.datetime.now().strftime("%Y-%m-%d %H:%M")} by '
          f"<code>jetfm report</code> from {len(inputs.transfer)} transfer result(s), "
-         f"{len(inputs.pretrain)} pre-training run(s), {len(inputs.evaluate)} evaluation(s)."
+         f"{len(inputs.pretrain)} pre-training run(s), {len(inputs.evaluate)} evaluation(s), "
+         f"{len(inputs.anomaly)} anomaly search(es)."
          "</p>", "<nav><ul>"]
     sections = ([("headlines", "Headlines")] if heads else []) + \
         [(f"task-{_slug(t)}", f"Transfer: {t}") for t in tasks] + \
         ([("pretrain", "Pre-training")] if inputs.pretrain else []) + \
-        ([("evaluate", "Evaluation")] if inputs.evaluate else []) + [("inputs", "Inputs")]
+        ([("evaluate", "Evaluation")] if inputs.evaluate else []) + \
+        ([("anomaly", "Anomaly detection")] if inputs.anomaly else []) + [("inputs", "Inputs")]
     p += [f'<li><a href="#{a}">{escape(n)}</a></li>' for a, n in sections] + ["</ul></nav>"]
     if heads:
         p.append('<section id="headlines"><h2>Headlines</h2><ul>')
@@ -189,9 +191,17 @@ def render_html(title, inputs, tasks, heads, figures) -> str:
             p.append("<h3>Discriminants: AUC / rejection at ε<sub>S</sub> = 30 %</h3>")
             p.append(_table(["Discriminant"] + [e.name for e in inputs.evaluate], rows))
         p.append("</section>")
+    if inputs.anomaly:
+        p.append('<section id="anomaly"><h2>Anomaly detection</h2>')
+        for sec in figures.get("anomaly", []):
+            p.append(f"<h3>{escape(sec['title'])}</h3>")
+            p.append(_table(sec["headers"], sec["rows"], text_cols=2))
+            p.append(f'<p class="note">{escape(sec["note"])}</p>')
+            p += [_img(png, name, name) for name, png in sec["figures"]]
+        p.append("</section>")
     p.append('<section id="inputs"><h2>Inputs</h2><ul>')
     paths = [r.path for r in inputs.transfer] + [r.path for r in inputs.pretrain] + \
-        [r.path for r in inputs.evaluate]
+        [r.path for r in inputs.evaluate] + [r.path for r in inputs.anomaly]
     p += [f"<li><code>{escape(str(x))}</code></li>" for x in paths]
     p.append("</ul></section></body></html>\n")
     return "\n".join(p)
@@ -221,4 +231,10 @@ def render_markdown(title, inputs, tasks, heads, html_name: str) -> str:
                ""]
     if inputs.evaluate:
         md += ["## Evaluation", "", _md_table(EVAL_HEADERS, eval_rows(inputs.evaluate)), ""]
+    if inputs.anomaly:
+        from .anomaly import sections
+        md += ["## Anomaly detection", ""]
+        for sec in sections(inputs.anomaly):
+            md += [f"### {sec['title']}", "", _md_table(sec["headers"], sec["rows"]), "",
+                   sec["note"], ""]
     return "\n".join(md)

@@ -201,6 +201,8 @@ def probe_curves(runs) -> bytes | None:
 def all_figures(inputs, tasks) -> dict:
     """{"tasks": {task: {"accuracy": png, "roc": png}}, "loss": png, "probe": png}; a figure
     with nothing to draw is None."""
+    from .anomaly import sections
     return {"tasks": {t: {"accuracy": accuracy_vs_labels(t, s), "roc": roc_curves(t, s)}
                       for t, s in tasks.items()},
-            "loss": loss_curves(inputs.pretrain), "probe": probe_curves(inputs.pretrain)}
+            "loss": loss_curves(inputs.pretrain), "probe": probe_curves(inputs.pretrain),
+            "anomaly": sections(inputs.anomaly)}

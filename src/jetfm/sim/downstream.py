@@ -81,7 +81,12 @@ DIJET_PTHAT_MIN = 500.0
 WPRIME_MASS, WPRIME_WIDTH, PHI_MASS = 3000.0, 30.0, 400.0
 
 
-def dijet_qcd_chunk(rng: np.random.Generator) -> ChunkSpec:
+def dijet_qcd_chunk(rng: np.random.Generator, pthat_min: float | None = None) -> ChunkSpec:
+    """Biased (pT̂⁴, weighted) by default; with `pthat_min` unbiased above it, unit weights:
+    an unweighted, data-like spectrum for the resonance searches (events kept ∝ σ)."""
+    if pthat_min is not None:
+        lines = ("HardQCD:all = on", f"PhaseSpace:pTHatMin = {pthat_min:g}")
+        return ChunkSpec("dijet-qcd", "qcd", lines, {"pthat_min": pthat_min, "unweighted": True})
     lines = ("HardQCD:all = on", f"PhaseSpace:pTHatMin = {DIJET_PTHAT_MIN:g}",
              "PhaseSpace:bias2Selection = on", "PhaseSpace:bias2SelectionPow = 4",
              f"PhaseSpace:bias2SelectionRef = {DIJET_PTHAT_MIN:g}")

@@ -68,6 +68,7 @@ class GenerateConfig:
     mass_ratios: tuple[float, ...] | None = None   # xww only: subset of MASS_RATIOS
     hv_model: str | None = None     # darkjet only: one of HV_MODELS (None: "B")
     mass_range: tuple[float, float] | None = None   # res2p/res34p: only m_X grid points in range
+    pthat_min: float | None = None  # dijet-qcd only: unbiased above it, unit weights
     row_group_jets: int = 20_000    # Parquet row-group size (layout only, not in the settings)
     long_lived: str = "pythia"      # K0S, Lambda...: decayed by Pythia (JetClass-II) | detector
 
@@ -91,6 +92,11 @@ class GenerateConfig:
                 raise ConfigError(f"--mass-range {lo:g} {hi:g}: no m_X grid point of "
                                   f"{self.sample} in it (grid {grids[self.sample].min():g}-"
                                   f"{grids[self.sample].max():g} GeV)")
+        if self.pthat_min is not None:
+            if self.sample != "dijet-qcd":
+                raise ConfigError("--pthat-min applies to --sample dijet-qcd only")
+            if not (math.isfinite(self.pthat_min) and self.pthat_min > 0):
+                raise ConfigError(f"--pthat-min {self.pthat_min}: must be a finite number of GeV > 0")
         if self.hv_model is not None:
             if self.sample != "darkjet":
                 raise ConfigError("--hv-model applies to --sample darkjet only")
@@ -135,6 +141,8 @@ class GenerateConfig:
         d["jetfm_version"] = __version__
         if not self.pileup:
             d.pop("pileup_library")      # no overlay: the library does not matter
+        if d["pthat_min"] is None:
+            d.pop("pthat_min")           # likewise
         if d["mass_range"] is None:
             d.pop("mass_range")          # folders made before the option keep their settings
         if d["mass_ratios"] is not None:
@@ -143,7 +151,7 @@ class GenerateConfig:
 
     def sample_options(self) -> SampleOptions:
         return SampleOptions(mass_ratios=self.mass_ratios, hv_model=self.hv_model,
-                             mass_range=self.mass_range)
+                             mass_range=self.mass_range, pthat_min=self.pthat_min)
 
 
 def plan_files(cfg: GenerateConfig) -> list[tuple[int, int, Path]]:

@@ -19,6 +19,7 @@ class SampleOptions:
     mass_ratios: tuple[float, ...] | None = None     # xww: subset of MASS_RATIOS (None: all)
     hv_model: str | None = None                      # darkjet: one of HV_MODELS (None: "B")
     mass_range: tuple[float, float] | None = None    # res2p/res34p: m_X grid points in range
+    pthat_min: float | None = None                   # dijet-qcd: unbiased, unit weights above it
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ SAMPLES: dict[str, Sample] = {
     "darkjet": Sample(lambda rng, o: darkjet_chunk(rng, o.hv_model or DEFAULT_HV_MODEL),
                       "semi-visible dark jets (Pythia Hidden Valley, --hv-model A|B|C|D); "
                       "jet_label = -1", ("truth_invisible_fraction",)),
-    "dijet-qcd": Sample(lambda rng, o: dijet_qcd_chunk(rng),
+    "dijet-qcd": Sample(lambda rng, o: dijet_qcd_chunk(rng, o.pthat_min),
                         "QCD dijet events (pTHat-biased, weighted) for resonance searches",
                         DIJET_COLUMNS, dijet=True),
     "wprime": Sample(lambda rng, o: wprime_chunk(rng),

@@ -110,25 +110,33 @@ def dataset_key(paths: list[Path]) -> list:
 
 @torch.inference_mode()
 def compute_embeddings(model, jets: FlatJets, max_particles: int, batch_size: int = 512,
-                       progress: bool = True) -> np.ndarray:
-    """Embeddings of every jet, the backbone in eval mode (frozen: BatchNorm, dropout fixed)."""
+                       progress: bool = True, output: str = "embedding") -> np.ndarray:
+    """Embeddings of every jet, the backbone in eval mode (frozen: BatchNorm, dropout fixed);
+    `output="probs"`: the class probabilities of its classification head instead."""
+    if output == "probs" and model.config.num_classes is None:
+        raise ConfigError("the backbone has no classification head: class scores need a "
+                          "supervised or clip run")
     model.eval()
     out = []
     n = len(jets)
-    with tqdm(total=n, unit="jet", desc="embed", disable=not progress, dynamic_ncols=True) as bar:
+    with tqdm(total=n, unit="jet", desc=output, disable=not progress, dynamic_ncols=True) as bar:
         for a in range(0, n, batch_size):
             b = jets.take(np.arange(a, min(n, a + batch_size))).pad(max_particles)
-            emb = model(torch.from_numpy(b["x"]), torch.from_numpy(b["v"]),
-                        torch.from_numpy(b["mask"])).embedding
-            out.append(emb.float().numpy())
+            res = model(torch.from_numpy(b["x"]), torch.from_numpy(b["v"]),
+                        torch.from_numpy(b["mask"]))
+            out.append(res.embedding.float().numpy() if output == "embedding"
+                       else torch.softmax(res.logits.float(), dim=1).numpy())
             bar.update(len(b["x"]))
     return np.concatenate(out)
 
 
 def cached_embeddings(weights: Path, model, jets: FlatJets, key: dict, max_particles: int,
-                      progress: bool = True) -> tuple[np.ndarray, bool]:
-    """(embeddings, from_cache): computed once per (backbone weights, dataset, task, features)."""
+                      progress: bool = True, output: str = "embedding") -> tuple[np.ndarray, bool]:
+    """(embeddings, from_cache): computed once per (backbone weights, dataset, task, features);
+    `output` as in `compute_embeddings`."""
     full = {**key, "weights": file_sha256(weights), "n": len(jets)}
+    if output != "embedding":
+        full["output"] = output
     name = hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:20]
     path = cache_dir() / "embeddings" / f"{name}.npy"
     try:
@@ -137,7 +145,7 @@ def cached_embeddings(weights: Path, model, jets: FlatJets, key: dict, max_parti
             return emb, True
     except (OSError, ValueError):
         pass
-    emb = compute_embeddings(model, jets, max_particles, progress=progress)
+    emb = compute_embeddings(model, jets, max_particles, progress=progress, output=output)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
