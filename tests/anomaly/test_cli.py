@@ -58,7 +58,7 @@ def test_cwola_cli_every_input_kind(events, tmp_path, capsys):
     page = (tmp_path / "r.html").read_text()
     assert "Anomaly detection" in page and "CWoLa hunting" in page and "embedding:sup" in page
     assert page.count("data:image/png;base64") == 3
-    assert "Z (ε=0.2)" in (tmp_path / "r.md").read_text()
+    assert "Z / SIC (ε=0.2)" in (tmp_path / "r.md").read_text()
 
 
 def test_cwola_refuses_weighted_events_and_leaves_nothing(events, tmp_path, capsys):

@@ -28,6 +28,7 @@ def plot_spectra(hunt: dict, edges, path, title: str = "") -> Path:
                           color=color, alpha=0.25)
         ax.axvspan(lo, hi, color="0.85", zorder=0, label="signal region")
         ax.set_yscale("log")
+        ax.set_ylim(bottom=0.3)        # below one event per bin only the fit band is drawn
         ax.set_xlabel(r"$m_{JJ}$ [GeV]")
         ax.set_ylabel("Events / bin")
         ax.legend(fontsize=11, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
@@ -46,7 +47,7 @@ def plot_sic_curves(iad: dict, path, title: str = "") -> Path:
             ax.plot(grid, band["median"], color=color, label=f"$N_S$ = {row['injected']}")
             ax.fill_between(grid, band["lo"], band["hi"], color=color, alpha=0.2)
         ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
-        ax.set_ylabel(r"SIC = $\varepsilon_S/\sqrt{\varepsilon_B}$")
+        ax.set_ylabel("SIC = ε$_S$/√ε$_B$")
         ax.legend(fontsize="small")
         if title:
             ax.set_title(title, fontsize="medium")

@@ -90,9 +90,12 @@ def _inject(data: Events, signal: Events | None, n: int, seed: int):
             np.concatenate([np.zeros(len(data), bool), np.ones(n, bool)]), pick)
 
 
-def _pca(ev: Events, n: int, fit_on=None) -> Events:
+def _check_pca(n: int) -> None:
     if n < 0:
         raise ConfigError(f"--pca {n}: must be >= 0 (0: off)")
+
+
+def _pca(ev: Events, n: int, fit_on=None) -> Events:
     x = reduce_dimensions(ev.x, n, fit_on)
     names = ev.names if x is ev.x else [f"pc{i}" for i in range(x.shape[1])]
     return Events(x, names, ev.mjj, ev.weight)
@@ -103,7 +106,7 @@ def run_cwola(data, inputs, out, cfg: CwolaConfig, signal=None, inject: int = 0,
     cfg.validate()
     check_writable_folder(out)
     specs = _specs(inputs)
-    _pca(Events(np.zeros((0, 1)), [], np.zeros(0), np.zeros(0)), pca)     # checks --pca early
+    _check_pca(pca)
     centres = (cfg.centres() if not centres_gev else
                sorted({cfg.centre_of(m) for m in centres_gev}))
     for c in centres:
@@ -165,6 +168,7 @@ def run_iad(background, signal, inputs, out, cfg: IadConfig, signal_region: tupl
     cfg.validate()
     check_writable_folder(out)
     specs = _specs(inputs)
+    _check_pca(pca)
     lo, hi = signal_region
     if not 0 < lo < hi:
         raise ConfigError(f"--signal-region {lo:g} {hi:g}: need 0 < LO < HI")

@@ -23,7 +23,8 @@ def run(args) -> int:
     rep = build_report(args.paths, args.out, title=args.title)
     inputs = rep["inputs"]
     print(f"read {len(inputs.transfer)} transfer result(s), {len(inputs.pretrain)} "
-          f"pre-training run(s), {len(inputs.evaluate)} evaluation(s)")
+          f"pre-training run(s), {len(inputs.evaluate)} evaluation(s), {len(inputs.anomaly)} "
+          "anomaly search(es)")
     for line in rep["headlines"]:
         print(f"  {line}")
     print(f"report: {rep['html']}\nsummary: {rep['markdown']}")

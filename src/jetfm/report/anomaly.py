@@ -19,18 +19,24 @@ def _best_hunt(hunts: list[dict]) -> dict:
 
 def cwola_table(data: dict):
     effs = [s["efficiency"] for s in next(iter(data["inputs"].values()))["hunts"][0]["selections"]]
-    headers = ["Inputs", "SR [GeV]", "S in SR", "B in SR"] + [f"Z (ε={e:g})" for e in effs]
+    truth = bool(data.get("injected"))
+    headers = ["Inputs", "SR [GeV]", "S in SR", "B in SR"] + \
+        [f"Z{' / SIC' if truth else ''} (ε={e:g})" for e in effs]
     rows = []
     for label, r in data["inputs"].items():
         h = _best_hunt(r["hunts"])
         lo, hi = h["signal_region"]
         rows.append([label, f"{lo:.0f}–{hi:.0f}", h.get("signal_events_in_sr", "–"),
                      h.get("background_events_in_sr", "–")] +
-                    [_z(s.get("z")) for s in h["selections"]])
+                    [_z(s.get("z")) + (f" / {_z(s.get('sic'))}" if truth else "")
+                     for s in h["selections"]])
     note = (f"CWoLa hunting, {data.get('n_data_events', '?')} data events, "
             f"{data.get('injected', 0)} injected signal events; Z = √q0 of the signal region "
             "(profile likelihood, fit uncertainty as a constrained nuisance), at the signal "
-            "region with the largest Z.")
+            "region with the largest Z." + (" SIC = ε_S/√ε_B of the selection on the injected "
+                                            "signal and the background in the signal region "
+                                            "(below 1: the selection removes signal)."
+                                            if truth else ""))
     return headers, rows, note
 
 
