@@ -141,3 +141,20 @@ def test_autoencoder_score_separates_an_anomaly():
     assert res["models"]["odd"]["auc_autoencoder"] > 0.9
     assert res["models"]["same"]["auc_autoencoder"] < 0.7
     assert res["models"]["odd"]["auc_supervised"] > 0.9
+
+
+def test_mlp_classifier_option():
+    """The MLP (standardised inputs, sample weights through the pipeline) learns the toy too."""
+    rng = np.random.default_rng(1)
+    xb = rng.normal(size=(3000, 4))
+    xs = rng.normal(size=(400, 4))
+    xs[:, :2] = rng.normal(2.5, 0.4, size=(400, 2))
+    res = idealised_ad(xb, xs, IadConfig(injections=(200,), runs=1, models=1, classifier="mlp",
+                                         max_iter=100), progress=False)
+    assert res["injections"][0]["max_sic_median"] > 2
+    mjj, x, truth = toy_events(seed=3, n_bkg=4000, n_sig=100)
+    cfg = CwolaConfig(efficiencies=(1.0, 0.1), folds=3, classifier="mlp", max_iter=60)
+    after = cwola_hunt(mjj, x, cfg.centre_of(3000.0), cfg, truth=truth)["selections"][1]
+    assert after["sic"] > 1.2
+    with pytest.raises(ConfigError, match="--classifier 'svm'"):
+        CwolaConfig(classifier="svm").validate()
