@@ -37,6 +37,14 @@ def plot_spectra(hunt: dict, edges, path, title: str = "") -> Path:
     return Path(path)
 
 
+def _labels(ax, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title, fontsize="medium")
+
+
 def plot_sic_curves(iad: dict, path, title: str = "") -> Path:
     grid = np.asarray(iad["eff_s_grid"])
     with _figure(path) as (fig, ax):
@@ -46,11 +54,7 @@ def plot_sic_curves(iad: dict, path, title: str = "") -> Path:
                     for k, a in row["sic_curve"].items()}
             ax.plot(grid, band["median"], color=color, label=f"$N_S$ = {row['injected']}")
             ax.fill_between(grid, band["lo"], band["hi"], color=color, alpha=0.2)
-        ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
-        ax.set_ylabel("SIC = ε$_S$/√ε$_B$")
-        ax.legend(fontsize="small")
-        if title:
-            ax.set_title(title, fontsize="medium")
+        _labels(ax, r"Signal efficiency $\varepsilon_S$", "SIC = ε$_S$/√ε$_B$", title)
     return Path(path)
 
 
@@ -65,11 +69,7 @@ def plot_max_sic(curves: dict[str, dict], path, title: str = "") -> Path:
             ax.fill_between(n, [r["max_sic_lo"] for r in rows], [r["max_sic_hi"] for r in rows],
                             color=color, alpha=0.2)
         ax.axhline(1.0, color="0.5", ls="--", lw=1)
-        ax.set_xlabel(r"Injected signal events $N_S$")
-        ax.set_ylabel("max SIC")
-        ax.legend(fontsize="small")
-        if title:
-            ax.set_title(title, fontsize="medium")
+        _labels(ax, r"Injected signal events $N_S$", "max SIC", title)
     return Path(path)
 
 
