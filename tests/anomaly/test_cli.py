@@ -1,7 +1,6 @@
 """`jetfm anomaly cwola | iad | autoencoder` on simulated dijet events, with every input kind."""
 import json
 
-import numpy as np
 import pytest
 import yaml
 

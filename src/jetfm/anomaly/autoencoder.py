@@ -16,7 +16,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import ConfigError, DataError
-from ..metrics.core import auc, roc
+from ..metrics.core import auc, roc, thinned_roc
 from . import classifiers as C
 
 
@@ -43,12 +43,6 @@ def ae_score(x, x_hat) -> np.ndarray:
     den = np.linalg.norm(x, axis=1) * np.linalg.norm(x_hat, axis=1)
     cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
     return np.log(np.clip(1.0 - cos, 1e-12, None))
-
-
-def _roc_points(sig, bkg, n: int = 200) -> dict:
-    eff_s, eff_b, _ = roc(sig, bkg)
-    pick = np.unique(np.linspace(0, len(eff_s) - 1, min(n, len(eff_s))).astype(int))
-    return {"fpr": eff_b[pick].round(6).tolist(), "tpr": eff_s[pick].round(6).tolist()}
 
 
 def autoencoder_search(x_sm, signals: dict[str, np.ndarray], cfg: AutoencoderConfig) -> dict:
@@ -91,6 +85,6 @@ def autoencoder_search(x_sm, signals: dict[str, np.ndarray], cfg: AutoencoderCon
             "n_signal_test": int(k), "n_signal_train": int(len(s_train)),
             "auc_autoencoder": float(auc(s_scores, sm_scores)),
             "auc_supervised": float(auc(sup_s, sup_b)),
-            "roc_autoencoder": _roc_points(s_scores, sm_scores),
-            "roc_supervised": _roc_points(sup_s, sup_b)}
+            "roc_autoencoder": thinned_roc(*roc(s_scores, sm_scores)[:2]),
+            "roc_supervised": thinned_roc(*roc(sup_s, sup_b)[:2])}
     return out

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ..errors import ConfigError, DataError
 from . import classifiers as C
 from .bumpfit import SQRT_S, BumpResult, Spectrum, bump_hunt, log_bins
+from .inputs import require_unweighted
 
 EFFICIENCIES = (1.0, 0.1, 0.01, 0.002, 0.001)
 
@@ -140,9 +141,7 @@ def cwola_hunt(mjj, x, centre: int, cfg: CwolaConfig, weight=None, truth=None,
     cfg.validate()
     mjj = np.asarray(mjj, np.float64)
     w = np.ones(len(mjj)) if weight is None else np.asarray(weight, np.float64)
-    if not np.allclose(w, 1.0):
-        raise DataError("CWoLa hunting needs unweighted events (event_weight = 1), like data; "
-                        "generate the QCD dijets with `--pthat-min` for an unweighted sample")
+    require_unweighted(w, "CWoLa hunting")
     edges = cfg.edges
     in_range = (mjj >= edges[0]) & (mjj < edges[-1])
     bins = np.searchsorted(edges, mjj, side="right") - 1
@@ -195,6 +194,11 @@ def scan(mjj, x, cfg: CwolaConfig, centres=None, weight=None, truth=None,
     return out
 
 
+def best_hunt(hunts: list[dict]) -> dict:
+    """The signal region with the largest Z at any selection."""
+    return max(hunts, key=lambda h: max((s.get("z") or 0) for s in h["selections"]))
+
+
 def max_z(results: list[dict], efficiency: float | None = None) -> float:
     zs = [s["z"] for r in results for s in r["selections"]
           if s.get("z") is not None and (efficiency is None or s["efficiency"] == efficiency)]
@@ -202,4 +206,5 @@ def max_z(results: list[dict], efficiency: float | None = None) -> float:
 
 
 __all__ = ["CwolaConfig", "cwola_hunt", "scan", "nested_kfold_scores", "select_top", "max_z",
+           "best_hunt",
            "EFFICIENCIES", "BumpResult"]

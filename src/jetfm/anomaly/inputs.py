@@ -25,7 +25,7 @@ from ..data.features import FlatJets, compute_flat
 from ..data.paths import expand_paths
 from ..data.readers import iter_jets
 from ..errors import ConfigError, DataError
-from ..metrics.discriminants import discriminant, jetclass2_builtins
+from ..metrics.discriminants import builtin_discriminants
 from ..transfer.data import cached_embeddings, dataset_key
 
 INPUT_KINDS = ("highlevel", "embedding", "discriminants")
@@ -75,18 +75,11 @@ def _ratio(num, den) -> np.ndarray:
 
 def _read_columns(paths: list[Path], columns: list[str]) -> dict[str, np.ndarray]:
     parts: dict[str, list] = {c: [] for c in columns + ["file"]}
-    for path, batch in _iter(paths, columns):
+    for path, batch in iter_jets(paths, columns=columns):
         for c in columns:
             parts[c].append(ak.to_numpy(batch[c]))
         parts["file"].append(np.full(len(batch), paths.index(path), np.int64))
     return {c: np.concatenate(v) for c, v in parts.items()}
-
-
-def _iter(paths, columns):
-    try:
-        yield from iter_jets(paths, columns=columns)
-    except KeyError as e:
-        raise DataError(f"missing column {e}: anomaly inputs need {', '.join(columns)}") from None
 
 
 def load_jets(files, kind: str, backbone=None, extra_columns=(), max_jets: int | None = None,
@@ -149,16 +142,11 @@ def _flat_jets(paths: list[Path], cfg: DataConfig, keep: np.ndarray) -> FlatJets
 
 
 def class_discriminants(probs: np.ndarray, label_names: list[str]):
-    """(N, 3) discriminants of DISCRIMINANTS from the run's class probabilities."""
-    builtins = {d.name: d for d in jetclass2_builtins()}
-    out, names = [], []
-    for name in DISCRIMINANTS:
-        d = builtins[name].restrict(label_names)
-        if d is None:
-            continue
-        sig, bkg = d.indices(label_names)
-        out.append(discriminant(probs, sig, bkg, d.weights))
-        names.append(name)
+    """(N, ≤3) discriminants of DISCRIMINANTS (those the run's labels allow) from its class
+    probabilities."""
+    available = {d.name: d for d in builtin_discriminants(label_names)}
+    names = [n for n in DISCRIMINANTS if n in available]
+    out = [available[n](probs, label_names) for n in names]
     if not out:
         raise ConfigError("--inputs discriminants needs a classifier over the JetClass-II labels "
                           "(a supervised or clip run); this run has none of "
@@ -188,6 +176,14 @@ def to_events(jets: Jets, what: str = "files") -> Events:
     names = [f"j1_{n}" for n in jets.names] + [f"j2_{n}" for n in jets.names]
     return Events(x, names, c["event_mjj"][a].astype(np.float64),
                   c["event_weight"][a].astype(np.float64))
+
+
+def require_unweighted(weight: np.ndarray, what: str) -> None:
+    """The weakly supervised searches treat events as data: every weight must be 1."""
+    if not np.allclose(weight, 1.0):
+        raise DataError(f"{what}: event_weight != 1 (a pT-hat-biased sample); the searches need "
+                        "unweighted, data-like events: generate the QCD dijets with "
+                        "`jetfm generate --sample dijet-qcd --pthat-min 800`")
 
 
 def load_events(files, kind: str, backbone=None, progress: bool = True,

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..io import check_writable_folder, make_output_folder, write_config, write_json
 from . import plots
 from .autoencoder import AutoencoderConfig, autoencoder_search
-from .bumpfit import region_mask
-from .cwola import CwolaConfig, cwola_hunt, max_z
+from .cwola import CwolaConfig, best_hunt, cwola_hunt, max_z
 from .iad import IadConfig, idealised_ad
 from .inputs import (INPUT_KINDS, Events, load_backbone, load_events, load_jets,
-                     reduce_dimensions)
+                     reduce_dimensions, require_unweighted)
 
 
 @dataclass(frozen=True)
@@ -114,10 +113,7 @@ def run_cwola(data, inputs, out, cfg: CwolaConfig, signal=None, inject: int = 0,
     t0 = time.time()
     window = (float(cfg.edges[0]), float(cfg.edges[-1]))
     base = load_events(data, "highlevel", progress=progress)
-    if not np.allclose(base.weight, 1.0):
-        raise DataError(f"{', '.join(map(str, data))}: event_weight != 1 (a pT-hat-biased "
-                        "sample); CWoLa hunting needs unweighted, data-like events: generate the "
-                        "QCD dijets with `jetfm generate --sample dijet-qcd --pthat-min 800`")
+    require_unweighted(base.weight, ", ".join(map(str, data)))    # before any backbone runs
     sig_base = load_events(signal, "highlevel", progress=progress) if signal else None
     res = {"kind": "jetfm.anomaly.cwola", "edges": cfg.edges.tolist(), "inputs": {},
            "n_data_events": len(base), "injected": inject, "pca": pca}
@@ -152,8 +148,7 @@ def run_cwola(data, inputs, out, cfg: CwolaConfig, signal=None, inject: int = 0,
     res["config"] = config
     _finish(out, res, config)
     for label, r in res["inputs"].items():
-        best = max(r["hunts"], key=lambda h: max((s["z"] or 0) for s in h["selections"]))
-        plots.plot_spectra(best, cfg.edges, Path(out) / f"spectra_{_safe(label)}.png",
+        plots.plot_spectra(best_hunt(r["hunts"]), cfg.edges, Path(out) / f"spectra_{_safe(label)}.png",
                            title=f"CWoLa, {label}")
     return res
 
@@ -178,9 +173,7 @@ def run_iad(background, signal, inputs, out, cfg: IadConfig, signal_region: tupl
         label, backbone = spec.load()
         bkg = load_events(background, spec.kind, backbone, progress, (lo, hi))
         sig = load_events(signal, spec.kind, backbone, progress, (lo, hi))
-        if not np.allclose(bkg.weight, 1.0):
-            raise DataError("idealised AD needs unweighted background events (event_weight = 1); "
-                            "generate them with `--pthat-min`")
+        require_unweighted(bkg.weight, ", ".join(map(str, background)))
         both = _pca(Events.concat([bkg, sig]), pca, fit_on=np.arange(len(bkg)))
         r = idealised_ad(both.x[:len(bkg)], both.x[len(bkg):], cfg, progress)
         r["features"] = both.names if len(both.names) <= 20 else f"{len(both.names)} features"

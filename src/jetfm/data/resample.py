@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import yaml
 
 from ..errors import ConfigError
 from ..io import atomic_path, make_output_folder, remove_empty_folders, write_config

@@ -22,7 +22,7 @@ from jetfm.errors import DataError
 
 __all__ = [
     "InvalidScoresError", "accuracy", "roc", "auc", "rejection_at", "sic_curve", "max_sic",
-    "significance",
+    "significance", "thinned_roc",
 ]
 
 
@@ -89,6 +89,13 @@ def roc(sig_scores, bkg_scores, sig_w=None, bkg_w=None):
     y, x, w = _binary(sig_scores, bkg_scores, sig_w, bkg_w)
     eff_b, eff_s, thr = roc_curve(y, x, sample_weight=w, drop_intermediate=False)
     return eff_s, eff_b, thr
+
+
+def thinned_roc(eff_s, eff_b, n: int = 200) -> dict:
+    """At most `n` evenly spaced points of a ROC curve, as JSON-ready {"fpr", "tpr"} lists."""
+    pick = np.unique(np.linspace(0, len(eff_s) - 1, min(n, len(eff_s))).astype(int))
+    return {"fpr": np.asarray(eff_b)[pick].round(6).tolist(),
+            "tpr": np.asarray(eff_s)[pick].round(6).tolist()}
 
 
 def auc(sig_scores, bkg_scores, sig_w=None, bkg_w=None) -> float:

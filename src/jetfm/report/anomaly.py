@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ANOMALY_KIND = "jetfm.anomaly."
+from ..anomaly.cwola import best_hunt
 
 
 def _z(v) -> str:
     return "–" if v is None else f"{v:.2f}"
-
-
-def _best_hunt(hunts: list[dict]) -> dict:
-    """The signal region with the largest Z at any selection (the injected one for one centre)."""
-    return max(hunts, key=lambda h: max((s.get("z") or 0) for s in h["selections"]))
 
 
 def cwola_table(data: dict):
@@ -24,7 +19,7 @@ def cwola_table(data: dict):
         [f"Z{' / SIC' if truth else ''} (ε={e:g})" for e in effs]
     rows = []
     for label, r in data["inputs"].items():
-        h = _best_hunt(r["hunts"])
+        h = best_hunt(r["hunts"])
         lo, hi = h["signal_region"]
         rows.append([label, f"{lo:.0f}–{hi:.0f}", h.get("signal_events_in_sr", "–"),
                      h.get("background_events_in_sr", "–")] +

@@ -40,7 +40,7 @@ from .downstream import HV_MODELS, MASS_RATIOS
 from .pileup_library import LIBRARY_EVENTS, pileup_library_file
 from .processes import (LONG_LIVED_MODES, LONG_LIVED_TO_DETECTOR, RES2P_MASSES, RES34P_MX,
                         in_range)
-from .samples import SAMPLES, SampleOptions, get_sample
+from .samples import SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
 
@@ -141,10 +141,9 @@ class GenerateConfig:
         d["jetfm_version"] = __version__
         if not self.pileup:
             d.pop("pileup_library")      # no overlay: the library does not matter
-        if d["pthat_min"] is None:
-            d.pop("pthat_min")           # likewise
-        if d["mass_range"] is None:
-            d.pop("mass_range")          # folders made before the option keep their settings
+        for k in ("mass_range", "pthat_min"):    # options added later: absent when unset, so
+            if d[k] is None:                     # folders made before them keep their settings
+                d.pop(k)
         if d["mass_ratios"] is not None:
             d["mass_ratios"] = sorted(d["mass_ratios"])
         return d

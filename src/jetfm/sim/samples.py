@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError
-from .downstream import (HV_MODELS, MASS_RATIOS, darkjet_chunk, dijet_qcd_chunk, tau_chunk, w_chunk, wprime_chunk,
+from .downstream import (MASS_RATIOS, darkjet_chunk, dijet_qcd_chunk, tau_chunk, w_chunk, wprime_chunk,
                          xww_chunk, zjet_chunk)
 from .processes import JETCLASS2_SAMPLES, ChunkSpec
 

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 from ..data.config import load_data_config
 from ..errors import ConfigError
 from ..io import check_writable_folder, make_output_folder, write_json
-from ..metrics.core import rejection_at, roc
+from ..metrics.core import rejection_at, roc, thinned_roc
 from ..models.export import load_checkpoint
 from ..models.presets import build_model
 from ..runs import RunDir
@@ -97,8 +97,7 @@ def _metrics(probs: np.ndarray, y: np.ndarray, signal: int | None) -> dict:
         for target in (0.3, 0.5):
             r = rejection_at(target, eff_s, eff_b)
             out[f"rejection_at_{int(target * 100)}"] = r if np.isfinite(r) else None
-        pick = np.unique(np.linspace(0, len(eff_s) - 1, min(200, len(eff_s))).astype(int))
-        curve = {"fpr": eff_b[pick].round(6).tolist(), "tpr": eff_s[pick].round(6).tolist()}
+        curve = thinned_roc(eff_s, eff_b)
     else:
         out.update(rejection_at_30=None, rejection_at_50=None)
         curve = None
