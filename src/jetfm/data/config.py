@@ -23,13 +23,10 @@ import yaml
 
 from .. import labels as jetclass2
 from ..errors import ConfigError
-from ..schema import OUTPUT_SCHEMA, TRUTH_COLUMNS, is_list_type
+from .config_fields import KNOWN_COLUMNS, check_keys, known_column, number
 from .label_groups import group_of_label, resolve_names
 from .label_spaces import JETCLASS_LABELS
-
-# Columns a config may name, and whether they are per-particle lists.
-KNOWN_COLUMNS: dict[str, bool] = {f.name: is_list_type(f.type)
-                                  for f in list(OUTPUT_SCHEMA) + list(TRUTH_COLUMNS)}
+from .reweight_config import ReweightSpec
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,6 @@ OPS: dict[str, OpSpec] = {
 }
 
 LABEL_SPACES = ("jetclass2", "jetclass")
-GROUP_MODES = ("label", "family", "sophon30")
 
 
 def label_space_names(space: str) -> tuple[str, ...]:
@@ -64,32 +60,6 @@ def label_space_names(space: str) -> tuple[str, ...]:
         return tuple(JETCLASS_LABELS)
     raise ConfigError(f"labels.space: unknown label space {space!r}; "
                       f"expected one of {', '.join(LABEL_SPACES)}")
-
-
-def _check_keys(d: Any, allowed: set[str], where: str, required: set[str] = frozenset()):
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {type(d).__name__}")
-    for k in d:
-        if k not in allowed:
-            raise ConfigError(f"{where}: unknown key {k!r} (allowed: {', '.join(sorted(allowed))})")
-    for k in required:
-        if k not in d:
-            raise ConfigError(f"{where}: missing key {k!r}")
-
-
-def _column(name: Any, where: str, per_particle: bool | None = None) -> str:
-    if not isinstance(name, str) or name not in KNOWN_COLUMNS:
-        raise ConfigError(f"{where}: unknown column {name!r}")
-    if per_particle is not None and KNOWN_COLUMNS[name] != per_particle:
-        kind = "per-particle (list)" if per_particle else "per-jet (scalar)"
-        raise ConfigError(f"{where}: column {name!r} is not a {kind} column")
-    return name
-
-
-def _number(v: Any, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(f"{where}: expected a number, got {v!r}")
-    return float(v)
 
 
 @dataclass(frozen=True)
@@ -113,31 +83,31 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> "FeatureSpec":
-        _check_keys(d, {"name", "op", "args", "subtract", "multiply", "clip"}, where,
+        check_keys(d, {"name", "op", "args", "subtract", "multiply", "clip"}, where,
                     {"name", "op"})
         name, op = d["name"], d["op"]
         where = f"{where} ({name})"
         if op not in OPS:
             raise ConfigError(f"{where}: unknown op {op!r} (known: {', '.join(OPS)})")
         spec, given = OPS[op], dict(d.get("args") or {})
-        _check_keys(given, set(spec.args), f"{where}.args")
+        check_keys(given, set(spec.args), f"{where}.args")
         args = {}
         for k, default in spec.args.items():
             v = given.get(k, default)
             if v is None:
                 raise ConfigError(f"{where}.args: missing key {k!r}")
-            args[k] = _column(v, f"{where}.args.{k}", per_particle=True) if k == "column" \
-                else _number(v, f"{where}.args.{k}")
+            args[k] = known_column(v, f"{where}.args.{k}", per_particle=True) if k == "column" \
+                else number(v, f"{where}.args.{k}")
         clip = d.get("clip")
         if clip is not None:
             if not isinstance(clip, (list, tuple)) or len(clip) != 2:
                 raise ConfigError(f"{where}.clip: expected [min, max] or null, got {clip!r}")
-            clip = (_number(clip[0], f"{where}.clip"), _number(clip[1], f"{where}.clip"))
+            clip = (number(clip[0], f"{where}.clip"), number(clip[1], f"{where}.clip"))
             if clip[0] > clip[1]:
                 raise ConfigError(f"{where}.clip: min {clip[0]} > max {clip[1]}")
         return cls(str(name), op, tuple(sorted(args.items())),
-                   _number(d.get("subtract", 0.0), f"{where}.subtract"),
-                   _number(d.get("multiply", 1.0), f"{where}.multiply"), clip)
+                   number(d.get("subtract", 0.0), f"{where}.subtract"),
+                   number(d.get("multiply", 1.0), f"{where}.multiply"), clip)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "op": self.op, "args": self.kwargs, "subtract": self.subtract,
@@ -155,12 +125,12 @@ class Cut:
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> "Cut":
-        _check_keys(d, {"column", "min", "max", "gt", "lt"}, where, {"column"})
-        bounds = {k: _number(d[k], f"{where}.{k}") for k in ("min", "max", "gt", "lt")
+        check_keys(d, {"column", "min", "max", "gt", "lt"}, where, {"column"})
+        bounds = {k: number(d[k], f"{where}.{k}") for k in ("min", "max", "gt", "lt")
                   if d.get(k) is not None}
         if not bounds:
             raise ConfigError(f"{where}: cut on {d['column']!r} has no bound (min/max/gt/lt)")
-        return cls(_column(d["column"], f"{where}.column", per_particle=False), **bounds)
+        return cls(known_column(d["column"], f"{where}.column", per_particle=False), **bounds)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("column", "min", "max", "gt", "lt")
@@ -207,13 +177,13 @@ class LabelSpec:
 
     @classmethod
     def from_dict(cls, d: Any) -> "LabelSpec":
-        _check_keys(d, {"column", "space", "merge"}, "labels")
-        col = _column(d.get("column", "jet_label"), "labels.column", per_particle=False)
+        check_keys(d, {"column", "space", "merge"}, "labels")
+        col = known_column(d.get("column", "jet_label"), "labels.column", per_particle=False)
         space = d.get("space", "jetclass2")
         label_space_names(space)
         merge = d.get("merge")
         if merge is not None:
-            _check_keys(merge, set(merge), "labels.merge")
+            check_keys(merge, set(merge), "labels.merge")
             merge = tuple((str(k), tuple(str(p) for p in (v if isinstance(v, list) else [v])))
                           for k, v in merge.items())
         spec = cls(col, space, merge)
@@ -223,81 +193,6 @@ class LabelSpec:
     def to_dict(self) -> dict:
         return {"column": self.column, "space": self.space,
                 "merge": {k: list(v) for k, v in self.merge} if self.merge else None}
-
-
-def _edges(spec: Any, where: str) -> tuple[float, ...]:
-    """Bin edges from a list, or from {min, max, n, log} (log: geometric spacing)."""
-    if isinstance(spec, Mapping):
-        _check_keys(spec, {"min", "max", "n", "log"}, where, {"min", "max", "n"})
-        lo, hi, n = (_number(spec[k], f"{where}.{k}") for k in ("min", "max", "n"))
-        if n < 1 or n != int(n) or (spec.get("log") and lo <= 0):
-            raise ConfigError(f"{where}: need integer n >= 1 (and min > 0 for log bins)")
-        e = np.geomspace(lo, hi, int(n) + 1) if spec.get("log") else np.linspace(lo, hi, int(n) + 1)
-        edges = tuple(float(x) for x in e)
-    elif isinstance(spec, (list, tuple)):
-        edges = tuple(_number(x, where) for x in spec)
-    else:
-        raise ConfigError(f"{where}: expected a list of edges or {{min, max, n, log}}")
-    if len(edges) < 2 or np.any(np.diff(edges) <= 0):
-        raise ConfigError(f"{where}: bin edges must be >= 2 strictly increasing numbers")
-    return edges
-
-
-@dataclass(frozen=True)
-class ReweightSpec:
-    """weaver/Sophon `reweight_method: flat` options (see `jetfm.data.reweight`)."""
-    enabled: bool = False
-    method: str = "flat"
-    vars: tuple[str, str] = ("jet_pt", "jet_sdmass")
-    bins: tuple[tuple[float, ...], tuple[float, ...]] = ((200.0, 2500.0), (20.0, 500.0))
-    groups: str | tuple[tuple[str, tuple[str, ...]], ...] = "label"
-    class_weights: tuple[tuple[str, float], ...] = ()
-    threshold: float = 10.0        # percentile of populated bins below which no up-weighting
-    max_jets: int = 2_000_000      # cap on jets read to fill the histograms
-    discard_under_overflow: bool = True
-
-    @classmethod
-    def from_dict(cls, d: Any) -> "ReweightSpec":
-        keys = {"enabled", "method", "vars", "bins", "groups", "class_weights", "threshold",
-                "max_jets", "discard_under_overflow"}
-        _check_keys(d, keys, "reweight")
-        if d.get("method", "flat") != "flat":
-            raise ConfigError(f"reweight.method: unknown method {d['method']!r}; only 'flat'")
-        vars_ = d.get("vars", list(cls.vars))
-        if not isinstance(vars_, (list, tuple)) or len(vars_) != 2:
-            raise ConfigError("reweight.vars: expected two per-jet columns")
-        vars_ = tuple(_column(v, "reweight.vars", per_particle=False) for v in vars_)
-        bins = d.get("bins")
-        if bins is None and vars_ == cls.vars:
-            edges = cls.bins  # one bin each: harmless default for a disabled section
-        else:
-            _check_keys(bins, set(vars_), "reweight.bins", set(vars_))
-            edges = tuple(_edges(bins[v], f"reweight.bins.{v}") for v in vars_)
-        groups = d.get("groups", "label")
-        if isinstance(groups, str):
-            if groups not in GROUP_MODES:
-                raise ConfigError(f"reweight.groups: unknown grouping {groups!r} "
-                                  f"(expected one of {', '.join(GROUP_MODES)} or a mapping)")
-        else:
-            _check_keys(groups, set(groups), "reweight.groups")
-            groups = tuple((str(k), tuple(str(p) for p in v)) for k, v in groups.items())
-        cw = d.get("class_weights") or {}
-        _check_keys(cw, set(cw), "reweight.class_weights")
-        cw = tuple((str(k), _number(v, f"reweight.class_weights.{k}")) for k, v in cw.items())
-        max_jets = d.get("max_jets", cls.max_jets)
-        if not isinstance(max_jets, int) or max_jets < 1:
-            raise ConfigError(f"reweight.max_jets: expected a positive integer, got {max_jets!r}")
-        return cls(bool(d.get("enabled", False)), "flat", vars_, edges, groups, cw,
-                   _number(d.get("threshold", cls.threshold), "reweight.threshold"), max_jets,
-                   bool(d.get("discard_under_overflow", True)))
-
-    def to_dict(self) -> dict:
-        groups = self.groups if isinstance(self.groups, str) else \
-            {k: list(v) for k, v in self.groups}
-        return {"enabled": self.enabled, "method": self.method, "vars": list(self.vars),
-                "bins": {v: list(e) for v, e in zip(self.vars, self.bins)}, "groups": groups,
-                "class_weights": dict(self.class_weights), "threshold": self.threshold,
-                "max_jets": self.max_jets, "discard_under_overflow": self.discard_under_overflow}
 
 
 @dataclass(frozen=True)
@@ -335,7 +230,7 @@ class DataConfig:
     def from_dict(cls, d: Any) -> "DataConfig":
         keys = {"name", "description", "max_particles", "features", "vectors", "labels",
                 "selection", "reweight"}
-        _check_keys(d, keys, "data config", {"features"})
+        check_keys(d, keys, "data config", {"features"})
         mp = d.get("max_particles", 128)
         if isinstance(mp, bool) or not isinstance(mp, int) or mp < 1:
             raise ConfigError(f"max_particles: expected a positive integer, got {mp!r}")
@@ -348,13 +243,13 @@ class DataConfig:
         if dup:
             raise ConfigError(f"features: duplicate feature name {dup!r}")
         vec = d.get("vectors") or {}
-        _check_keys(vec, {"columns", "scale_to_jet_pt"}, "vectors")
+        check_keys(vec, {"columns", "scale_to_jet_pt"}, "vectors")
         vcols = vec.get("columns", list(cls.vector_columns))
         if not isinstance(vcols, list) or len(vcols) != 4:
             raise ConfigError("vectors.columns: expected 4 columns (px, py, pz, E)")
-        vcols = tuple(_column(c, "vectors.columns", per_particle=True) for c in vcols)
+        vcols = tuple(known_column(c, "vectors.columns", per_particle=True) for c in vcols)
         scale = vec.get("scale_to_jet_pt")
-        scale = None if scale is None else _number(scale, "vectors.scale_to_jet_pt")
+        scale = None if scale is None else number(scale, "vectors.scale_to_jet_pt")
         labels = None if d.get("labels", {}) is None else LabelSpec.from_dict(d.get("labels", {}))
         sel = d.get("selection") or []
         if not isinstance(sel, list):
