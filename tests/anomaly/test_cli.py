@@ -79,6 +79,7 @@ def test_cwola_refuses_weighted_events_and_leaves_nothing(events, tmp_path, caps
     (["--inject", "5"], "--inject needs --signal"),
     (["--centre", "9000"], "outside the m_JJ range"),
     (["--pca", "-1"], "--pca -1"),
+    (["--sqrt-s", "3000"], "--sqrt-s 3000 GeV must exceed"),
 ])
 def test_cwola_bad_options(events, tmp_path, capsys, args, needle):
     args = [a.replace("WP", str(events / "wp")) for a in args]

@@ -48,6 +48,9 @@ class CwolaConfig:
         if self.sr_bins + 2 * self.sb_bins > n or n - self.sr_bins < 4:
             raise ConfigError(f"{n} m_JJ bins cannot hold a {self.sr_bins}-bin signal region, "
                               f"{self.sb_bins} sideband bins each side and a 4-bin fit")
+        if not self.sqrt_s > self.edges[-1]:
+            raise ConfigError(f"--sqrt-s {self.sqrt_s:g} GeV must exceed the last bin edge "
+                              f"{self.edges[-1]:g} GeV")
         if self.folds < 3:
             raise ConfigError("--folds must be >= 3 (train, validation and test folds)")
         if not self.efficiencies or any(not 0 < e <= 1 for e in self.efficiencies):
