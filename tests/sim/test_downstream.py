@@ -17,8 +17,8 @@ from jetfm.sim.chunk import ChunkTask, run_chunk
 from jetfm.sim.dijets import select_dijets
 from jetfm.sim.downstream import MASS_RATIOS, W_MASS, Z_TO_NEUTRINOS
 from jetfm.sim.processes import ChunkSpec
-from jetfm.sim.downstream_truth import (DROP_REASONS, dark_truth, jet_truth, parton_truth,
-                                        tau_truth)
+from jetfm.sim.downstream_truth import (DROP_REASONS, contained, dark_truth, jet_truth,
+                                        parton_truth, tau_truth)
 from jetfm.sim.truth import event_truth, label_jets
 
 from .records import Record
@@ -45,6 +45,23 @@ def test_w_charge_from_the_w_whose_quarks_are_in_the_jet(pid, charge):
     cols, keep, _ = jet_truth("wplus" if charge > 0 else "wminus", {}, record, truth, eta, phi,
                               np.full(2, 600.0), 0.8)
     assert cols["truth_charge"].tolist() == [charge, 0] and keep.all()
+
+
+def test_xbs_jets_are_kept_when_both_quarks_are_inside_and_have_no_label():
+    rec = Record()
+    x = rec.add(25, -22, 700.0, 0.0, 0.0, m=200.0)
+    rec.add(21, -23, 700.0, 0.5, np.pi)
+    rec.decay(rec.copy(x, pt=705.0), (5, 350.0, 0.3, 0.1), (-3, 350.0, -0.3, -0.1))
+    record = rec.numpy()
+    truth = event_truth(record, "res2p", x_ids=(25,))
+    eta, phi = np.array([0.0, 0.6, 0.5]), np.array([0.0, 0.4, np.pi])   # both, only b, recoil
+    lab, aux = label_jets(truth, "res2p", eta, phi)
+    assert lab.tolist() == [-1, -1, -1]         # no X_bs among the 188 labels
+    assert sorted(aux["aux_genpart_pid"][0].tolist()) == [-3, 5, 25]
+    assert contained(truth, eta, phi, 0.8).tolist() == [True, False, False]
+    cols, keep, reason = jet_truth("xbs", {}, record, truth, eta, phi, np.full(3, 700.0), 0.8)
+    assert cols == {} and keep.tolist() == [True, False, False]
+    assert {DROP_REASONS[r] for r in reason[1:]} == {"decay products not both in the jet"}
 
 
 def test_x_to_ww_is_labelled_by_the_res34p_rules_with_y_equal_w():
@@ -126,7 +143,7 @@ def made(tmp_path_factory):
     """40 jets of each new sample from `jetfm generate` (real Pythia + detector)."""
     root = tmp_path_factory.mktemp("downstream")
     extra = {"xww": ["--mass-ratios", "0.4", "0.8"]}
-    for sample in ("wplus", "wminus", "xww", "quark", "gluon", "tau"):
+    for sample in ("wplus", "wminus", "xww", "quark", "gluon", "tau", "xbs"):
         assert main(["generate", "--sample", sample, "--jets", "40", "--jets-per-file", "20",
                      "--chunk-events", "40", "--seed", "3", "--out", str(root / sample),
                      "--no-progress", *extra.get(sample, [])]) == 0
@@ -150,6 +167,11 @@ def test_generated_samples_carry_their_truth(made):
     tau = _table(made / "tau")
     assert (tau["jet_label"] == -1).all() and tau["truth_tau_decay_mode"].isin([0, 1, 2, 10, 11, 12, 20]).all()
     assert check_files(made / "tau", cfg, allow_unlabelled=True) == 40
+    xbs = _table(made / "xbs")      # X(200) -> bs: unlabelled, X and both quarks in aux_genpart
+    assert (xbs["jet_label"] == -1).all() and check_files(made / "xbs", cfg, allow_unlabelled=True) == 40
+    for pid, prod, isx in zip(xbs["aux_genpart_pid"], xbs["aux_genpart_isResDecayProd"],
+                              xbs["aux_genpart_isResX"]):
+        assert sorted(pid[prod].tolist()) in ([-5, 3], [-3, 5]) and pid[isx].tolist() == [25]
     assert set(_table(made / "wplus")["truth_charge"]) == {1}
     assert set(_table(made / "wminus")["truth_charge"]) == {-1}
     w = _table(made / "wplus")

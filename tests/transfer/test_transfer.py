@@ -168,6 +168,10 @@ def test_task_classes_from_labels_mass_windows_charge_and_dr():
     assert assign_classes(TASKS["bb-dR"], d).tolist() == [0, 4, 9]
     with pytest.raises(Exception, match="sample"):
         assign_classes(TASKS["qg"], d)
+    # xbs: the unlabelled X(200) -> bs jets against every JetClass-II label (QCD, Res2P, Res34P)
+    x = _batch([-1, idx["QCD_light"], idx["X_bb"], idx["X_YY_bbbb"], -1], [200] * 5, [25] * 5,
+               sample=["xbs", "qcd", "res2p", "res34p", "tau"])
+    assert assign_classes(TASKS["xbs"], x).tolist() == [1, 0, 0, 0, -1]
     clash = Task("clash", "", (ClassDef("a", labels=("X_bb",)), ClassDef("b", cuts=(Cut("m_X", 0, 500),))))
     with pytest.raises(ConfigError, match="clash"):
         assign_classes(clash, d)

@@ -124,7 +124,10 @@ def library_path(task: ChunkTask) -> str:
 def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
                         jets: dict) -> tuple[pa.Table, dict]:
     family = spec.family
-    truth_names = get_sample(task.sample).truth_columns
+    sample = get_sample(task.sample)
+    truth_names = sample.truth_columns
+    # jet_label = −1 is expected: no family at all, or no JetClass-II label for the sample
+    unlabelled = family == UNLABELLED_FAMILY or not sample.labelled
     jet_event = np.asarray(jets["event"], dtype=np.int64)
     n_jets = len(jet_event)
     labels = np.full(n_jets, -1, dtype=np.int32)
@@ -144,13 +147,13 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
         record = records.event(int(ev))
         lab, aux_ev, truth = _jetclass2_truth(spec, record, jet_eta[idx], jet_phi[idx], task.jet_r)
         labels[idx] = lab
-        if truth_names:
+        if truth_names or not sample.labelled:
             cols, ok, why = jet_truth(task.sample, spec.params, record, truth, jet_eta[idx],
                                       jet_phi[idx], jet_pt[idx], task.jet_r)
             for c, values in cols.items():
                 truth_cols[c][idx] = values
             # jets the labelling rules already drop are not counted against the sample's rules
-            counted = (lab >= 0) | (family == UNLABELLED_FAMILY)
+            counted = (lab >= 0) | unlabelled
             truth_ok[idx], drop_reason[idx] = ok, np.where(counted, why, -1)
         for col, name in zip(aux, AUX_COLUMNS):
             col.extend(aux_ev[name])
@@ -162,8 +165,8 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
             pev = int(records.parton_event[ev])
             for j in idx:
                 group[j] = (base + pev) * 8 + _nearest(axes, jet_eta[j], jet_phi[j])
-    keep = ((labels >= 0) | (family == UNLABELLED_FAMILY)) & truth_ok
-    if get_sample(task.sample).dijet:
+    keep = ((labels >= 0) | unlabelled) & truth_ok
+    if sample.dijet:
         keep = _dijet_selection(jets, jet_event, records, keep, truth_cols)
     dropped = {DROP_REASONS[i]: int((drop_reason == i).sum())
                for i in range(len(DROP_REASONS)) if (drop_reason == i).any()}

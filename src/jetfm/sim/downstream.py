@@ -12,6 +12,10 @@ settings; pT comes from the same `PhaseSpace:pTHatMin` log grid as the other sam
 - `tau`: W + parton with W → τν and τ → hadrons only (`15:offIfAny = 11 13`; Pythia's τ
   decays keep their polarisation and branching fractions among the open channels). Only the
   jet of the visible τ decay products is kept; it has no JetClass-II label (`jet_label = −1`).
+- `xbs`: X (`h0`, 25, produced like Res2P's neutral X, same pT grid) at m_X = 200 GeV → b s̄ or
+  s b̄ (equal branching ratios), the Sophon paper's "unseen class": JetClass-II has no X → bs
+  label, so the jets get `jet_label = −1`; a jet is kept when both quarks are within ΔR < R
+  (the Res2P containment rule), and `aux_genpart` carries the X and both quarks as in Res2P.
 - `dijet-qcd`: `HardQCD:all` events with pT̂ > 500 GeV, biased towards high pT̂
   (`PhaseSpace:bias2Selection`, weight ∝ pT̂⁴ at generation, compensated by the stored
   `event_weight`), so the 2–4.5 TeV m_JJ range of the searches is populated; labelled by the
@@ -60,6 +64,19 @@ def xww_chunk(rng: np.random.Generator, mass_ratios=MASS_RATIOS, sample: str = "
     return ChunkSpec(sample, "res34p", tuple(lines + pthat_lines),
                      {"m_X": m_x, "mass_ratio": ratio, "pthat_min": pthat},
                      x_ids=(25,), y_ids=(24,))
+
+
+XBS_MASS = 200.0
+BS_CHANNELS = (((5, -3), 0.5), ((3, -5), 0.5))
+
+
+def xbs_chunk(rng: np.random.Generator) -> ChunkSpec:
+    pthat_lines, pthat = draw_pthat(rng)
+    w = resonance_width(XBS_MASS)
+    lines = ["HiggsSM:gg2Hg(l:t) = on", "HiggsSM:qg2Hq(l:t) = on", "HiggsSM:qqbar2Hg(l:t) = on",
+             *mass_lines(25, XBS_MASS, w), *decay_table(25, BS_CHANNELS, w)]
+    return ChunkSpec("xbs", "res2p", tuple(lines + pthat_lines),
+                     {"m_X": XBS_MASS, "pthat_min": pthat}, x_ids=(25,))
 
 
 def zjet_chunk(rng: np.random.Generator, parton: str) -> ChunkSpec:

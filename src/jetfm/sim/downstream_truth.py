@@ -12,6 +12,8 @@ event record as the JetClass-II labels (`truth.py`), on top of them:
   descendants, as CMS numbers τ_h decay modes (0: h±, 1: h± π⁰, 2: h± ≥2π⁰, 10: 3h±,
   11: 3h± π⁰, ...). The jet kept is the one within ΔR < R of the visible τ decay products'
   momentum sum; the others (the recoiling parton's) are dropped.
+- xbs (no column): a jet is kept when both quarks of the X → bs̄ decay are within ΔR < R
+  (the Res2P containment rule; there is no JetClass-II label for it).
 - `truth_invisible_fraction` (darkjet): Σ pT of the stable invisible dark states within
   ΔR < R of the jet / (that + jet pT); jets with no dark quark (status ±23, 4900101) within
   ΔR < R are dropped.
@@ -26,7 +28,8 @@ from .truth import EventTruth, bottom_copy, daughters, delta_r, kinematics
 HARD_STATUS = 23
 LIGHT_QUARKS = (1, 2, 3)
 DROP_REASONS = ("no hard parton in the jet", "two hard partons in the jet",
-                "heavy-flavour quark", "not the tau_h jet", "no dark quark in the jet")
+                "heavy-flavour quark", "not the tau_h jet", "no dark quark in the jet",
+                "decay products not both in the jet")
 DARK_QUARK = 4900101
 HV_RANGE = (4_900_000, 5_000_000)
 _NEUTRINOS = (12, 14, 16)
@@ -55,6 +58,15 @@ def parton_truth(record, sample: str, jet_eta, jet_phi, r: float):
     if sample == "quark":      # (qq̄ → Z g has only gluons: nothing more to drop for `gluon`)
         reason[(n_in == 1) & ~np.isin(np.abs(pid), LIGHT_QUARKS)] = 2
     return pid, reason < 0, reason
+
+
+def contained(truth: EventTruth, jet_eta, jet_phi, r: float) -> np.ndarray:
+    """Per jet: all direct decay products of one resonance (a system) lie within ΔR < r."""
+    inside = delta_r(jet_eta, jet_phi, truth.prod_eta, truth.prod_phi) < r
+    out = np.zeros(len(inside), bool)
+    for s in range(truth.n_systems):
+        out |= inside[:, truth.prod_system == s].all(axis=1)
+    return out
 
 
 def w_charge(truth: EventTruth, jet_eta, jet_phi, r: float) -> np.ndarray:
@@ -131,6 +143,9 @@ def jet_truth(sample: str, params: dict, record, truth: EventTruth, jet_eta, jet
         cols = {"truth_charge": w_charge(truth, jet_eta, jet_phi, r)}
     elif sample == "xww":
         cols = {"truth_mass_ratio": np.full(n, params["mass_ratio"], np.float32)}
+    elif sample == "xbs":
+        cols, keep = {}, contained(truth, jet_eta, jet_phi, r)
+        reason = np.where(keep, -1, DROP_REASONS.index("decay products not both in the jet"))
     elif sample == "tau":
         mode, keep, reason = tau_truth(record, jet_eta, jet_phi, r)
         cols = {"truth_tau_decay_mode": mode}

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .downstream import (MASS_RATIOS, darkjet_chunk, dijet_qcd_chunk, tau_chunk, w_chunk, wprime_chunk,
-                         xww_chunk, zjet_chunk)
+                         xbs_chunk, xww_chunk, zjet_chunk)
 from .processes import JETCLASS2_SAMPLES, ChunkSpec
 
 
@@ -28,6 +28,9 @@ class Sample:
     summary: str
     truth_columns: tuple[str, ...] = ()
     dijet: bool = False        # events: the two leading jets, kept together (sim/dijets.py)
+    # False: no JetClass-II label fits the jets (jet_label = −1 by design) although the
+    # family's truth is collected; the sample's own rule (downstream_truth) decides which to keep
+    labelled: bool = True
 
 
 DEFAULT_HV_MODEL = "B"
@@ -47,6 +50,8 @@ SAMPLES: dict[str, Sample] = {
     "xww": Sample(lambda rng, o: xww_chunk(rng, o.mass_ratios or MASS_RATIOS),
                   "X -> WW(*) -> 4 quarks at m_W/m_X in {0.2, 0.4, 0.6432, 0.8}",
                   ("truth_mass_ratio",)),
+    "xbs": Sample(lambda rng, o: xbs_chunk(rng), "X(200) -> b sbar jets, both quarks in the jet; "
+                  "jet_label = -1", labelled=False),
     "tau": Sample(lambda rng, o: tau_chunk(rng), "hadronic tau jets (W -> tau nu, tau -> hadrons); "
                   "jet_label = -1", ("truth_tau_decay_mode",)),
     "quark": Sample(lambda rng, o: zjet_chunk(rng, "quark"),

@@ -171,6 +171,9 @@ TASKS: dict[str, Task] = {t.name: t for t in [
             _sample("X->WW 0.8", "xww", _ratio(0.8)), _sample("X->WW 0.6432", "xww", _ratio(0.6432))),
     _binary("qg", "quark (sample quark) vs gluon (sample gluon) jets", _sample("quark", "quark"),
             _sample("gluon", "gluon")),
+    _binary("xbs", "X(200)->bs (sample xbs; no JetClass-II label) vs every JetClass-II-labelled "
+            "jet (res2p, res34p, qcd)", _sample("X(200)->bs", "xbs"),
+            ClassDef("JetClass-II", labels=("*",))),
     _binary("tau", "hadronic tau (sample tau) vs QCD", _sample("tau_h", "tau"),
             _sample("QCD", "qcd")),
 ]}
