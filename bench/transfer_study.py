@@ -1,0 +1,152 @@
+"""The transfer study of the README (issue "transfer, report, quickstart"), one command:
+generate a pre-training set and a disjoint transfer set, pre-train the five strategies (same
+preset and steps; `resim` on re-simulated QCD pairs, the others on Res2P + Res34P + QCD), run
+linear probes, fine-tuning and a from-scratch baseline on tagging10, bb-dR and xbs, and write
+the report.
+
+    python bench/transfer_study.py --out study                 # the measured configuration
+    python bench/transfer_study.py --out study --scale 5       # 5x the jets (1k/class points)
+    python bench/transfer_study.py --out study --print         # the commands, nothing run
+
+Every step is a `jetfm` command; `--jobs N` runs N at a time, one thread each (a phase waits
+for the previous one). A step whose output exists is skipped, so a killed study resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+STRATEGIES = ("supervised", "clip", "jepa", "resim", "autoencoder")
+# JEPA's default predictor (192 wide, 4 blocks) is sized for the default ParT (128-d); on the
+# small one (64-d) it costs several times the backbone, so it is scaled with it
+PRETRAIN_EXTRA = {"jepa": ["--set", "strategy_options.predictor_dim=96",
+                           "--set", "strategy_options.predictor_heads=4",
+                           "--set", "strategy_options.predictor_blocks=2"]}
+
+
+def generate_steps(out: Path, scale: float) -> list[tuple[list[str], Path]]:
+    n = lambda jets: str(int(jets * scale))            # noqa: E731
+    # (folder, sample, jets, jets per file, seed, options); the pre-training set (seed 101) and
+    # the transfer set (seed 202) are disjoint
+    plan = [("pt/res2p", "res2p", 12000, 2000, 101, ["--mass-range", "70", "150"]),
+            ("pt/res34p", "res34p", 8000, 2000, 101, ["--mass-range", "100", "200"]),
+            ("pt/qcd", "qcd", 8000, 2000, 101, []),
+            ("pt/qcd_resim", "qcd", 6000, 2000, 101, ["--resim", "2"]),
+            ("tr/res2p", "res2p", 30000, 5000, 202, ["--mass-range", "70", "150"]),
+            ("tr/res34p", "res34p", 15000, 5000, 202, ["--mass-range", "100", "200"]),
+            # more Res34P: tagging10's rarest class (t->blv) needs >= 100 jets in the pool
+            ("tr/res34p_b", "res34p", 6000, 3000, 203, ["--mass-range", "100", "200"]),
+            ("tr/qcd", "qcd", 5000, 2500, 202, []),
+            ("tr/xbs", "xbs", 3000, 1500, 202, [])]
+    steps = []
+    for folder, sample, jets, per_file, seed, extra in plan:
+        target = out / "data" / folder
+        steps.append((["generate", "--sample", sample, "--jets", n(jets), "--seed", str(seed),
+                       "--jets-per-file", n(per_file), "--out", str(target), *extra],
+                      target / "generate_config.yaml"))
+    return steps
+
+
+def pretrain_steps(out: Path, steps: int) -> list[tuple[list[str], Path]]:
+    d = out / "data" / "pt"
+    result = []
+    for s in STRATEGIES:
+        data = [d / "qcd_resim"] if s == "resim" else [d / "res2p", d / "res34p", d / "qcd"]
+        run = out / "runs" / s
+        result.append((["pretrain", "--strategy", s, "--preset", "small", "--data", *map(str, data),
+                        "--max-steps", str(steps), "--batch-size", "64", "--seed", "1",
+                        "--val-every-steps", str(steps // 4),
+                        "--checkpoint-every-steps", str(steps // 4), "--out", str(run),
+                        *PRETRAIN_EXTRA.get(s, [])], run / "model.safetensors"))
+    return result
+
+
+def transfer_steps(out: Path, net_steps: int) -> list[tuple[list[str], Path]]:
+    tr = out / "data" / "tr"
+    tasks = {
+        "tagging10": (["--data", *(str(tr / k) for k in ("res2p", "res34p", "res34p_b", "qcd")),
+                       "--max-per-class", "3000"], "10,100,1000,10000,all", "100"),
+        "bb-dR": (["--data", str(tr / "res2p")], "5,all", "all"),
+        # xbs vs a fixed mixture of labelled jets: the first file of each transfer sample
+        "xbs": (["--data", str(tr / "xbs"), *(str(tr / k / f"{k}_00000.parquet")
+                                              for k in ("res2p", "res34p", "qcd"))],
+                "10,100,1000,all", "100"),
+    }
+    net = ["--steps", str(net_steps), "--seeds", "3"]
+    result = []
+    for task, (data, linear_n, net_n) in tasks.items():
+        jobs = [(str(out / "runs" / s), s, "linear", ["--labels-per-class", linear_n, "--seeds", "3"])
+                for s in STRATEGIES]
+        if task != "xbs":
+            jobs += [(str(out / "runs" / s), s, "finetune", ["--labels-per-class", net_n, *net])
+                     for s in STRATEGIES]
+        jobs.append(("scratch", "scratch", "scratch",
+                     ["--labels-per-class", net_n, "--preset", "small", *net]))
+        for backbone, name, mode, extra in jobs:
+            target = out / "out" / task / f"{name}-{mode}"
+            result.append((["transfer", "--backbone", backbone, "--task", task, "--mode", mode,
+                            *data, *extra, "--out", str(target)], target / "results.json"))
+    return result
+
+
+def run_phase(name: str, steps, jobs: int, dry: bool, logs: Path) -> None:
+    todo = [(args, done) for args, done in steps if not done.exists()]
+    print(f"== {name}: {len(todo)} of {len(steps)} steps to run", flush=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+
+    def one(item):
+        args, done = item
+        cmd = ["jetfm", *args, "--no-progress"]
+        if dry:
+            print(shlex.join(cmd))
+            return
+        log = logs / (done.parent.name + "-" + done.parent.parent.name + ".log")
+        t0 = time.time()
+        with open(log, "w") as fh:
+            rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        print(f"{'ok' if rc == 0 else 'FAILED'} ({time.time() - t0:.0f} s): {shlex.join(cmd)}",
+              flush=True)
+        if rc:
+            raise SystemExit(f"step failed, see {log}")
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        list(pool.map(one, todo))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="study folder (data/, runs/, out/, report)")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every sample's jets")
+    ap.add_argument("--pretrain-steps", type=int, default=1000)
+    ap.add_argument("--net-steps", type=int, default=150, help="finetune/scratch steps per run")
+    ap.add_argument("--jobs", type=int, default=2, help="commands at a time (one thread each)")
+    ap.add_argument("--print", action="store_true", help="print the commands only")
+    a = ap.parse_args(argv)
+    if a.scale <= 0 or a.pretrain_steps < 4 or a.net_steps < 1 or a.jobs < 1:
+        ap.error("--scale must be > 0, --pretrain-steps >= 4, --net-steps and --jobs >= 1")
+    out = Path(a.out).resolve()
+    logs = out / "logs"
+    if not a.print:
+        logs.mkdir(parents=True, exist_ok=True)
+    gen = generate_steps(out, a.scale)
+    for args, _ in gen:        # generation uses the workers itself
+        args += ["--workers", str(a.jobs)]
+    run_phase("generate", gen, 1, a.print, logs)
+    run_phase("pre-train", pretrain_steps(out, a.pretrain_steps), a.jobs, a.print, logs)
+    run_phase("transfer", transfer_steps(out, a.net_steps), a.jobs, a.print, logs)
+    report = ["jetfm", "report", str(out / "runs"), str(out / "out"), "--out",
+              str(out / "report.html"), "--title", "jetfm transfer study"]
+    if a.print:
+        print(shlex.join(report))
+        return 0
+    return subprocess.call(report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
