@@ -53,21 +53,21 @@ def generate_steps(out: Path, scale: float) -> list[tuple[list[str], Path]]:
     return steps
 
 
-def pretrain_steps(out: Path, steps: int) -> list[tuple[list[str], Path]]:
+def pretrain_steps(out: Path, steps: int, batch: int) -> list[tuple[list[str], Path]]:
     d = out / "data" / "pt"
     result = []
     for s in STRATEGIES:
         data = [d / "qcd_resim"] if s == "resim" else [d / "res2p", d / "res34p", d / "qcd"]
         run = out / "runs" / s
         result.append((["pretrain", "--strategy", s, "--preset", "small", "--data", *map(str, data),
-                        "--max-steps", str(steps), "--batch-size", "64", "--seed", "1",
+                        "--max-steps", str(steps), "--batch-size", str(batch), "--seed", "1",
                         "--val-every-steps", str(steps // 4),
                         "--checkpoint-every-steps", str(steps // 4), "--out", str(run),
                         *PRETRAIN_EXTRA.get(s, [])], run / "model.safetensors"))
     return result
 
 
-def transfer_steps(out: Path, net_steps: int) -> list[tuple[list[str], Path]]:
+def transfer_steps(out: Path, net_steps: int, batch: int) -> list[tuple[list[str], Path]]:
     tr = out / "data" / "tr"
     tasks = {
         "tagging10": (["--data", *(str(tr / k) for k in ("res2p", "res34p", "res34p_b", "qcd")),
@@ -78,11 +78,11 @@ def transfer_steps(out: Path, net_steps: int) -> list[tuple[list[str], Path]]:
                                               for k in ("res2p", "res34p", "qcd"))],
                 "10,100,1000,all", "100"),
     }
-    net = ["--steps", str(net_steps), "--seeds", "3"]
+    net = ["--steps", str(net_steps), "--batch-size", str(batch), "--seeds", "3"]
     result = []
     for task, (data, linear_n, net_n) in tasks.items():
-        jobs = [(str(out / "runs" / s), s, "linear", ["--labels-per-class", linear_n, "--seeds", "3"])
-                for s in STRATEGIES]
+        jobs = [(str(out / "runs" / s), s, "linear",
+                 ["--labels-per-class", linear_n, "--seeds", "3"]) for s in STRATEGIES]
         if task != "xbs":
             jobs += [(str(out / "runs" / s), s, "finetune", ["--labels-per-class", net_n, *net])
                      for s in STRATEGIES]
@@ -125,11 +125,13 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every sample's jets")
     ap.add_argument("--pretrain-steps", type=int, default=1000)
     ap.add_argument("--net-steps", type=int, default=150, help="finetune/scratch steps per run")
+    ap.add_argument("--batch-size", type=int, default=64, help="pre-training and network modes")
     ap.add_argument("--jobs", type=int, default=2, help="commands at a time (one thread each)")
     ap.add_argument("--print", action="store_true", help="print the commands only")
     a = ap.parse_args(argv)
-    if a.scale <= 0 or a.pretrain_steps < 4 or a.net_steps < 1 or a.jobs < 1:
-        ap.error("--scale must be > 0, --pretrain-steps >= 4, --net-steps and --jobs >= 1")
+    if a.scale <= 0 or a.pretrain_steps < 4 or min(a.net_steps, a.jobs, a.batch_size) < 1:
+        ap.error("--scale must be > 0, --pretrain-steps >= 4, --net-steps, --jobs and "
+                 "--batch-size >= 1")
     out = Path(a.out).resolve()
     logs = out / "logs"
     if not a.print:
@@ -138,8 +140,9 @@ def main(argv=None) -> int:
     for args, _ in gen:        # generation uses the workers itself
         args += ["--workers", str(a.jobs)]
     run_phase("generate", gen, 1, a.print, logs)
-    run_phase("pre-train", pretrain_steps(out, a.pretrain_steps), a.jobs, a.print, logs)
-    run_phase("transfer", transfer_steps(out, a.net_steps), a.jobs, a.print, logs)
+    run_phase("pre-train", pretrain_steps(out, a.pretrain_steps, a.batch_size), a.jobs, a.print,
+              logs)
+    run_phase("transfer", transfer_steps(out, a.net_steps, a.batch_size), a.jobs, a.print, logs)
     report = ["jetfm", "report", str(out / "runs"), str(out / "out"), "--out",
               str(out / "report.html"), "--title", "jetfm transfer study"]
     if a.print:
