@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .processes import ChunkSpec, decay_table, draw_pthat, mass_lines, resonance_width
+from .processes import (NEUTRAL_X_PRODUCTION, ChunkSpec, decay_table, draw_pthat, mass_lines,
+                        resonance_width)
 
 UNLABELLED_FAMILY = "unlabelled"             # no JetClass-II label applies: jet_label = −1
 W_MASS = 80.4                                  # GeV: m_X = W_MASS / ratio
@@ -59,8 +60,8 @@ def xww_chunk(rng: np.random.Generator, mass_ratios=MASS_RATIOS, sample: str = "
     m_x = W_MASS / ratio
     pthat_lines, pthat = draw_pthat(rng)
     w = resonance_width(m_x)
-    lines = ["HiggsSM:gg2Hg(l:t) = on", "HiggsSM:qg2Hq(l:t) = on", "HiggsSM:qqbar2Hg(l:t) = on",
-             *mass_lines(25, m_x, w), *decay_table(25, [((24, -24), 1.0)], w), *W_TO_QUARKS]
+    lines = [*NEUTRAL_X_PRODUCTION, *mass_lines(25, m_x, w),
+             *decay_table(25, [((24, -24), 1.0)], w), *W_TO_QUARKS]
     return ChunkSpec(sample, "res34p", tuple(lines + pthat_lines),
                      {"m_X": m_x, "mass_ratio": ratio, "pthat_min": pthat},
                      x_ids=(25,), y_ids=(24,))
@@ -73,8 +74,7 @@ BS_CHANNELS = (((5, -3), 0.5), ((3, -5), 0.5))
 def xbs_chunk(rng: np.random.Generator) -> ChunkSpec:
     pthat_lines, pthat = draw_pthat(rng)
     w = resonance_width(XBS_MASS)
-    lines = ["HiggsSM:gg2Hg(l:t) = on", "HiggsSM:qg2Hq(l:t) = on", "HiggsSM:qqbar2Hg(l:t) = on",
-             *mass_lines(25, XBS_MASS, w), *decay_table(25, BS_CHANNELS, w)]
+    lines = [*NEUTRAL_X_PRODUCTION, *mass_lines(25, XBS_MASS, w), *decay_table(25, BS_CHANNELS, w)]
     return ChunkSpec("xbs", "res2p", tuple(lines + pthat_lines),
                      {"m_X": XBS_MASS, "pthat_min": pthat}, x_ids=(25,))
 

@@ -77,6 +77,11 @@ class ChunkSpec:
     y_ids: tuple[int, ...] | None = None
 
 
+# The neutral X (SM-like h0, 25) produced against a recoiling parton: Res2P and its variants.
+NEUTRAL_X_PRODUCTION = ("HiggsSM:gg2Hg(l:t) = on", "HiggsSM:qg2Hq(l:t) = on",
+                        "HiggsSM:qqbar2Hg(l:t) = on")
+
+
 def decay_table(pid: int, channels, width: float) -> list[str]:
     """Replace `pid`'s decay table by `channels`: switch the built-in channels off and add ours
     with matrix-element mode 100 (use the given BR). With mode 0 user channels get zero width
@@ -121,8 +126,8 @@ def res2p_chunk(rng: np.random.Generator, sample: str = "res2p",
     w = resonance_width(mass)
     # 10 of the 15 Res2P labels come from the neutral X, 5 (+ half of X_qq) from the charged.
     if rng.random() < 0.6:
-        lines = ["HiggsSM:gg2Hg(l:t) = on", "HiggsSM:qg2Hq(l:t) = on", "HiggsSM:qqbar2Hg(l:t) = on",
-                 *mass_lines(25, mass, w), *decay_table(25, NEUTRAL_TABLE, w)]
+        lines = [*NEUTRAL_X_PRODUCTION, *mass_lines(25, mass, w),
+                 *decay_table(25, NEUTRAL_TABLE, w)]
         kind = "neutral"
     else:
         eq = 1.0 / len(CHARGED_QUARKS)
