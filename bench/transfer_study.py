@@ -1,11 +1,11 @@
 """The transfer study of the README (issue "transfer, report, quickstart"), one command:
 generate a pre-training set and a disjoint transfer set, pre-train the five strategies (same
 preset and steps; `resim` on re-simulated QCD pairs, the others on Res2P + Res34P + QCD), run
-linear probes, fine-tuning and a from-scratch baseline on tagging10, bb-dR and xbs, and write
-the report.
+linear probes, fine-tuning and two baselines (a network trained from scratch, and a linear probe
+on frozen random features) on tagging10, bb-dR and xbs, and write the report.
 
     python bench/transfer_study.py --out study                 # the measured configuration
-    python bench/transfer_study.py --out study --scale 5       # 5x the jets (1k/class points)
+    python bench/transfer_study.py --out study --scale 10      # 10x the jets (10k/class points)
     python bench/transfer_study.py --out study --print         # the commands, nothing run
 
 Every step is a `jetfm` command; `--jobs N` runs N at a time, one thread each (a phase waits
@@ -30,6 +30,10 @@ PRETRAIN_EXTRA = {"jepa": ["--set", "strategy_options.predictor_dim=96",
                            "--set", "strategy_options.predictor_blocks=2"]}
 
 
+TAGGING10_FOLDERS = ("res2p", "res2p_c", "res34p", "res34p_b", "res34p_c_low", "res34p_c_high",
+                     "res34p_emu_high", "res34p_emu_low", "qcd")
+
+
 def generate_steps(out: Path, scale: float) -> list[tuple[list[str], Path]]:
     n = lambda jets: str(int(jets * scale))            # noqa: E731
     # (folder, sample, jets, jets per file, seed, options); the pre-training set (seed 101) and
@@ -42,6 +46,16 @@ def generate_steps(out: Path, scale: float) -> list[tuple[list[str], Path]]:
             ("tr/res34p", "res34p", 15000, 5000, 202, ["--mass-range", "100", "200"]),
             # more Res34P: tagging10's rarest class (t->blv) needs >= 100 jets in the pool
             ("tr/res34p_b", "res34p", 6000, 3000, 203, ["--mass-range", "100", "200"]),
+            # ... and for 1000 per class, >= 1667 in each class (25 % test, 15 % validation):
+            # Higgs-window Res2P, and Res34P in the H (100-149) and t (150-200) windows, the
+            # lepton classes from the charged-emu decays (6x more t->blv, H->lvqq per event)
+            ("tr/res2p_c", "res2p", 5000, 5000, 301, ["--mass-range", "100", "150"]),
+            ("tr/res34p_c_low", "res34p", 8000, 4000, 302, ["--mass-range", "100", "149"]),
+            ("tr/res34p_c_high", "res34p", 10000, 5000, 303, ["--mass-range", "150", "200"]),
+            ("tr/res34p_emu_high", "res34p", 11000, 5500, 304,
+             ["--mass-range", "150", "200", "--y-decays", "charged-emu"]),
+            ("tr/res34p_emu_low", "res34p", 5000, 5000, 305,
+             ["--mass-range", "100", "149", "--y-decays", "charged-emu"]),
             ("tr/qcd", "qcd", 5000, 2500, 202, []),
             ("tr/xbs", "xbs", 3000, 1500, 202, [])]
     steps = []
@@ -70,8 +84,8 @@ def pretrain_steps(out: Path, steps: int, batch: int) -> list[tuple[list[str], P
 def transfer_steps(out: Path, net_steps: int, batch: int) -> list[tuple[list[str], Path]]:
     tr = out / "data" / "tr"
     tasks = {
-        "tagging10": (["--data", *(str(tr / k) for k in ("res2p", "res34p", "res34p_b", "qcd")),
-                       "--max-per-class", "3000"], "10,100,1000,10000,all", "100"),
+        "tagging10": (["--data", *(str(tr / k) for k in TAGGING10_FOLDERS),
+                       "--max-per-class", "3000"], "10,100,1000,10000,all", "100,1000"),
         "bb-dR": (["--data", str(tr / "res2p")], "5,all", "all"),
         # xbs vs a fixed mixture of labelled jets: the first file of each transfer sample
         "xbs": (["--data", str(tr / "xbs"), *(str(tr / k / f"{k}_00000.parquet")
@@ -83,6 +97,9 @@ def transfer_steps(out: Path, net_steps: int, batch: int) -> list[tuple[list[str
     for task, (data, linear_n, net_n) in tasks.items():
         jobs = [(str(out / "runs" / s), s, "linear",
                  ["--labels-per-class", linear_n, "--seeds", "3"]) for s in STRATEGIES]
+        # the probes' baseline: frozen random features of the same architecture
+        jobs.append(("random", "random", "linear",
+                     ["--labels-per-class", linear_n, "--seeds", "3", "--preset", "small"]))
         if task != "xbs":
             jobs += [(str(out / "runs" / s), s, "finetune", ["--labels-per-class", net_n, *net])
                      for s in STRATEGIES]

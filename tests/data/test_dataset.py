@@ -68,7 +68,7 @@ def test_batches_have_model_inputs(shards, cfg):
     batches = list(JetDataset(shards, cfg, batch_size=16, extra_columns=("event_id",)))
     b = batches[0]
     assert set(b) == {"x", "v", "mask", "label", "event_id"}
-    n, p = b["x"].shape[0], b["x"].shape[-1]
+    p = b["x"].shape[-1]
     assert b["x"].shape == (16, 17, p) and b["x"].dtype == torch.float32
     assert b["v"].shape == (16, 4, p) and b["mask"].shape == (16, 1, p)
     assert b["mask"].dtype == torch.bool and b["label"].dtype == torch.int64

@@ -204,7 +204,7 @@ def test_transfer_table_values(report):
 def test_headline(report, tree):
     out, page = report
     expected = ("tagging, 10 labels/class: best clip / finetune accuracy 0.760 ± 0.010 vs "
-                "scratch (scratch / scratch) 0.560 ± 0.010: +20.0 points")
+                "baseline (scratch / scratch) 0.560 ± 0.010: +20.0 points")
     text = "".join(page.text)
     assert expected in text
     series = task_series(collect([tree / "transfer"]))["tagging"]
@@ -252,7 +252,21 @@ def test_two_runs_of_one_strategy_are_told_apart(tmp_path):
     write_transfer(tmp_path / "2", "clip", "linear", backbone="/runs/b/clip")
     series = task_series(collect([tmp_path]))["tagging"]
     assert sorted(s.label for s in series) == ["clip (a/clip) / linear", "clip (b/clip) / linear"]
-    assert headline("tagging", series)["text"].endswith("(no scratch baseline)")
+    assert headline("tagging", series)["text"].endswith("(no baseline)")
+
+
+def test_random_features_count_as_a_baseline(tmp_path):
+    BASE["random", "linear"] = 0.58        # above scratch: the headline compares against it
+    try:
+        for strategy, mode in [("clip", "linear"), ("scratch", "scratch"), ("random", "linear")]:
+            write_transfer(tmp_path / strategy, strategy, mode,
+                           backbone="random" if strategy == "random" else None)
+        series = task_series(collect([tmp_path]))["tagging"]
+    finally:
+        del BASE["random", "linear"]
+    h = headline("tagging", series)
+    assert h["best"].label == "clip / linear" and h["scratch"].label == "random / linear"
+    assert h["diff"] == pytest.approx(0.02)
 
 
 def test_all_is_placed_right_of_the_counts():

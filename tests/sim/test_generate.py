@@ -179,6 +179,19 @@ def test_each_family_gets_its_labels(tmp_path, sample):
     assert np.isin(labels, list(FAMILIES[sample])).all()
 
 
+def test_res34p_charged_emu_y_decays_make_charged_pairs_and_are_recorded(tmp_path):
+    generate(_cfg(tmp_path, sample="res34p", jets=6, chunk_events=40, y_decays="charged-emu"),
+             progress=False)
+    t = pq.read_table(tmp_path / "out" / "res34p_00000.parquet")
+    pid = t.column("aux_genpart_pid").to_pylist()
+    is_y = t.column("aux_genpart_isResY").to_pylist()
+    y_ids = {abs(p) for row_p, row_y in zip(pid, is_y) for p, y in zip(row_p, row_y) if y}
+    assert y_ids == {37}                  # never the neutral H2 (35) of the default tables
+    assert np.isin(t.column("jet_label").to_numpy(), list(FAMILIES["res34p"])).all()
+    assert b'"y_decays": "charged-emu"' in pq.read_schema(
+        tmp_path / "out" / "res34p_00000.parquet").metadata[b"jetfm.generate"]
+
+
 def test_resim_jets_share_groups_across_replicas(tmp_path):
     generate(_cfg(tmp_path, jets=16, chunk_events=6, resim=3), progress=False)
     t = pq.read_table(tmp_path / "out" / "qcd_00000.parquet").to_pydict()

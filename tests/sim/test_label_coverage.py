@@ -7,10 +7,15 @@ from a card (or a label rule that no card can reach) fails here.
 """
 from __future__ import annotations
 
+import fnmatch
 from itertools import product
 
-from jetfm.labels import FAMILIES, qcd_label, resonance_label
-from jetfm.sim.processes import CHARGED_QUARKS, CHARGED_Y_TABLE, NEUTRAL_TABLE
+import numpy as np
+import pytest
+
+from jetfm.labels import FAMILIES, LABEL_NAMES, qcd_label, resonance_label
+from jetfm.sim.processes import (CHARGED_EMU_TABLE, CHARGED_QUARKS, CHARGED_Y_TABLE,
+                                 NEUTRAL_TABLE, RES34P_Y_DECAYS, res34p_chunk)
 
 _QUARK = {1: "q", 2: "q", 3: "s", 4: "c", 5: "b", 21: "g", 11: "e", 13: "m"}
 _TAU_MODES = ("tauh", "taue", "taum")
@@ -39,9 +44,9 @@ def _res2p_labels() -> set[int]:
     return found
 
 
-def _res34p_labels() -> set[int]:
+def _res34p_labels(tables=(NEUTRAL_TABLE, CHARGED_Y_TABLE)) -> set[int]:
     found = set()
-    for table in (NEUTRAL_TABLE, CHARGED_Y_TABLE):        # X -> H2 H2 or X -> H+ H-
+    for table in tables:        # X -> H2 H2 or X -> H+ H-
         decays = [d for ids, _ in table for d in _decays(ids)]
         for y1, y2 in product(decays, repeat=2):
             daughters = [(t, nu, k) for k, y in enumerate((y1, y2)) for t, nu in y]
@@ -64,6 +69,20 @@ def test_generator_decay_tables_reach_every_resonance_label():
     res34p = _res34p_labels() - {-1}
     assert res2p == set(FAMILIES["res2p"]), sorted(set(FAMILIES["res2p"]) - res2p)
     assert res34p == set(FAMILIES["res34p"]), sorted(set(FAMILIES["res34p"]) - res34p)
+
+
+def test_charged_emu_y_decays_reach_the_rare_lepton_classes_and_only_charged_pairs():
+    # `--y-decays charged-emu`: X -> H+ H- only, no tau nu, BRs summing to one
+    assert RES34P_Y_DECAYS["charged-emu"] == ((((37, -37), 1.0),), CHARGED_EMU_TABLE)
+    assert sum(br for _, br in CHARGED_EMU_TABLE) == pytest.approx(1.0)
+    assert not any(15 in map(abs, ids) for ids, _ in CHARGED_EMU_TABLE)
+    reached = {LABEL_NAMES[i] for i in _res34p_labels((CHARGED_EMU_TABLE,)) - {-1}}
+    for pattern in ("X_YY_b?ev", "X_YY_b?mv", "X_YY_??ev", "X_YY_??mv"):   # t->blv, H->lvqq
+        wanted = set(fnmatch.filter(LABEL_NAMES, pattern))
+        assert wanted and wanted <= reached, sorted(wanted - reached)
+    card = "\n".join(res34p_chunk(np.random.default_rng(0), y_decays="charged-emu").settings)
+    assert "25:addChannel = 1 1 100 37 -37" in card and "100 35 35" not in card
+    assert "37:addChannel = 1 0.25 100 -11 12" in card and "-15 16" not in card
 
 
 def test_every_qcd_bucket_is_a_label():

@@ -54,6 +54,31 @@ def test_every_mode_trains_and_scores_the_same_test_set(backbone_run, sim_jets, 
     assert res["trainable_parameters"] >= 0 and res["strategy"] in ("supervised", "scratch")
 
 
+def test_random_features_baseline_has_one_initialisation_per_seed(backbone_run, sim_jets,
+                                                                    tmp_path, monkeypatch):
+    from jetfm.transfer import run as R
+    inits = []
+    real = R._random_embeddings
+
+    def spy(cfg, data_cfg, jets, seed, progress):
+        emb = real(cfg, data_cfg, jets, seed, progress)
+        inits.append((seed, emb))
+        return emb
+    monkeypatch.setattr(R, "_random_embeddings", spy)
+    res = transfer(_cfg(backbone_run, sim_jets, tmp_path, "linear", backbone="random",
+                        preset="tiny"), progress=False)
+    assert res["strategy"] == "random" and res["backbone"] == "random"
+    assert len(res["runs"]) == 4 and [s for s, _ in inits] == [0, 1]   # computed once per seed
+    assert not np.allclose(inits[0][1], inits[1][1])                  # different initialisations
+    again = real(_cfg(backbone_run, sim_jets, tmp_path, "linear", backbone="random",
+                      preset="tiny"), R.load_data_config("jetclass2"),
+                 load_task_jets([str(sim_jets)], TASKS["res2p-qcd"],
+                                R.load_data_config("jetclass2"), None, False)[0], 0, False)
+    assert np.array_equal(again, inits[0][1])                         # seed fixes the init
+    with pytest.raises(ConfigError, match="--backbone random .* goes with --mode linear"):
+        _cfg(backbone_run, sim_jets, tmp_path, "finetune", backbone="random").validate()
+
+
 def test_label_sweep_draws_exactly_n_per_class_with_a_fixed_seed():
     labels = np.repeat([0, 1, 2], [50, 30, 40])
     parts = split(labels, test_seed=7)

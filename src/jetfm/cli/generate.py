@@ -6,6 +6,7 @@ from .options import add_out, add_progress, add_workers
 
 def register(sub) -> None:
     from ..sim.downstream import HV_MODELS, MASS_RATIOS
+    from ..sim.processes import RES34P_Y_DECAYS
     from ..sim.generate import DEFAULT_PILEUP
     from ..sim.pileup_library import LIBRARY_EVENTS
     from ..sim.samples import SAMPLES
@@ -45,6 +46,11 @@ def register(sub) -> None:
     p.add_argument("--mass-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="res2p/res34p: only the m_X grid points within [LO, HI] GeV "
                         "(e.g. 110 140 for Higgs-like jets)")
+    p.add_argument("--y-decays", choices=sorted(RES34P_Y_DECAYS),
+                   help="res34p: the Y decays. jetclass2 (default): X -> H0 H0 or H+ H-, "
+                        "JetClass-II's tables; charged-emu: X -> H+ H- only, H+ -> six quark "
+                        "channels or e nu / mu nu (no tau nu): about 10x more t->blv-like and "
+                        "H->lvqq-like jets (class priors change, labels do not)")
     p.add_argument("--pthat-min", type=float, metavar="GEV",
                    help="dijet-qcd: generate pTHat > GEV without the pTHat^4 bias, every "
                         "event_weight = 1: an unweighted, data-like spectrum for the "
@@ -72,7 +78,7 @@ def run(args) -> int:
                          mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None,
                          hv_model=args.hv_model,
                          mass_range=tuple(args.mass_range) if args.mass_range else None,
-                         pthat_min=args.pthat_min,
+                         pthat_min=args.pthat_min, y_decays=args.y_decays,
                          row_group_jets=args.row_group_jets,
                          long_lived=args.long_lived)
     summary = generate(cfg, progress=not args.no_progress)

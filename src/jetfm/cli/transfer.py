@@ -24,7 +24,10 @@ def _label_counts(text: str) -> tuple[int | None, ...]:
 def register(sub) -> None:
     p = sub.add_parser("transfer", help="transfer a pre-trained backbone to a task "
                                         "(linear probe, frozen, fine-tune, LoRA, scratch, kNN)")
-    p.add_argument("--backbone", help="a `jetfm pretrain` run directory, or 'scratch'")
+    p.add_argument("--backbone", help="a `jetfm pretrain` run directory; 'scratch' (with "
+                                      "--mode scratch: a randomly initialised network, trained) "
+                                      "or 'random' (with --mode linear/frozen/knn: frozen "
+                                      "random features, one initialisation per seed)")
     p.add_argument("--task", help="task name (see --list-tasks)")
     p.add_argument("--mode", default="linear",
                    help="linear | frozen | finetune | lora | scratch | knn (default linear)")
@@ -48,7 +51,7 @@ def register(sub) -> None:
                    help="finetune: first train the head with the backbone frozen (default 0)")
     p.add_argument("--lora-rank", type=int, default=4, help="LoRA rank (default 4)")
     p.add_argument("--preset", default="small",
-                   help="--backbone scratch: model preset (default small)")
+                   help="--backbone scratch or random: model preset (default small)")
     p.add_argument("--list-tasks", action="store_true", help="list the tasks and exit")
     add_progress(p)
     p.set_defaults(func=run)

@@ -89,7 +89,8 @@ def task_series(inputs: Inputs) -> dict[str, list[Series]]:
 
 
 def scratch_reference(series: list[Series], lpc, metric: str = "accuracy"):
-    """The best scratch series' (mean, std) at `lpc` (None if no scratch result there)."""
+    """The best baseline series (scratch network or random features): (mean, std, series) at
+    `lpc` (None if no baseline result there)."""
     best = None
     for s in series:
         mean, std, _ = s.get(lpc, metric)
@@ -99,8 +100,8 @@ def scratch_reference(series: list[Series], lpc, metric: str = "accuracy"):
 
 
 def headline(task: str, series: list[Series]) -> dict | None:
-    """Best pre-trained (strategy, mode) at the smallest labels-per-class that has a scratch
-    result too, against the best scratch there (accuracy; AUC and rejection alongside)."""
+    """Best pre-trained (strategy, mode) at the smallest labels-per-class that has a baseline
+    result too, against the best baseline there (accuracy; AUC and rejection alongside)."""
     pre = [s for s in series if not s.is_scratch]
     if not pre:
         return None
@@ -116,10 +117,10 @@ def headline(task: str, series: list[Series]) -> dict | None:
     where = f"{task}, {lpc} labels/class" if lpc != "all" else f"{task}, all labels"
     text = f"{where}: best {best.label} accuracy {fmt(*h['acc'])}"
     if ref is None:
-        h["text"] = text + " (no scratch baseline)"
+        h["text"] = text + " (no baseline)"
         return h
     h.update(scratch=ref[2], scratch_acc=ref[:2], diff=h["acc"][0] - ref[0])
-    text += f" vs scratch ({ref[2].label}) {fmt(*ref[:2])}: {100 * h['diff']:+.1f} points"
+    text += f" vs baseline ({ref[2].label}) {fmt(*ref[:2])}: {100 * h['diff']:+.1f} points"
     extra = []
     for m, name in (("auc", "AUC"), ("rejection_at_30", "rejection@30%")):
         a, b = best.get(lpc, m)[0], ref[2].get(lpc, m)[0]

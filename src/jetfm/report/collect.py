@@ -68,7 +68,9 @@ class TransferResult:
 
     @property
     def is_scratch(self) -> bool:
-        return self.mode == "scratch" or self.strategy == "scratch"
+        """A baseline without pre-training: a network trained from scratch, or frozen random
+        features (`--backbone random`)."""
+        return self.mode == "scratch" or self.strategy in ("scratch", "random")
 
 
 @dataclass

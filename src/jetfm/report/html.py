@@ -12,7 +12,7 @@ from . import fmt, scratch_reference
 __all__ = ["render_html", "render_markdown", "transfer_rows", "pretrain_rows", "eval_rows"]
 
 TRANSFER_HEADERS = ["Strategy", "Mode", "Labels/class", "Seeds", "Accuracy", "AUC",
-                    "Rejection @30%", "Δ accuracy vs scratch"]
+                    "Rejection @30%", "Δ accuracy vs baseline"]
 PRETRAIN_HEADERS = ["Run", "Strategy", "Preset", "Last step", "train/loss (last 20)",
                     "val/loss (last)", "probe/acc (last)", "probe/acc (best)"]
 EVAL_HEADERS = ["Result", "Strategy", "Jets", "Accuracy", "Macro AUC"]

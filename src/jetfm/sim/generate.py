@@ -39,7 +39,7 @@ from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
 from .downstream import HV_MODELS, MASS_RATIOS
 from .pileup_library import LIBRARY_EVENTS, pileup_library_file
 from .processes import (LONG_LIVED_MODES, LONG_LIVED_TO_DETECTOR, RES2P_MASSES, RES34P_MX,
-                        in_range)
+                        RES34P_Y_DECAYS, in_range)
 from .samples import SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
@@ -69,6 +69,7 @@ class GenerateConfig:
     hv_model: str | None = None     # darkjet only: one of HV_MODELS (None: "B")
     mass_range: tuple[float, float] | None = None   # res2p/res34p: only m_X grid points in range
     pthat_min: float | None = None  # dijet-qcd only: unbiased above it, unit weights
+    y_decays: str | None = None     # res34p only: a RES34P_Y_DECAYS key (None: jetclass2)
     row_group_jets: int = 20_000    # Parquet row-group size (layout only, not in the settings)
     long_lived: str = "pythia"      # K0S, Lambda...: decayed by Pythia (JetClass-II) | detector
 
@@ -97,6 +98,12 @@ class GenerateConfig:
                 raise ConfigError("--pthat-min applies to --sample dijet-qcd only")
             if not (math.isfinite(self.pthat_min) and self.pthat_min > 0):
                 raise ConfigError(f"--pthat-min {self.pthat_min}: must be a finite number of GeV > 0")
+        if self.y_decays is not None:
+            if self.sample != "res34p":
+                raise ConfigError("--y-decays applies to --sample res34p only")
+            if self.y_decays not in RES34P_Y_DECAYS:
+                raise ConfigError(f"--y-decays {self.y_decays!r}: choose one of "
+                                  f"{sorted(RES34P_Y_DECAYS)}")
         if self.hv_model is not None:
             if self.sample != "darkjet":
                 raise ConfigError("--hv-model applies to --sample darkjet only")
@@ -141,7 +148,7 @@ class GenerateConfig:
         d["jetfm_version"] = __version__
         if not self.pileup:
             d.pop("pileup_library")      # no overlay: the library does not matter
-        for k in ("mass_range", "pthat_min"):    # options added later: absent when unset, so
+        for k in ("mass_range", "pthat_min", "y_decays"):    # options added later: absent when unset, so
             if d[k] is None:                     # folders made before them keep their settings
                 d.pop(k)
         if d["mass_ratios"] is not None:
@@ -150,7 +157,8 @@ class GenerateConfig:
 
     def sample_options(self) -> SampleOptions:
         return SampleOptions(mass_ratios=self.mass_ratios, hv_model=self.hv_model,
-                             mass_range=self.mass_range, pthat_min=self.pthat_min)
+                             mass_range=self.mass_range, pthat_min=self.pthat_min,
+                             y_decays=self.y_decays)
 
 
 def plan_files(cfg: GenerateConfig) -> list[tuple[int, int, Path]]:

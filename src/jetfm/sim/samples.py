@@ -20,6 +20,7 @@ class SampleOptions:
     hv_model: str | None = None                      # darkjet: one of HV_MODELS (None: "B")
     mass_range: tuple[float, float] | None = None    # res2p/res34p: m_X grid points in range
     pthat_min: float | None = None                   # dijet-qcd: unbiased, unit weights above it
+    y_decays: str | None = None                      # res34p: RES34P_Y_DECAYS key (None: jetclass2)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ DIJET_COLUMNS = ("jet_index", "event_mjj", "event_weight")
 SAMPLES: dict[str, Sample] = {
     "res2p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res2p"](rng, mass_range=o.mass_range),
                     "JetClass-II Res2P: X -> 2 prongs (labels 0-14)"),
-    "res34p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res34p"](rng, mass_range=o.mass_range),
+    "res34p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res34p"](rng, mass_range=o.mass_range,
+                                                                 y_decays=o.y_decays or "jetclass2"),
                      "JetClass-II Res34P: X -> YY -> 3/4 prongs (labels 15-160)"),
     "qcd": Sample(lambda rng, o: JETCLASS2_SAMPLES["qcd"](rng),
                   "JetClass-II QCD multijet (labels 161-187)"),

@@ -3,7 +3,10 @@
 The held-out test set is fixed by `test_seed` (written in the results), so every mode,
 strategy and labels-per-class is scored on the same jets. Frozen modes fit on cached
 embeddings; network modes train a copy of the backbone (or a fresh one for `scratch`) per
-(labels-per-class, seed). Output format: see `RESULTS_FORMAT` and the README.
+(labels-per-class, seed). `--backbone random` is the random-features baseline: a frozen,
+randomly initialised backbone (one initialisation per seed) under a frozen mode, the level a
+pre-trained backbone's probe has to beat to show it learned something. Output format: see
+`RESULTS_FORMAT` and the README.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.metrics import roc_auc_score
 
 from ..data.config import load_data_config
@@ -22,19 +26,21 @@ from ..metrics.core import rejection_at, roc, thinned_roc
 from ..models.export import load_checkpoint
 from ..models.presets import build_model
 from ..runs import RunDir
-from .data import cached_embeddings, dataset_key, draw_per_class, load_task_jets, split
+from .data import (cached_embeddings, compute_embeddings, dataset_key, draw_per_class,
+                   load_task_jets, split)
 from .modes import (EMBEDDING_MODES, MODES, TransferModule, add_lora, fit_on_embeddings,
                     predict_network, train_network, trainable_parameters)
 from .tasks import get_task
 
 RESULTS_FORMAT = 1
 DEFAULT_LABELS = (10, 100, 1000, 10000, None)     # None: all
+RANDOM = "random"      # --backbone random: frozen random features, the probes' baseline
 MIN_CLASS_JETS = 5     # fewer jets than this (test + validation + training): class left out
 
 
 @dataclass(frozen=True)
 class TransferConfig:
-    backbone: str                 # a pretrain run directory, or "scratch"
+    backbone: str                 # a pretrain run directory, "scratch" or "random"
     task: str
     mode: str
     data: tuple[str, ...]
@@ -49,8 +55,8 @@ class TransferConfig:
     backbone_lr_factor: float = 0.1      # finetune: backbone lr = lr × this
     warmup_steps: int = 0                # finetune: steps with the backbone frozen first
     lora_rank: int = 4
-    preset: str = "small"                # scratch backbone without a run: this preset
-    data_config: str = "jetclass2"       # scratch backbone without a run: these features
+    preset: str = "small"                # scratch/random backbone: this preset
+    data_config: str = "jetclass2"       # scratch/random backbone: these features
 
     def validate(self) -> None:
         get_task(self.task)
@@ -58,6 +64,10 @@ class TransferConfig:
             raise ConfigError(f"--mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if self.backbone == "scratch" and self.mode not in ("scratch",):
             raise ConfigError("--backbone scratch goes with --mode scratch")
+        if self.backbone == RANDOM and self.mode not in EMBEDDING_MODES:
+            raise ConfigError(f"--backbone random (frozen random features) goes with --mode "
+                              f"{', '.join(EMBEDDING_MODES)}; a randomly initialised network "
+                              "that is trained is --backbone scratch --mode scratch")
         for name, v in (("--seeds", self.seeds), ("--steps", self.steps),
                         ("--batch-size", self.batch_size), ("--lora-rank", self.lora_rank)):
             if v < 1:
@@ -70,9 +80,10 @@ class TransferConfig:
 
 def _backbone(cfg: TransferConfig):
     """(model, data config, strategy, weights path or None)."""
-    if cfg.backbone == "scratch":
+    if cfg.backbone in ("scratch", RANDOM):
         data_cfg = load_data_config(cfg.data_config)
-        return build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg, "scratch", None
+        return (build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg,
+                cfg.backbone, None)
     path = RunDir.existing(cfg.backbone).weights_path
     if not path.is_file():
         raise ConfigError(f"{path}: missing; the pretrain run has not saved weights yet")
@@ -140,8 +151,8 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
     jets.jets["label"] = y
     parts = split(y, cfg.test_seed)
     t0 = time.time()
-    emb = None
-    if cfg.mode in EMBEDDING_MODES:
+    emb, random_emb = None, {}
+    if cfg.mode in EMBEDDING_MODES and weights is not None:
         key = {"files": dataset_key(paths), "task": task.name, "features": data_cfg.name,
                "max_particles": data_cfg.max_particles, "max_per_class": cfg.max_per_class}
         emb, _ = cached_embeddings(weights, model, jets, key, data_cfg.max_particles, progress)
@@ -153,6 +164,10 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
                 skipped.append({"labels_per_class": n, "reason": "a class has fewer jets"})
                 break
             extra = {}
+            if cfg.backbone == RANDOM:     # one initialisation per seed, shared by every n
+                if seed not in random_emb:
+                    random_emb[seed] = _random_embeddings(cfg, data_cfg, jets, seed, progress)
+                emb = random_emb[seed]
             if emb is not None:
                 clf, n_params, extra = fit_on_embeddings(cfg.mode, emb, y, train, parts.val, seed)
                 probs = clf.predict_proba(emb[parts.test])
@@ -173,7 +188,7 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
            "classes_absent": [c for k, c in enumerate(task.class_names) if k not in present],
            "jets_per_class": {task.class_names[k]: int(counts[k]) for k in present},
            "signal_class": task.signal_class,
-           "backbone": str(RunDir(cfg.backbone).path) if weights else "scratch",
+           "backbone": str(RunDir(cfg.backbone).path) if weights else cfg.backbone,
            "strategy": strategy, "mode": cfg.mode, "test_seed": cfg.test_seed,
            "n_test": int(len(parts.test)), "n_val": int(len(parts.val)),
            "n_pool": int(len(parts.pool)), "trainable_parameters": n_params,
@@ -189,6 +204,12 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
     make_output_folder(cfg.out)      # only now: a failed run leaves no folder behind
     write_json(Path(cfg.out) / "results.json", out)
     return out
+
+
+def _random_embeddings(cfg: TransferConfig, data_cfg, jets, seed: int, progress: bool):
+    torch.manual_seed(seed)
+    model = build_model(cfg.preset, input_dim=data_cfg.num_features)
+    return compute_embeddings(model, jets, data_cfg.max_particles, progress=progress)
 
 
 def _network(cfg: TransferConfig, model, n_classes: int, data_cfg) -> TransferModule:
