@@ -90,7 +90,8 @@ def _transfer(out: Path, runs: dict, folders: dict, size: QuickstartSize,
     results = []
     for task in TASKS:
         jobs = [(str(run), "linear", name) for name, run in runs.items()]
-        jobs.append(("scratch", "scratch", "scratch"))
+        # the two baselines: a network trained from scratch, a probe on frozen random features
+        jobs += [("scratch", "scratch", "scratch"), ("random", "linear", "random")]
         for backbone, mode, name in jobs:
             target = out / "transfer" / task / f"{name}-{mode}"
             _say(f"transfer {task}: {name} / {mode}")
