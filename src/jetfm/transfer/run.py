@@ -207,8 +207,9 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
 
 
 def _random_embeddings(cfg: TransferConfig, data_cfg, jets, seed: int, progress: bool):
-    torch.manual_seed(seed)
-    model = build_model(cfg.preset, input_dim=data_cfg.num_features)
+    with torch.random.fork_rng(devices=[]):      # seeded init, global RNG state untouched
+        torch.manual_seed(seed)
+        model = build_model(cfg.preset, input_dim=data_cfg.num_features)
     return compute_embeddings(model, jets, data_cfg.max_particles, progress=progress)
 
 
