@@ -148,8 +148,9 @@ class GenerateConfig:
         d["jetfm_version"] = __version__
         if not self.pileup:
             d.pop("pileup_library")      # no overlay: the library does not matter
-        for k in ("mass_range", "pthat_min", "y_decays"):    # options added later: absent when unset, so
-            if d[k] is None:                     # folders made before them keep their settings
+        # options added later: absent when unset, so folders made before them keep their settings
+        for k in ("mass_range", "pthat_min", "y_decays"):
+            if d[k] is None:
                 d.pop(k)
         if d["mass_ratios"] is not None:
             d["mass_ratios"] = sorted(d["mass_ratios"])
