@@ -39,7 +39,7 @@ from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
 from .downstream import HV_MODELS, MASS_RATIOS
 from .pileup_library import LIBRARY_EVENTS, pileup_library_file
 from .processes import (LONG_LIVED_MODES, LONG_LIVED_TO_DETECTOR, RES2P_MASSES, RES34P_MX,
-                        RES34P_Y_DECAYS, in_range)
+                        DEFAULT_Y_DECAYS, RES34P_Y_DECAYS, in_range)
 from .samples import SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
@@ -148,6 +148,8 @@ class GenerateConfig:
         d["jetfm_version"] = __version__
         if not self.pileup:
             d.pop("pileup_library")      # no overlay: the library does not matter
+        if d["y_decays"] == DEFAULT_Y_DECAYS:    # given explicitly = unset: the same files
+            d["y_decays"] = None
         # options added later: absent when unset, so folders made before them keep their settings
         for k in ("mass_range", "pthat_min", "y_decays"):
             if d[k] is None:

@@ -72,6 +72,7 @@ CHARGED_Y_TABLE = tuple((q, 0.625 / 6) for q in CHARGED_QUARKS) + (
 # change: every jet is still labelled by its actual decay.
 CHARGED_EMU_TABLE = tuple((q, 0.5 / 6) for q in CHARGED_QUARKS) + (((-11, 12), 0.25),
                                                                    ((-13, 14), 0.25))
+DEFAULT_Y_DECAYS = "jetclass2"
 RES34P_Y_DECAYS = {
     "jetclass2": ((((35, 35), 0.5), ((37, -37), 0.5)), CHARGED_Y_TABLE),
     "charged-emu": ((((37, -37), 1.0),), CHARGED_EMU_TABLE),
@@ -152,7 +153,7 @@ def res2p_chunk(rng: np.random.Generator, sample: str = "res2p",
 
 def res34p_chunk(rng: np.random.Generator, sample: str = "res34p",
                  mass_range: tuple[float, float] | None = None,
-                 y_decays: str = "jetclass2") -> ChunkSpec:
+                 y_decays: str | None = None) -> ChunkSpec:
     m_x = float(rng.choice(in_range(RES34P_MX, mass_range)))
     my_grid = np.arange(RES34P_MY_MIN, m_x / 2.0 + 1e-9, RES34P_MY_STEP)
     m_y = float(rng.choice(my_grid))
@@ -160,7 +161,7 @@ def res34p_chunk(rng: np.random.Generator, sample: str = "res34p",
     cuts = RESONANCE_PT_CUTS[(RESONANCE_PT_CUTS >= lo) & (RESONANCE_PT_CUTS <= hi)]
     pthat_lines, pthat = draw_pthat(rng, cuts)
     wx, wy = resonance_width(m_x), resonance_width(m_y)
-    x_channels, charged_table = RES34P_Y_DECAYS[y_decays]
+    x_channels, charged_table = RES34P_Y_DECAYS[y_decays or DEFAULT_Y_DECAYS]
     lines = ["Higgs:useBSM = on", "HiggsBSM:gg2H1g(l:t) = on", "HiggsBSM:qg2H1q(l:t) = on",
              "HiggsBSM:qqbar2H1g(l:t) = on",
              *mass_lines(25, m_x, wx), *decay_table(25, x_channels, wx),

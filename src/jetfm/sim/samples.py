@@ -41,7 +41,7 @@ SAMPLES: dict[str, Sample] = {
     "res2p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res2p"](rng, mass_range=o.mass_range),
                     "JetClass-II Res2P: X -> 2 prongs (labels 0-14)"),
     "res34p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res34p"](rng, mass_range=o.mass_range,
-                                                                 y_decays=o.y_decays or "jetclass2"),
+                                                                 y_decays=o.y_decays),
                      "JetClass-II Res34P: X -> YY -> 3/4 prongs (labels 15-160)"),
     "qcd": Sample(lambda rng, o: JETCLASS2_SAMPLES["qcd"](rng),
                   "JetClass-II QCD multijet (labels 161-187)"),

@@ -79,11 +79,12 @@ class TransferConfig:
 
 
 def _backbone(cfg: TransferConfig):
-    """(model, data config, strategy, weights path or None)."""
-    if cfg.backbone in ("scratch", RANDOM):
+    """(model or None, data config, strategy, weights path or None)."""
+    if cfg.backbone == RANDOM:    # built per seed, in _random_embeddings
+        return None, load_data_config(cfg.data_config), RANDOM, None
+    if cfg.backbone == "scratch":
         data_cfg = load_data_config(cfg.data_config)
-        return (build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg,
-                cfg.backbone, None)
+        return build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg, "scratch", None
     path = RunDir.existing(cfg.backbone).weights_path
     if not path.is_file():
         raise ConfigError(f"{path}: missing; the pretrain run has not saved weights yet")
