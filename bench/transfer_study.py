@@ -5,7 +5,7 @@ linear probes, fine-tuning and two baselines (a network trained from scratch, an
 on frozen random features) on tagging10, bb-dR and xbs, and write the report.
 
     python bench/transfer_study.py --out study                 # the measured configuration
-    python bench/transfer_study.py --out study --scale 10      # 10x the jets (10k/class points)
+    python bench/transfer_study.py --out study --tagging10-10k # tagging10 with 10k jets/class
     python bench/transfer_study.py --out study --print         # the commands, nothing run
 
 Every step is a `jetfm` command; `--jobs N` runs N at a time, one thread each (a phase waits
@@ -32,9 +32,24 @@ PRETRAIN_EXTRA = {"jepa": ["--set", "strategy_options.predictor_dim=96",
 
 TAGGING10_FOLDERS = ("res2p", "res2p_c", "res34p", "res34p_b", "res34p_c_low", "res34p_c_high",
                      "res34p_emu_high", "res34p_emu_low", "qcd")
+# `--tagging10-10k`: >= 16.7k jets in every class (10k in the pool after 25 % test, 15 %
+# validation), made efficiently with the enriched decay tables (only the class priors change);
+# each folder is sized from the per-class yields measured on 800-jet runs, with a margin.
+# (folder, sample, jets, seed, options): 5000 jets per file, 1000 events per Pythia init
+TAGGING10_10K_PLAN = (
+    ("res34p_emu_high", "res34p", 115000, 306, ["--mass-range", "150", "200", "--y-decays", "charged-emu"]),
+    ("res2p_nh_high", "res2p", 105000, 310, ["--mass-range", "100", "145", "--x-decays", "neutral-hadronic"]),
+    ("res2p_ch_w", "res2p", 31000, 311, ["--mass-range", "70", "85", "--x-decays", "charged"]),
+    ("res2p_nh_z", "res2p", 20000, 312, ["--mass-range", "80", "95", "--x-decays", "neutral-hadronic"]),
+    ("qcd", "qcd", 13000, 313, []),
+    ("res34p_emu_low", "res34p", 32000, 309, ["--mass-range", "100", "149", "--y-decays", "charged-emu"]),
+    ("res34p_cq_high", "res34p", 52000, 307, ["--mass-range", "150", "200", "--y-decays", "charged-quarks"]),
+    ("res34p_cq_low", "res34p", 55000, 308, ["--mass-range", "100", "149", "--y-decays", "charged-quarks"]),
+)
+TAGGING10_10K_CAP = 17000
 
 
-def generate_steps(out: Path, scale: float) -> list[tuple[list[str], Path]]:
+def generate_steps(out: Path, scale: float, tagging10_10k: bool) -> list[tuple[list[str], None]]:
     n = lambda jets: str(int(jets * scale))            # noqa: E731
     # (folder, sample, jets, jets per file, seed, options); the pre-training set (seed 101) and
     # the transfer set (seed 202) are disjoint
@@ -58,12 +73,15 @@ def generate_steps(out: Path, scale: float) -> list[tuple[list[str], Path]]:
              ["--mass-range", "100", "149", "--y-decays", "charged-emu"]),
             ("tr/qcd", "qcd", 5000, 2500, 202, []),
             ("tr/xbs", "xbs", 3000, 1500, 202, [])]
+    if tagging10_10k:
+        plan += [(f"tr10k/{folder}", sample, jets, 5000, seed, [*extra, "--chunk-events", "1000"])
+                 for folder, sample, jets, seed, extra in TAGGING10_10K_PLAN]
     steps = []
     for folder, sample, jets, per_file, seed, extra in plan:
         target = out / "data" / folder
+        # always run: `jetfm generate` skips the finished files and completes a killed folder
         steps.append((["generate", "--sample", sample, "--jets", n(jets), "--seed", str(seed),
-                       "--jets-per-file", n(per_file), "--out", str(target), *extra],
-                      target / "generate_config.yaml"))
+                       "--jets-per-file", n(per_file), "--out", str(target), *extra], None))
     return steps
 
 
@@ -81,11 +99,21 @@ def pretrain_steps(out: Path, steps: int, batch: int) -> list[tuple[list[str], P
     return result
 
 
-def transfer_steps(out: Path, net_steps: int, batch: int) -> list[tuple[list[str], Path]]:
+def tagging10_name(tagging10_10k: bool) -> str:
+    """The output folder of the tagging10 runs (one test set per folder)."""
+    return "tagging10-10k" if tagging10_10k else "tagging10"
+
+
+def transfer_steps(out: Path, net_steps: int, batch: int, tagging10_10k: bool
+                   ) -> list[tuple[list[str], Path]]:
     tr = out / "data" / "tr"
+    tagging10 = ["--data", *(str(tr / k) for k in TAGGING10_FOLDERS), "--max-per-class", "3000"]
+    if tagging10_10k:
+        tagging10 = ["--data", *(str(tr / k) for k in TAGGING10_FOLDERS),
+                     *(str(out / "data" / "tr10k" / plan[0]) for plan in TAGGING10_10K_PLAN),
+                     "--max-per-class", str(TAGGING10_10K_CAP)]
     tasks = {
-        "tagging10": (["--data", *(str(tr / k) for k in TAGGING10_FOLDERS),
-                       "--max-per-class", "3000"], "10,100,1000,10000,all", "100,1000"),
+        tagging10_name(tagging10_10k): (tagging10, "10,100,1000,10000,all", "100,1000"),
         "bb-dR": (["--data", str(tr / "res2p")], "5,all", "all"),
         # xbs vs a fixed mixture of labelled jets: the first file of each transfer sample
         "xbs": (["--data", str(tr / "xbs"), *(str(tr / k / f"{k}_00000.parquet")
@@ -94,7 +122,8 @@ def transfer_steps(out: Path, net_steps: int, batch: int) -> list[tuple[list[str
     }
     net = ["--steps", str(net_steps), "--batch-size", str(batch), "--seeds", "3"]
     result = []
-    for task, (data, linear_n, net_n) in tasks.items():
+    for name, (data, linear_n, net_n) in tasks.items():
+        task = name.removesuffix("-10k")
         jobs = [(str(out / "runs" / s), s, "linear",
                  ["--labels-per-class", linear_n, "--seeds", "3"]) for s in STRATEGIES]
         # the probes' baseline: frozen random features of the same architecture
@@ -105,15 +134,15 @@ def transfer_steps(out: Path, net_steps: int, batch: int) -> list[tuple[list[str
                      for s in STRATEGIES]
         jobs.append(("scratch", "scratch", "scratch",
                      ["--labels-per-class", net_n, "--preset", "small", *net]))
-        for backbone, name, mode, extra in jobs:
-            target = out / "out" / task / f"{name}-{mode}"
+        for backbone, strategy, mode, extra in jobs:
+            target = out / "out" / name / f"{strategy}-{mode}"
             result.append((["transfer", "--backbone", backbone, "--task", task, "--mode", mode,
                             *data, *extra, "--out", str(target)], target / "results.json"))
     return result
 
 
 def run_phase(name: str, steps, jobs: int, dry: bool, logs: Path) -> None:
-    todo = [(args, done) for args, done in steps if not done.exists()]
+    todo = [(args, done) for args, done in steps if done is None or not done.exists()]
     print(f"== {name}: {len(todo)} of {len(steps)} steps to run", flush=True)
     env = dict(os.environ, OMP_NUM_THREADS="1")
 
@@ -123,7 +152,8 @@ def run_phase(name: str, steps, jobs: int, dry: bool, logs: Path) -> None:
         if dry:
             print(shlex.join(cmd))
             return
-        log = logs / (done.parent.name + "-" + done.parent.parent.name + ".log")
+        target = Path(args[args.index("--out") + 1])
+        log = logs / (target.name + "-" + target.parent.name + ".log")
         t0 = time.time()
         with open(log, "w") as fh:
             rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
@@ -145,6 +175,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=64, help="pre-training and network modes")
     ap.add_argument("--jobs", type=int, default=2, help="commands at a time (one thread each)")
     ap.add_argument("--print", action="store_true", help="print the commands only")
+    ap.add_argument("--tagging10-10k", action="store_true",
+                    help="tagging10 on a 10x larger transfer set (up to 17k jets per class, "
+                         "linear probe up to 10k per class) into out/tagging10-10k")
     a = ap.parse_args(argv)
     if a.scale <= 0 or a.pretrain_steps < 4 or min(a.net_steps, a.jobs, a.batch_size) < 1:
         ap.error("--scale must be > 0, --pretrain-steps >= 4, --net-steps, --jobs and "
@@ -153,15 +186,19 @@ def main(argv=None) -> int:
     logs = out / "logs"
     if not a.print:
         logs.mkdir(parents=True, exist_ok=True)
-    gen = generate_steps(out, a.scale)
+    gen = generate_steps(out, a.scale, a.tagging10_10k)
     for args, _ in gen:        # generation uses the workers itself
         args += ["--workers", str(a.jobs)]
     run_phase("generate", gen, 1, a.print, logs)
     run_phase("pre-train", pretrain_steps(out, a.pretrain_steps, a.batch_size), a.jobs, a.print,
               logs)
-    run_phase("transfer", transfer_steps(out, a.net_steps, a.batch_size), a.jobs, a.print, logs)
-    report = ["jetfm", "report", str(out / "runs"), str(out / "out"), "--out",
-              str(out / "report.html"), "--title", "jetfm transfer study"]
+    run_phase("transfer", transfer_steps(out, a.net_steps, a.batch_size, a.tagging10_10k),
+              a.jobs, a.print, logs)
+    # one tagging10 test set per report: the folder of this configuration, not the other
+    results = [str(out / "out" / t) for t in (tagging10_name(a.tagging10_10k), "bb-dR", "xbs")]
+    report = ["jetfm", "report", str(out / "runs"), *results, "--out",
+              str(out / ("report-10k.html" if a.tagging10_10k else "report.html")),
+              "--title", "jetfm transfer study"]
     if a.print:
         print(shlex.join(report))
         return 0

@@ -235,6 +235,7 @@ def test_mass_ratio_subset_is_recorded(made):
     (["--sample", "quark", "--jet-r", "3"], "--jet-r must be in"),
     (["--sample", "qcd", "--hv-model", "A"], "--hv-model applies to --sample darkjet only"),
     (["--sample", "res2p", "--y-decays", "charged-emu"], "--y-decays applies to --sample res34p"),
+    (["--sample", "res34p", "--x-decays", "charged"], "--x-decays applies to --sample res2p"),
     (["--sample", "quark", "--jet-pt-min", "nan"], "--jet-pt-min must be"),
     (["--sample", "qcd", "--pthat-min", "800"], "--pthat-min applies to --sample dijet-qcd only"),
     (["--sample", "dijet-qcd", "--pthat-min", "-5"], "must be a finite number of GeV > 0"),

@@ -11,8 +11,9 @@ import pytest
 
 from jetfm.cli import main
 from jetfm.errors import ConfigError, DataError
-from jetfm.labels import FAMILIES
+from jetfm.labels import FAMILIES, LABEL_NAMES
 from jetfm.sim import schedule as sched_mod
+from jetfm.sim.detector_card import load_card
 from jetfm.sim.generate import GenerateConfig, generate
 
 # DESIGN §2, written out independently of jetfm.schema so a drift in either is caught.
@@ -190,6 +191,33 @@ def test_res34p_charged_emu_y_decays_make_charged_pairs_and_are_recorded(tmp_pat
     assert np.isin(t.column("jet_label").to_numpy(), list(FAMILIES["res34p"])).all()
     assert b'"y_decays": "charged-emu"' in pq.read_schema(
         tmp_path / "out" / "res34p_00000.parquet").metadata[b"jetfm.generate"]
+
+
+@pytest.mark.parametrize("x_decays,x_id,labels", [
+    ("neutral-hadronic", 25, {"X_bb", "X_cc", "X_ss", "X_qq", "X_gg"}),    # no leptons, no taus
+    # the W-like stand-in is written as JetClass-II's H+ (37); the six quark channels
+    ("charged", 37, {"X_qq", "X_sq", "X_bq", "X_cq", "X_cs", "X_bc"})])
+def test_res2p_x_decays_make_only_that_x_and_are_recorded(tmp_path, x_decays, x_id, labels):
+    generate(_cfg(tmp_path, sample="res2p", jets=6, chunk_events=40, x_decays=x_decays),
+             progress=False)
+    path = tmp_path / "out" / "res2p_00000.parquet"
+    t = pq.read_table(path)
+    pid = t.column("aux_genpart_pid").to_pylist()
+    is_x = t.column("aux_genpart_isResX").to_pylist()
+    assert {abs(p) for row_p, row_x in zip(pid, is_x) for p, x in zip(row_p, row_x) if x} == {x_id}
+    assert {LABEL_NAMES[i] for i in t.column("jet_label").to_numpy()} <= labels
+    assert f'"x_decays": "{x_decays}"'.encode() in pq.read_schema(path).metadata[b"jetfm.generate"]
+
+
+@pytest.mark.parametrize("sample,option", [("res2p", "x_decays"), ("res34p", "y_decays")])
+def test_default_decays_given_explicitly_keep_the_settings_of_folders_made_without(
+        tmp_path, sample, option):
+    card = load_card("cms")
+    unset = _cfg(tmp_path, sample=sample).physics_key(card)
+    assert option not in unset
+    assert _cfg(tmp_path, sample=sample, **{option: "jetclass2"}).physics_key(card) == unset
+    other = "charged" if sample == "res2p" else "charged-quarks"
+    assert _cfg(tmp_path, sample=sample, **{option: other}).physics_key(card)[option] == other
 
 
 def test_resim_jets_share_groups_across_replicas(tmp_path):

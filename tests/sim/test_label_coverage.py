@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from jetfm.labels import FAMILIES, LABEL_NAMES, qcd_label, resonance_label
-from jetfm.sim.processes import (CHARGED_EMU_TABLE, CHARGED_QUARKS, CHARGED_Y_TABLE,
-                                 NEUTRAL_TABLE, RES34P_Y_DECAYS, res34p_chunk)
+from jetfm.sim.processes import (CHARGED_EMU_TABLE, CHARGED_QUARKS, CHARGED_QUARKS_TABLE,
+                                 CHARGED_Y_TABLE, NEUTRAL_HADRONIC_TABLE, NEUTRAL_TABLE,
+                                 RES2P_X_DECAYS, RES34P_Y_DECAYS, res2p_chunk, res34p_chunk)
 
 _QUARK = {1: "q", 2: "q", 3: "s", 4: "c", 5: "b", 21: "g", 11: "e", 13: "m"}
 _TAU_MODES = ("tauh", "taue", "taum")
@@ -35,8 +36,7 @@ def _decays(ids: tuple[int, int]) -> list[list[tuple[str, bool]]]:
     return [list(c) for c in product(*options)]
 
 
-def _res2p_labels() -> set[int]:
-    channels = [ids for ids, _ in NEUTRAL_TABLE] + list(CHARGED_QUARKS)
+def _res2p_labels(channels=tuple(ids for ids, _ in NEUTRAL_TABLE) + CHARGED_QUARKS) -> set[int]:
     found = set()
     for ids in channels:
         for toks in _decays(ids):
@@ -83,6 +83,40 @@ def test_charged_emu_y_decays_reach_the_rare_lepton_classes_and_only_charged_pai
     card = "\n".join(res34p_chunk(np.random.default_rng(0), y_decays="charged-emu").settings)
     assert "25:addChannel = 1 1 100 37 -37" in card and "100 35 35" not in card
     assert "37:addChannel = 1 0.25 100 -11 12" in card and "-15 16" not in card
+
+
+def test_charged_quarks_y_decays_reach_the_multi_quark_classes_and_no_leptons():
+    # `--y-decays charged-quarks`: X -> H+ H- only, H+ to the six quark channels
+    assert RES34P_Y_DECAYS["charged-quarks"] == ((((37, -37), 1.0),), CHARGED_QUARKS_TABLE)
+    assert [ids for ids, _ in CHARGED_QUARKS_TABLE] == list(CHARGED_QUARKS)
+    assert sum(br for _, br in CHARGED_QUARKS_TABLE) == pytest.approx(1.0)
+    reached = {LABEL_NAMES[i] for i in _res34p_labels((CHARGED_QUARKS_TABLE,)) - {-1}}
+    for pattern in ("X_YY_bcs", "X_YY_bcq", "X_YY_bsq", "X_YY_qqqq", "X_YY_ccsq"):  # t->bqq, H->4q
+        assert pattern in reached
+    assert not fnmatch.filter(reached, "*[ev]*")       # no lepton, no neutrino, no tau
+    card = "\n".join(res34p_chunk(np.random.default_rng(0), y_decays="charged-quarks").settings)
+    assert "25:addChannel = 1 1 100 37 -37" in card and "100 35 35" not in card
+    assert "37:addChannel = 1 0.166667 100 4 -5" in card and "-11 12" not in card
+
+
+def test_res2p_x_decays_enrich_the_two_prong_classes_without_changing_the_default():
+    assert RES2P_X_DECAYS["jetclass2"] == (0.6, NEUTRAL_TABLE)
+    # neutral-hadronic: the quark and gluon channels of the neutral table, renormalised
+    assert NEUTRAL_HADRONIC_TABLE == (((5, -5), 0.2), ((4, -4), 0.2), ((3, -3), 0.2),
+                                      ((2, -2), 0.1), ((1, -1), 0.1), ((21, 21), 0.2))
+    nh = {LABEL_NAMES[i] for i in _res2p_labels(tuple(ids for ids, _ in NEUTRAL_HADRONIC_TABLE))}
+    assert nh == {"X_bb", "X_cc", "X_ss", "X_qq", "X_gg"}     # H->bb/cc/gg and Z->qq labels
+    ch = {LABEL_NAMES[i] for i in _res2p_labels(CHARGED_QUARKS)}
+    assert {"X_cs", "X_cq", "X_sq", "X_qq"} <= ch              # W->qq labels
+    # the draws (mass, pTHat, neutral or charged) are those of the default for one rng state
+    for seed in range(20):
+        default = res2p_chunk(np.random.default_rng(seed))
+        assert default == res2p_chunk(np.random.default_rng(seed), x_decays="jetclass2")
+        nh_chunk = res2p_chunk(np.random.default_rng(seed), x_decays="neutral-hadronic")
+        ch_chunk = res2p_chunk(np.random.default_rng(seed), x_decays="charged")
+        assert nh_chunk.params["m_X"] == ch_chunk.params["m_X"] == default.params["m_X"]
+        assert nh_chunk.params["x_charge"] == "neutral" and ch_chunk.params["x_charge"] == "charged"
+        assert not any("-15" in line or "-11" in line for line in nh_chunk.settings)
 
 
 def test_every_qcd_bucket_is_a_label():

@@ -6,7 +6,7 @@ from .options import add_out, add_progress, add_workers
 
 def register(sub) -> None:
     from ..sim.downstream import HV_MODELS, MASS_RATIOS
-    from ..sim.processes import RES34P_Y_DECAYS
+    from ..sim.processes import RES2P_X_DECAYS, RES34P_Y_DECAYS
     from ..sim.generate import DEFAULT_PILEUP
     from ..sim.pileup_library import LIBRARY_EVENTS
     from ..sim.samples import SAMPLES
@@ -50,7 +50,15 @@ def register(sub) -> None:
                    help="res34p: the Y decays. jetclass2 (default): X -> H0 H0 or H+ H-, "
                         "JetClass-II's tables; charged-emu: X -> H+ H- only, H+ -> six quark "
                         "channels or e nu / mu nu (no tau nu): about 10x more t->blv-like and "
-                        "H->lvqq-like jets (class priors change, labels do not)")
+                        "H->lvqq-like jets; charged-quarks: X -> H+ H- only, H+ -> six quark "
+                        "channels: more t->bqq- and H->4q-like jets (class priors change, "
+                        "labels do not)")
+    p.add_argument("--x-decays", choices=sorted(RES2P_X_DECAYS),
+                   help="res2p: the X decays. jetclass2 (default): neutral X (60 %%) with "
+                        "JetClass-II's table or charged X to quarks; neutral-hadronic: neutral "
+                        "X to quarks and gluons only (more H->bb/cc/gg- and Z->qq-like jets); "
+                        "charged: charged X only (W->qq-like) (class priors change, labels "
+                        "do not)")
     p.add_argument("--pthat-min", type=float, metavar="GEV",
                    help="dijet-qcd: generate pTHat > GEV without the pTHat^4 bias, every "
                         "event_weight = 1: an unweighted, data-like spectrum for the "
@@ -79,6 +87,7 @@ def run(args) -> int:
                          hv_model=args.hv_model,
                          mass_range=tuple(args.mass_range) if args.mass_range else None,
                          pthat_min=args.pthat_min, y_decays=args.y_decays,
+                         x_decays=args.x_decays,
                          row_group_jets=args.row_group_jets,
                          long_lived=args.long_lived)
     summary = generate(cfg, progress=not args.no_progress)

@@ -39,7 +39,8 @@ from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
 from .downstream import HV_MODELS, MASS_RATIOS
 from .pileup_library import LIBRARY_EVENTS, pileup_library_file
 from .processes import (LONG_LIVED_MODES, LONG_LIVED_TO_DETECTOR, RES2P_MASSES, RES34P_MX,
-                        DEFAULT_Y_DECAYS, RES34P_Y_DECAYS, in_range)
+                        DEFAULT_X_DECAYS, DEFAULT_Y_DECAYS, RES2P_X_DECAYS, RES34P_Y_DECAYS,
+                        in_range)
 from .samples import SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
@@ -70,6 +71,7 @@ class GenerateConfig:
     mass_range: tuple[float, float] | None = None   # res2p/res34p: only m_X grid points in range
     pthat_min: float | None = None  # dijet-qcd only: unbiased above it, unit weights
     y_decays: str | None = None     # res34p only: a RES34P_Y_DECAYS key (None: jetclass2)
+    x_decays: str | None = None     # res2p only: a RES2P_X_DECAYS key (None: jetclass2)
     row_group_jets: int = 20_000    # Parquet row-group size (layout only, not in the settings)
     long_lived: str = "pythia"      # K0S, Lambda...: decayed by Pythia (JetClass-II) | detector
 
@@ -98,12 +100,14 @@ class GenerateConfig:
                 raise ConfigError("--pthat-min applies to --sample dijet-qcd only")
             if not (math.isfinite(self.pthat_min) and self.pthat_min > 0):
                 raise ConfigError(f"--pthat-min {self.pthat_min}: must be a finite number of GeV > 0")
-        if self.y_decays is not None:
-            if self.sample != "res34p":
-                raise ConfigError("--y-decays applies to --sample res34p only")
-            if self.y_decays not in RES34P_Y_DECAYS:
-                raise ConfigError(f"--y-decays {self.y_decays!r}: choose one of "
-                                  f"{sorted(RES34P_Y_DECAYS)}")
+        decay_options = (("--y-decays", self.y_decays, "res34p", RES34P_Y_DECAYS),
+                         ("--x-decays", self.x_decays, "res2p", RES2P_X_DECAYS))
+        for option, value, sample, tables in decay_options:
+            if value is not None:
+                if self.sample != sample:
+                    raise ConfigError(f"{option} applies to --sample {sample} only")
+                if value not in tables:
+                    raise ConfigError(f"{option} {value!r}: choose one of {sorted(tables)}")
         if self.hv_model is not None:
             if self.sample != "darkjet":
                 raise ConfigError("--hv-model applies to --sample darkjet only")
@@ -148,10 +152,12 @@ class GenerateConfig:
         d["jetfm_version"] = __version__
         if not self.pileup:
             d.pop("pileup_library")      # no overlay: the library does not matter
-        if d["y_decays"] == DEFAULT_Y_DECAYS:    # given explicitly = unset: the same files
-            d["y_decays"] = None
+        # the default decays given explicitly = unset: the same files
+        for k, default in (("y_decays", DEFAULT_Y_DECAYS), ("x_decays", DEFAULT_X_DECAYS)):
+            if d[k] == default:
+                d[k] = None
         # options added later: absent when unset, so folders made before them keep their settings
-        for k in ("mass_range", "pthat_min", "y_decays"):
+        for k in ("mass_range", "pthat_min", "y_decays", "x_decays"):
             if d[k] is None:
                 d.pop(k)
         if d["mass_ratios"] is not None:
@@ -161,7 +167,7 @@ class GenerateConfig:
     def sample_options(self) -> SampleOptions:
         return SampleOptions(mass_ratios=self.mass_ratios, hv_model=self.hv_model,
                              mass_range=self.mass_range, pthat_min=self.pthat_min,
-                             y_decays=self.y_decays)
+                             y_decays=self.y_decays, x_decays=self.x_decays)
 
 
 def plan_files(cfg: GenerateConfig) -> list[tuple[int, int, Path]]:

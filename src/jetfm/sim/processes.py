@@ -72,10 +72,26 @@ CHARGED_Y_TABLE = tuple((q, 0.625 / 6) for q in CHARGED_QUARKS) + (
 # change: every jet is still labelled by its actual decay.
 CHARGED_EMU_TABLE = tuple((q, 0.5 / 6) for q in CHARGED_QUARKS) + (((-11, 12), 0.25),
                                                                    ((-13, 14), 0.25))
+# `charged-quarks` enriches the multi-quark classes (t->bqq at 150-200 GeV, H->4q at 100-149):
+# X -> H+ H- only, each H+ to the six quark channels (1/6 each).
+CHARGED_QUARKS_TABLE = tuple((q, 1.0 / 6) for q in CHARGED_QUARKS)
 DEFAULT_Y_DECAYS = "jetclass2"
 RES34P_Y_DECAYS = {
     "jetclass2": ((((35, 35), 0.5), ((37, -37), 0.5)), CHARGED_Y_TABLE),
     "charged-emu": ((((37, -37), 1.0),), CHARGED_EMU_TABLE),
+    "charged-quarks": ((((37, -37), 1.0),), CHARGED_QUARKS_TABLE),
+}
+# `--x-decays`: Res2P's (probability of the neutral X, its table); otherwise the charged X goes
+# to the six quark channels. `jetclass2` (default) is 60 % neutral with the table above.
+# `neutral-hadronic` (neutral X to quarks and gluons only; H->bb/cc/gg, Z->qq) and `charged`
+# (W->qq) enrich tagging10's two-prong classes; again only the class priors change.
+_HADRONIC = tuple((ids, br) for ids, br in NEUTRAL_TABLE if abs(ids[0]) in (1, 2, 3, 4, 5, 21))
+NEUTRAL_HADRONIC_TABLE = tuple((ids, br / sum(b for _, b in _HADRONIC)) for ids, br in _HADRONIC)
+DEFAULT_X_DECAYS = "jetclass2"
+RES2P_X_DECAYS = {
+    "jetclass2": (0.6, NEUTRAL_TABLE),
+    "neutral-hadronic": (1.0, NEUTRAL_HADRONIC_TABLE),
+    "charged": (0.0, NEUTRAL_TABLE),
 }
 
 
@@ -133,14 +149,16 @@ def in_range(grid: np.ndarray, mass_range: tuple[float, float] | None) -> np.nda
 
 
 def res2p_chunk(rng: np.random.Generator, sample: str = "res2p",
-                mass_range: tuple[float, float] | None = None) -> ChunkSpec:
+                mass_range: tuple[float, float] | None = None,
+                x_decays: str | None = None) -> ChunkSpec:
     mass = float(rng.choice(in_range(RES2P_MASSES, mass_range)))
     pthat_lines, pthat = draw_pthat(rng)
     w = resonance_width(mass)
+    p_neutral, neutral_table = RES2P_X_DECAYS[x_decays or DEFAULT_X_DECAYS]
     # 10 of the 15 Res2P labels come from the neutral X, 5 (+ half of X_qq) from the charged.
-    if rng.random() < 0.6:
+    if rng.random() < p_neutral:
         lines = [*NEUTRAL_X_PRODUCTION, *mass_lines(25, mass, w),
-                 *decay_table(25, NEUTRAL_TABLE, w)]
+                 *decay_table(25, neutral_table, w)]
         kind = "neutral"
     else:
         eq = 1.0 / len(CHARGED_QUARKS)

@@ -21,6 +21,7 @@ class SampleOptions:
     mass_range: tuple[float, float] | None = None    # res2p/res34p: m_X grid points in range
     pthat_min: float | None = None                   # dijet-qcd: unbiased, unit weights above it
     y_decays: str | None = None                      # res34p: RES34P_Y_DECAYS key (None: jetclass2)
+    x_decays: str | None = None                      # res2p: RES2P_X_DECAYS key (None: jetclass2)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ DEFAULT_HV_MODEL = "B"
 DIJET_COLUMNS = ("jet_index", "event_mjj", "event_weight")
 
 SAMPLES: dict[str, Sample] = {
-    "res2p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res2p"](rng, mass_range=o.mass_range),
+    "res2p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res2p"](rng, mass_range=o.mass_range,
+                                                               x_decays=o.x_decays),
                     "JetClass-II Res2P: X -> 2 prongs (labels 0-14)"),
     "res34p": Sample(lambda rng, o: JETCLASS2_SAMPLES["res34p"](rng, mass_range=o.mass_range,
                                                                  y_decays=o.y_decays),
