@@ -220,6 +220,18 @@ def test_default_decays_given_explicitly_keep_the_settings_of_folders_made_witho
     assert _cfg(tmp_path, sample=sample, **{option: other}).physics_key(card)[option] == other
 
 
+def test_a_mass_range_folder_resumes(tmp_path):
+    # the folder's record reads back from YAML (lists): a rerun must find the same settings
+    cfg = _cfg(tmp_path, sample="res2p", jets=4, jets_per_file=2, chunk_events=20,
+               mass_range=(100.0, 150.0))
+    generate(cfg, progress=False)
+    first = tmp_path / "out" / "res2p_00000.parquet"
+    digest = _digest(first)
+    (tmp_path / "out" / "res2p_00001.parquet").unlink()      # as if killed before file 1
+    generate(cfg, progress=False)
+    assert _digest(first) == digest and (tmp_path / "out" / "res2p_00001.parquet").exists()
+
+
 def test_resim_jets_share_groups_across_replicas(tmp_path):
     generate(_cfg(tmp_path, jets=16, chunk_events=6, resim=3), progress=False)
     t = pq.read_table(tmp_path / "out" / "qcd_00000.parquet").to_pydict()

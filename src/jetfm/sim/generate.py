@@ -162,6 +162,8 @@ class GenerateConfig:
                 d.pop(k)
         if d["mass_ratios"] is not None:
             d["mass_ratios"] = sorted(d["mass_ratios"])
+        if d.get("mass_range") is not None:   # a list, as the folder's YAML record reads back
+            d["mass_range"] = list(d["mass_range"])
         return d
 
     def sample_options(self) -> SampleOptions:
