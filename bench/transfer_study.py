@@ -46,7 +46,7 @@ TAGGING10_10K_PLAN = (
     ("qcd", "qcd", 13000, 313, []),
     ("res34p_emu_low", "res34p", 32000, 309, ["--mass-range", "100", "149", "--y-decays", "charged-emu"]),
     ("res34p_cq_high", "res34p", 52000, 307, ["--mass-range", "150", "200", "--y-decays", "charged-quarks"]),
-    ("res34p_cq_low", "res34p", 55000, 308, ["--mass-range", "100", "149", "--y-decays", "charged-quarks"]),
+    ("res34p_cq_low", "res34p", 60000, 308, ["--mass-range", "100", "149", "--y-decays", "charged-quarks"]),
 )
 TAGGING10_10K_CAP = 17000
 
