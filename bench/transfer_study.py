@@ -38,15 +38,20 @@ TAGGING10_FOLDERS = ("res2p", "res2p_c", "res34p", "res34p_b", "res34p_c_low", "
 # (folder, sample, jets, seed, options), 5000 jets per file. The first folder's 1000 events per
 # Pythia init (instead of 100) turned out no faster: a chunk's surplus jets are dropped.
 TAGGING10_10K_PLAN = (
-    ("res34p_emu_high", "res34p", 115000, 306, ["--mass-range", "150", "200", "--y-decays", "charged-emu",
-                                                "--chunk-events", "1000"]),
-    ("res2p_nh_high", "res2p", 105000, 310, ["--mass-range", "100", "145", "--x-decays", "neutral-hadronic"]),
+    ("res34p_emu_high", "res34p", 115000, 306,
+     ["--mass-range", "150", "200", "--y-decays", "charged-emu", "--chunk-events", "1000"]),
+    ("res2p_nh_high", "res2p", 105000, 310,
+     ["--mass-range", "100", "145", "--x-decays", "neutral-hadronic"]),
     ("res2p_ch_w", "res2p", 31000, 311, ["--mass-range", "70", "85", "--x-decays", "charged"]),
-    ("res2p_nh_z", "res2p", 20000, 312, ["--mass-range", "80", "95", "--x-decays", "neutral-hadronic"]),
+    ("res2p_nh_z", "res2p", 20000, 312,
+     ["--mass-range", "80", "95", "--x-decays", "neutral-hadronic"]),
     ("qcd", "qcd", 13000, 313, []),
-    ("res34p_emu_low", "res34p", 32000, 309, ["--mass-range", "100", "149", "--y-decays", "charged-emu"]),
-    ("res34p_cq_high", "res34p", 52000, 307, ["--mass-range", "150", "200", "--y-decays", "charged-quarks"]),
-    ("res34p_cq_low", "res34p", 60000, 308, ["--mass-range", "100", "149", "--y-decays", "charged-quarks"]),
+    ("res34p_emu_low", "res34p", 32000, 309,
+     ["--mass-range", "100", "149", "--y-decays", "charged-emu"]),
+    ("res34p_cq_high", "res34p", 52000, 307,
+     ["--mass-range", "150", "200", "--y-decays", "charged-quarks"]),
+    ("res34p_cq_low", "res34p", 60000, 308,
+     ["--mass-range", "100", "149", "--y-decays", "charged-quarks"]),
 )
 TAGGING10_10K_CAP = 17000
 
@@ -109,11 +114,11 @@ def tagging10_name(tagging10_10k: bool) -> str:
 def transfer_steps(out: Path, net_steps: int, batch: int, tagging10_10k: bool
                    ) -> list[tuple[list[str], Path]]:
     tr = out / "data" / "tr"
-    tagging10 = ["--data", *(str(tr / k) for k in TAGGING10_FOLDERS), "--max-per-class", "3000"]
+    folders, cap = [tr / k for k in TAGGING10_FOLDERS], 3000
     if tagging10_10k:
-        tagging10 = ["--data", *(str(tr / k) for k in TAGGING10_FOLDERS),
-                     *(str(out / "data" / "tr10k" / plan[0]) for plan in TAGGING10_10K_PLAN),
-                     "--max-per-class", str(TAGGING10_10K_CAP)]
+        folders += [out / "data" / "tr10k" / plan[0] for plan in TAGGING10_10K_PLAN]
+        cap = TAGGING10_10K_CAP
+    tagging10 = ["--data", *map(str, folders), "--max-per-class", str(cap)]
     tasks = {
         tagging10_name(tagging10_10k): (tagging10, "10,100,1000,10000,all", "100,1000"),
         "bb-dR": (["--data", str(tr / "res2p")], "5,all", "all"),
