@@ -169,7 +169,7 @@ def run_phase(name: str, steps, jobs: int, dry: bool, logs: Path) -> None:
         if rc:
             raise SystemExit(f"step failed, see {log}")
 
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
+    with ThreadPoolExecutor(1 if dry else max(1, jobs)) as pool:   # --print: in order, whole lines
         list(pool.map(one, todo))
 
 
