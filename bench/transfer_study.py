@@ -22,12 +22,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-STRATEGIES = ("supervised", "clip", "jepa", "resim", "autoencoder")
-# JEPA's default predictor (192 wide, 4 blocks) is sized for the default ParT (128-d); on the
-# small one (64-d) it costs several times the backbone, so it is scaled with it
-PRETRAIN_EXTRA = {"jepa": ["--set", "strategy_options.predictor_dim=96",
-                           "--set", "strategy_options.predictor_heads=4",
-                           "--set", "strategy_options.predictor_blocks=2"]}
+from jetfm.pretrain.registry import REGISTRY
+
+STRATEGIES = tuple(REGISTRY)     # strategy defaults (JEPA's predictor too) scale with the preset
 
 
 TAGGING10_FOLDERS = ("res2p", "res2p_c", "res34p", "res34p_b", "res34p_c_low", "res34p_c_high",
@@ -96,13 +93,13 @@ def pretrain_steps(out: Path, steps: int, batch: int) -> list[tuple[list[str], P
     d = out / "data" / "pt"
     result = []
     for s in STRATEGIES:
-        data = [d / "qcd_resim"] if s == "resim" else [d / "res2p", d / "res34p", d / "qcd"]
+        data = [d / "qcd_resim"] if REGISTRY[s].pair_by else [d / "res2p", d / "res34p", d / "qcd"]
         run = out / "runs" / s
         result.append((["pretrain", "--strategy", s, "--preset", "small", "--data", *map(str, data),
                         "--max-steps", str(steps), "--batch-size", str(batch), "--seed", "1",
                         "--val-every-steps", str(steps // 4),
                         "--checkpoint-every-steps", str(steps // 4), "--out", str(run),
-                        *PRETRAIN_EXTRA.get(s, [])], run / "model.safetensors"))
+                        ], run / "model.safetensors"))
     return result
 
 

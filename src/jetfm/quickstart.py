@@ -14,11 +14,10 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-STRATEGIES = ("supervised", "clip", "jepa", "resim", "autoencoder")
+from .pretrain.registry import REGISTRY
+
+STRATEGIES = tuple(REGISTRY)     # every strategy; their defaults scale with the preset
 TASKS = ("tagging10", "bb-dR")
-# JEPA's default predictor (192 wide) is sized for the small/default ParT; for the tiny one it
-# would cost more than the backbone, so it is scaled down with it
-TINY_OPTIONS = {"jepa": {"predictor_dim": 64, "predictor_heads": 4, "predictor_blocks": 2}}
 MAX_PER_CLASS = 400      # transfer: at most this many jets per class (QCD would dominate)
 
 
@@ -68,9 +67,8 @@ def _pretrain(out: Path, folders: dict, size: QuickstartSize, progress: bool) ->
     labelled = [folders[k] for k in ("res2p", "res34p", "qcd")]
     runs = {}
     for strategy in STRATEGIES:
-        data = [folders["qcd_resim"]] if strategy == "resim" else labelled
+        data = [folders["qcd_resim"]] if REGISTRY[strategy].pair_by else labelled
         cfg = load_train_config(data=data, strategy=strategy, preset="tiny",
-                                strategy_options=TINY_OPTIONS.get(strategy),
                                 max_steps=size.steps, batch_size=size.batch_size,
                                 val_every_steps=max(1, size.steps // 4),
                                 checkpoint_every_steps=max(1, size.steps // 4),

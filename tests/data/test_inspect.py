@@ -76,3 +76,22 @@ def test_inspect_rejects_out_of_range_label(tmp_path):
     msg = r"bad.parquet: column 'jet_label' has 1 values outside \[0, 188\), first 188 at row 3"
     with pytest.raises(DataError, match=msg):
         inspect_files(tmp_path / "bad.parquet", tmp_path / "o", verbose=False)
+
+
+def test_inspect_counts_clean_resim_pairs(tmp_path, capsys):
+    # groups: 1 = two replicas (a pair), 2 = one event twice (no pair), 3 = a single jet
+    t = jetclass2_table(6, seed=3)
+    cols = {"resim_group": [1, 1, 2, 2, 3, 1], "event_id": [10, 11, 12, 12, 13, 12]}
+    for name, vals in cols.items():
+        t = t.set_column(t.schema.get_field_index(name), name, pa.array(vals, pa.int64()))
+    write_jetclass2_parquet(tmp_path / "r" / "a.parquet", table=t)
+    s = inspect_files(tmp_path / "r", tmp_path / "o")
+    # group 1 spans three events: 3 pairs over 3 jets, of 6 jets
+    assert s["resim_pairs"] == 3 and s["resim_paired_jets"] == 3
+    assert "clean pairs: 3 (50.0 % of jets)" in capsys.readouterr().out
+    t = jetclass2_table(5, seed=4)        # no re-simulation (-1 everywhere): no line
+    t = t.set_column(t.schema.get_field_index("resim_group"), "resim_group",
+                     pa.array([-1] * 5, pa.int64()))
+    write_jetclass2_parquet(tmp_path / "plain" / "b.parquet", table=t)
+    s = inspect_files(tmp_path / "plain", tmp_path / "o2")
+    assert s["resim_pairs"] is None and "clean pairs" not in capsys.readouterr().out

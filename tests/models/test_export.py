@@ -197,3 +197,100 @@ def test_unserialisable_config_is_a_config_error(trained_tiny, tmp_path):
     with pytest.raises(ConfigError, match="JSON"):
         save_checkpoint(trained_tiny, {"f": object()}, tmp_path / "x.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ representation heads
+def _heads(d):
+    from jetfm.models.heads import MLPHead
+    torch.manual_seed(4)
+    return {"projection": MLPHead([d, 16, 8], normalize=True), "bottleneck": MLPHead([d, 5])}
+
+
+def _tensor_offset(path, key):
+    """Byte offset of tensor `key`'s data inside a safetensors file."""
+    blob = path.read_bytes()
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n])
+    return 8 + n + header[key]["data_offsets"][0]
+
+
+def test_checkpoint_with_heads_round_trips(trained_tiny, jets, tmp_path):
+    from safetensors import safe_open
+
+    heads = _heads(TINY_DIM)
+    path = save_checkpoint(trained_tiny, {"representation": "projection"},
+                           tmp_path / "h.safetensors", heads=heads)
+    model, config, loaded = load_checkpoint(path, with_heads=True)
+    assert config == {"representation": "projection"} and set(loaded) == set(heads)
+    assert all(not h.training for h in loaded.values())
+    assert loaded["projection"].spec() == {"dims": [TINY_DIM, 16, 8], "normalize": True}
+    x, v, mask = jets([12, 5, 1], 12, seed=3)
+    with torch.no_grad():
+        a, b = trained_tiny(x, v, mask), model(x, v, mask)
+        assert torch.equal(a.logits, b.logits) and torch.equal(a.embedding, b.embedding)
+        for name, head in heads.items():
+            assert torch.equal(head(a.embedding), loaded[name](b.embedding)), name
+    # the 2-tuple for existing callers; the ParT got exactly its own keys (strict)
+    model2, config2 = load_checkpoint(path)
+    assert set(model2.state_dict()) == set(trained_tiny.state_dict())
+    with safe_open(str(path), framework="pt") as f:
+        assert f.metadata()["jetfm.format_version"] == "2"
+        assert sum(k.startswith("heads.projection.") for k in f.keys()) == 4
+
+
+def test_checkpoint_without_heads_stays_version_1_and_loads_with_no_heads(trained_tiny,
+                                                                         tmp_path):
+    from safetensors import safe_open
+
+    path = save_checkpoint(trained_tiny, {}, tmp_path / "plain.safetensors")
+    with safe_open(str(path), framework="pt") as f:
+        assert f.metadata()["jetfm.format_version"] == "1" and "jetfm.heads" not in f.metadata()
+    _, _, heads = load_checkpoint(path, with_heads=True)
+    assert heads == {}
+
+
+def test_tampered_head_tensor_is_refused(trained_tiny, tmp_path):
+    path = save_checkpoint(trained_tiny, {}, tmp_path / "h.safetensors",
+                           heads=_heads(TINY_DIM))
+    data = bytearray(path.read_bytes())
+    data[_tensor_offset(path, "heads.bottleneck.net.0.weight") + 1] ^= 0xFF
+    bad = tmp_path / "tampered.safetensors"
+    bad.write_bytes(bytes(data))
+    for with_heads in (False, True):   # the backbone alone is refused too: one digest
+        with pytest.raises(DataError, match="checksum mismatch"):
+            load_checkpoint(bad, with_heads=with_heads)
+
+
+def test_head_that_does_not_fit_its_spec_or_belongs_to_none_is_refused(trained_tiny, tmp_path):
+    from safetensors.torch import save_file
+
+    from jetfm.models.checkpoint import _digest
+
+    path = save_checkpoint(trained_tiny, {}, tmp_path / "h.safetensors",
+                           heads=_heads(TINY_DIM))
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    for change, match in ((lambda m, t: m.update({"jetfm.heads": json.dumps(
+                               {"projection": {"dims": [TINY_DIM, 3]}, "bottleneck":
+                                {"dims": [TINY_DIM, 5]}})}), "does not fit"),
+                          (lambda m, t: t.update({"heads.other.w": torch.zeros(2)}),
+                           "belong to no stored representation head")):
+        m, t = dict(meta), dict(tensors)
+        change(m, t)
+        m["jetfm.sha256"] = _digest(t)
+        bad = tmp_path / "bad.safetensors"
+        save_file(t, str(bad), metadata=m)
+        with pytest.raises(DataError, match=match):
+            load_checkpoint(bad)
+
+
+def test_bad_heads_are_a_config_error(trained_tiny, tmp_path):
+    from jetfm.models.heads import MLPHead
+    with pytest.raises(ConfigError, match="without dots"):
+        save_checkpoint(trained_tiny, {}, tmp_path / "a.safetensors",
+                        heads={"a.b": MLPHead([TINY_DIM, 2])})
+    with pytest.raises(ConfigError, match="MLPHead"):
+        save_checkpoint(trained_tiny, {}, tmp_path / "b.safetensors",
+                        heads={"p": torch.nn.Linear(TINY_DIM, 2)})
+    assert list(tmp_path.iterdir()) == []

@@ -58,3 +58,16 @@ def test_set_overrides_any_field_as_data(tmp_path):
     with pytest.raises(ConfigError, match="strategy"):
         load_train_config(None, **parse_set(["strategy=magic", "data=[a]"]))
     assert parse_set(["seed=__import__('os')"])["seed"] == "__import__('os')"   # data only
+
+
+def test_every_strategy_gets_warm_up_cosine_and_its_own_learning_rate():
+    from jetfm.pretrain.config import load_train_config
+    from jetfm.pretrain.registry import REGISTRY
+    for name, strategy in REGISTRY.items():
+        cfg = load_train_config(None, data=["x"], strategy=name, max_steps=2000)
+        o = cfg.optimizer
+        assert (o.lr, o.warmup_steps, o.schedule) == (strategy.lr, 100, "cosine"), name
+    assert REGISTRY["jepa"].lr <= 5e-4 and REGISTRY["mpm"].lr <= 5e-4   # anchors: ijepa, jetssl
+    mine = load_train_config(None, data=["x"], strategy="jepa",
+                             **{"optimizer.lr": 2e-3, "optimizer.warmup_steps": 0})
+    assert (mine.optimizer.lr, mine.optimizer.warmup_steps) == (2e-3, 0)   # the user's win

@@ -35,7 +35,7 @@ from ..errors import ConfigError, DataError
 from .config import DataConfig
 from .features import FlatJets, apply_selection, compute_flat
 from .genparts import GEN_COLUMNS, GenRecoJets, gen_flat
-from .pairs import pair_by_group
+from .pairs import EVENT_COLUMN, has_event_column, pair_by_group
 from .files import (Unit, check_footer, check_label_space, iter_unit, list_units,
                     verify_file)
 from .parquet import check_finite
@@ -124,6 +124,11 @@ class JetDataset(IterableDataset):
             cfg.required_columns() + list(self.extra_columns)
             + (list(reweighter.vars) + [cfg.labels.column] if reweighter else [])
             + (list(GEN_COLUMNS) if gen_particles else [])))
+        # pairing reads event_id where a file has it, so two jets of one replica event are
+        # never paired (data/pairs.py); it leaves the batch again unless asked for
+        guard = bool(pair_by) and EVENT_COLUMN not in self.extra_columns
+        self._pair_events = {p: guard and has_event_column(p)
+                             for p in dict.fromkeys(u.path for u in self.units)}
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -161,7 +166,9 @@ class JetDataset(IterableDataset):
         while pending or active:
             while pending and len(active) < self.interleave:
                 u = pending.pop(0)
-                active.append((u, iter_unit(u, self.columns, self.read_batch_size)))
+                extra = (EVENT_COLUMN,) if self._pair_events[u.path] else ()
+                active.append((u, iter_unit(u, self.columns + list(extra),
+                                            self.read_batch_size)))
             for item in list(active):
                 u, it = item
                 nxt = next(it, None)
@@ -171,13 +178,18 @@ class JetDataset(IterableDataset):
                 batch = nxt[0]
                 if self.gen_particles:   # select first: reco and gen must stay in step
                     batch = apply_selection(batch, self.cfg)
+                extra = (EVENT_COLUMN,) if self._pair_events[u.path] else ()
                 flat = compute_flat(batch, self.cfg, path=u.path, row_offset=nxt[1],
-                                    reweighter=self.reweighter, extra_columns=self.extra_columns,
+                                    reweighter=self.reweighter,
+                                    extra_columns=self.extra_columns + extra,
                                     select=not self.gen_particles)
                 if self.gen_particles:
                     flat = GenRecoJets(flat, gen_flat(batch))
                 if self.pair_by:
                     flat = pair_by_group(flat, self.pair_by)
+                    if extra:    # read for the same-event guard only
+                        for view in (flat.a, flat.b):
+                            view.jets.pop(EVENT_COLUMN)
                 if len(flat):
                     yield flat
 

@@ -8,6 +8,11 @@ at one batch plus the histograms, whatever the sample size.
 Values outside a histogram's range are folded into its first/last bin (so nothing silently
 disappears from the normalisation); the true ranges are in the summary. tau21 = tau2/tau1 is
 filled only for tau1 > 0; the number of jets with tau1 <= 0 is reported.
+
+Re-simulated files (`jetfm generate --resim R`: a `resim_group` ≥ 0) also get the positive
+pairs a pretraining run would form from them (`data/pairs.py`: jets sharing a group, never two
+of one event), counted file by file (group ids are unique per run, so per file is exact) and
+printed as `clean pairs: N (P % of jets)`, P the share of all jets read that are in a pair.
 """
 from __future__ import annotations
 
@@ -24,10 +29,13 @@ from ..io import check_writable_folder, make_output_folder, remove_empty_folders
 from ..schema import JETCLASS2_COLUMNS
 from .files import UNLABELLED, check_batch, check_footer, iter_unit, list_units
 from .label_spaces import label_families, label_names
+from .pairs import EVENT_COLUMN, count_pairs
+from .parquet import open_parquet
 from .paths import PathsLike, expand_paths, format_of
 
 UNLABELLED_NAME = "(unlabelled: -1)"
 COLUMNS = ["jet_pt", "jet_sdmass", "jet_tau1", "jet_tau2", "jet_nparticles", "jet_label"]
+GROUP_COLUMN = "resim_group"
 FAMILIES = ("res2p", "res34p", "qcd")
 # name -> (bin edges, x label, file name); fixed so per-batch histograms can be summed.
 HISTS: dict[str, tuple[np.ndarray, str, str]] = {
@@ -57,6 +65,17 @@ class _Accumulator:
         self.ranges = {"jet_pt": [np.inf, -np.inf], "jet_sdmass": [np.inf, -np.inf]}
         self.tau1_zero = 0
         self.jets = 0
+        self.resim_pairs: int | None = None    # None: no re-simulated file read
+        self.resim_paired_jets = 0
+
+    def add_pairs(self, groups: list[np.ndarray], events: list[np.ndarray]) -> None:
+        """One file's `resim_group` (and `event_id`) values; nothing if it is no resim file."""
+        g = np.concatenate(groups) if groups else np.zeros(0, np.int64)
+        if not (g >= 0).any():
+            return
+        pairs, jets = count_pairs(g, np.concatenate(events) if events else None)
+        self.resim_pairs = (self.resim_pairs or 0) + pairs
+        self.resim_paired_jets += jets
 
     def add(self, b: dict[str, np.ndarray], names: tuple[str, ...],
             family_of: np.ndarray, path: Path) -> None:
@@ -103,6 +122,17 @@ def _required_columns(path: Path) -> list[str]:
         from .root import JETCLASS_COLUMNS
         return list(JETCLASS_COLUMNS)
     return list(JETCLASS2_COLUMNS)
+
+
+def _pair_columns(path: Path) -> list[str]:
+    """[resim_group, event_id] as far as a Parquet file has them (none without resim_group)."""
+    if format_of(path) != "parquet":
+        return []
+    with open_parquet(path) as pf:
+        names = pf.schema_arrow.names
+    if GROUP_COLUMN not in names:
+        return []
+    return [GROUP_COLUMN] + ([EVENT_COLUMN] if EVENT_COLUMN in names else [])
 
 
 def _family_lookup(path: Path, n_labels: int) -> np.ndarray:
@@ -189,6 +219,8 @@ def _summary(acc: _Accumulator, files: list[Path], read: list[Path],
         "jet_pt_range": rng("jet_pt"),
         "jet_sdmass_range": rng("jet_sdmass"),
         "jets_tau1_nonpositive": acc.tau1_zero,
+        "resim_pairs": acc.resim_pairs,
+        "resim_paired_jets": acc.resim_paired_jets if acc.resim_pairs is not None else None,
         "plots": [str(p) for p in plots],
     }
 
@@ -213,6 +245,9 @@ def format_summary(s: dict[str, Any]) -> str:
               f"jet pT [GeV]  {fmt_range(s['jet_pt_range'])}",
               f"m_SD [GeV]    {fmt_range(s['jet_sdmass_range'])}",
               f"tau1 <= 0     {s['jets_tau1_nonpositive']} jets (no tau21)"]
+    if s.get("resim_pairs") is not None:
+        share = s["resim_paired_jets"] / s["jets"] if s["jets"] else 0.0
+        lines.append(f"clean pairs: {s['resim_pairs']} ({100 * share:.1f} % of jets)")
     return "\n".join(lines)
 
 
@@ -237,17 +272,24 @@ def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
         read.append(path)
         names = label_names(path)
         family_of = _family_lookup(path, len(names))
+        pair_cols = _pair_columns(path)
+        groups, events = [], []
         for unit in list_units(path):
-            for batch, row in iter_unit(unit, COLUMNS, batch_size):
+            for batch, row in iter_unit(unit, COLUMNS + pair_cols, batch_size):
                 if max_jets is not None:
                     batch = batch[: max_jets - acc.jets]
                 check_batch(batch, path, row, "jet_label", len(names), None,
                             allow_unlabelled=True)
                 acc.add(_batch_numpy(batch), names, family_of, path)
+                if pair_cols:
+                    groups.append(ak.to_numpy(batch[GROUP_COLUMN]))
+                if len(pair_cols) == 2:
+                    events.append(ak.to_numpy(batch[EVENT_COLUMN]))
                 if max_jets is not None and acc.jets >= max_jets:
                     break
             if max_jets is not None and acc.jets >= max_jets:
                 break
+        acc.add_pairs(groups, events)
     made = make_output_folder(out)   # only after every input was read cleanly
     try:
         plots = [out / HISTS[k][2] for k in HISTS]

@@ -17,28 +17,12 @@ ONNX (:func:`export_onnx`)
     the file is renamed into place: a file at ``path`` has always passed the check.
 
 Checkpoints (:func:`save_checkpoint` / :func:`load_checkpoint`)
-    One self-contained ``.safetensors`` file, written atomically. Besides the weights (the
-    full ``state_dict``, BatchNorm statistics included) its string metadata holds:
-
-    - ``jetfm.format`` = ``"jetfm-part-checkpoint"``, ``jetfm.format_version`` = ``"1"``;
-    - ``jetfm.model_config``: JSON of :meth:`ParTConfig.to_dict` — enough to rebuild the
-      architecture with no code or preset lookups (presets may change; the file does not);
-    - ``jetfm.config``: JSON of the run's resolved configuration (whatever dict the caller
-      passes: data, training, strategy settings), returned unchanged by ``load_checkpoint``;
-    - ``jetfm.sha256``: a digest of every tensor's name, dtype, shape and bytes, because the
-      safetensors format itself only detects truncation, not flipped bytes.
-
-    JSON rather than YAML because safetensors metadata is str → str and JSON round-trips
-    exactly; read it from any language with ``safetensors.safe_open(...).metadata()``.
-    A missing, truncated, corrupt or foreign file raises :class:`jetfm.errors.DataError`
-    naming the file.
+    Live in :mod:`jetfm.models.checkpoint` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import os
 import warnings
 from pathlib import Path
@@ -48,9 +32,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from jetfm.errors import ConfigError, DataError, JetfmError
+from jetfm.errors import ConfigError, JetfmError
 from jetfm.io import atomic_path
-from jetfm.models.config import ParTConfig
 from jetfm.models.part import ParticleTransformer
 
 INPUT_NAMES = ("pf_features", "pf_vectors", "pf_mask")
@@ -65,10 +48,6 @@ DYNAMIC_AXES = {
 # length or batch size frozen into the graph fails the check
 _TRACE_LENGTHS, _TRACE_P = (9, 4, 1), 12
 _CHECK_SHAPES = ((5, 24), (2, 57))
-
-CHECKPOINT_FORMAT = "jetfm-part-checkpoint"
-CHECKPOINT_VERSION = "1"
-_META_PREFIX = "jetfm."
 
 
 class ExportCheckError(JetfmError):
@@ -285,94 +264,10 @@ def _reference_outputs(wrapper, x, v, mask) -> list[np.ndarray]:
         return [t.numpy() for t in wrapper(x, v, mask)]
 
 
-# ------------------------------------------------------------------ checkpoints
-def _jsonable(obj):
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, ParTConfig):
-        return obj.to_dict()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(tensors):
-        t = tensors[key].contiguous()
-        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-
-
-def save_checkpoint(model: nn.Module, config: dict | None, path: str | os.PathLike) -> Path:
-    """Write weights + architecture + the run's resolved ``config`` to one safetensors file.
-
-    ``config`` must be JSON-serialisable (paths, sets, numpy scalars and ``ParTConfig``
-    values are converted). Returns the path written.
-    """
-    from safetensors.torch import save_file
-
-    part = _unwrap(model)
-    try:
-        run_config = json.dumps(config if config is not None else {}, default=_jsonable)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"checkpoint config is not JSON serialisable: {err}") from err
-    # clone: safetensors refuses tensors that share storage, and wants contiguous CPU data
-    tensors = {k: t.detach().cpu().contiguous().clone() for k, t in part.state_dict().items()}
-    metadata = {
-        _META_PREFIX + "format": CHECKPOINT_FORMAT,
-        _META_PREFIX + "format_version": CHECKPOINT_VERSION,
-        _META_PREFIX + "model_config": json.dumps(part.config.to_dict()),
-        _META_PREFIX + "config": run_config,
-        _META_PREFIX + "sha256": _digest(tensors),
-    }
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
-    return path
-
-
-def load_checkpoint(
-    path: str | os.PathLike, device: str | torch.device = "cpu"
-) -> tuple[ParticleTransformer, dict]:
-    """Rebuild the model saved by :func:`save_checkpoint`: returns ``(model, config)``, the
-    model in eval mode on ``device`` and ``config`` the dict given at save time."""
-    from safetensors import SafetensorError
-    from safetensors.torch import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: checkpoint file not found")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise DataError(f"{path}: not a readable safetensors checkpoint ({err})") from err
-
-    fmt = metadata.get(_META_PREFIX + "format")
-    if fmt != CHECKPOINT_FORMAT:
-        raise DataError(f"{path}: not a jetfm checkpoint (metadata format {fmt!r})")
-    version = metadata.get(_META_PREFIX + "format_version")
-    if version != CHECKPOINT_VERSION:
-        raise DataError(f"{path}: checkpoint format version {version!r} is not supported "
-                        f"(this jetfm reads {CHECKPOINT_VERSION!r})")
-    if metadata.get(_META_PREFIX + "sha256") != _digest(tensors):
-        raise DataError(f"{path}: checkpoint is corrupt (tensor checksum mismatch)")
-    try:
-        model_config = ParTConfig.from_dict(json.loads(metadata[_META_PREFIX + "model_config"]))
-        run_config = json.loads(metadata[_META_PREFIX + "config"])
-    except (KeyError, ValueError, TypeError, JetfmError) as err:
-        raise DataError(f"{path}: checkpoint config is missing or invalid ({err})") from err
-
-    model = ParticleTransformer(model_config)
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as err:
-        raise DataError(f"{path}: weights do not fit the stored architecture: {err}") from err
-    return model.to(device).eval(), run_config
+# checkpoints live in their own module; re-exported so `jetfm.models.export` keeps its API
+from jetfm.models.checkpoint import (  # noqa: E402
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    load_checkpoint,
+    save_checkpoint,
+)

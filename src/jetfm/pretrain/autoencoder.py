@@ -1,11 +1,14 @@
-"""Autoencoder: the backbone's pooled embedding is squeezed through a bottleneck (128 → 64 →
-32 → 24 → 20 at full size) and reconstructed through the mirror image.
+"""AE(vc): an autoencoder of the jet's particles with a variance/covariance-regularised
+bottleneck (the baseline of Rieck et al.'s re-simulation paper, where it is *worse* than the
+contrastive backbone: a faithful baseline, not a strong method).
 
-The reconstruction target is the embedding itself with its gradient stopped, so the loss
-trains the backbone only through the bottleneck's input; a constant embedding would make
-that trivially zero, so VICReg-style variance and covariance penalties on the embedding keep
-it spread out (`var_weight`, `cov_weight`). `loss: cosine` uses 1 − cos(ê, e) (the score of
-the anomaly-detection paper) instead of the mean squared error.
+backbone → class token (D) → encoder MLP → bottleneck y (`latent`, 20 at full size) →
+decoder MLP → the features of the jet's `particles` leading particles (pT order, zero
+padding), reconstructed with a mean squared error. The reconstruction target is the input,
+so the embedding is tied to the particles (it is not a stop-gradient copy of itself).
+VICReg's variance and covariance terms act on y, the autoencoder's output representation,
+so its 20 directions stay spread and decorrelated. Downstream tasks read y by default
+(`representation: bottleneck`); the encoder MLP is exported with the backbone for that.
 """
 from __future__ import annotations
 
@@ -13,24 +16,22 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from .heads import mlp
+from ..models.heads import MLPHead, mlp
 from .losses import variance_covariance
 from .module import PretrainModule
 
 
 @dataclass(frozen=True)
 class AutoencoderOptions:
-    hidden: tuple[int, ...] = (64, 32, 24)   # encoder widths after the embedding
+    hidden: tuple[int, ...] = (64, 32, 24)   # encoder widths between embedding and y
     latent: int = 20
-    loss: str = "mse"                        # mse | cosine
+    particles: int = 32                      # leading particles reconstructed
     var_weight: float = 1.0
     cov_weight: float = 1.0
 
     def __post_init__(self):
-        if self.loss not in ("mse", "cosine"):
-            raise ValueError(f"loss must be 'mse' or 'cosine', got {self.loss!r}")
-        if self.latent < 1 or any(h < 1 for h in self.hidden):
-            raise ValueError("hidden widths and latent must be >= 1")
+        if self.latent < 1 or self.particles < 1 or any(h < 1 for h in self.hidden):
+            raise ValueError("hidden widths, latent and particles must be >= 1")
         if self.var_weight < 0 or self.cov_weight < 0:
             raise ValueError("var_weight and cov_weight must be >= 0")
 
@@ -38,18 +39,21 @@ class AutoencoderOptions:
 class AutoencoderModule(PretrainModule):
     def __init__(self, backbone, optim, max_steps: int, options: AutoencoderOptions):
         super().__init__(backbone, optim, max_steps, options)
-        dims = [backbone.config.embed_dims[-1], *options.hidden, options.latent]
-        self.encoder = mlp(dims)
-        self.decoder = mlp(dims[::-1])
+        cfg = backbone.config
+        dims = [cfg.embed_dims[-1], *options.hidden, options.latent]
+        self.encoder = MLPHead(dims)
+        self.decoder = mlp([*dims[::-1], options.particles * cfg.input_dim])
+
+    def representation_heads(self):
+        return {"bottleneck": self.encoder}
 
     def compute_loss(self, batch: dict):
-        e = self(batch).embedding
-        recon = self.decoder(self.encoder(e))
-        target = e.detach()
-        if self.options.loss == "mse":
-            rec = F.mse_loss(recon, target)
-        else:
-            rec = (1 - F.cosine_similarity(recon, target, dim=1)).mean()
-        var, cov = variance_covariance(e)
-        loss = rec + self.options.var_weight * var + self.options.cov_weight * cov
+        o = self.options
+        x = batch["x"] * batch["mask"]                   # padding reconstructs to zero
+        y = self.encoder(self(batch).embedding)
+        k = min(o.particles, x.shape[-1])
+        recon = self.decoder(y).view(len(x), x.shape[1], o.particles)[..., :k]
+        rec = F.mse_loss(recon, x[..., :k])
+        var, cov = variance_covariance(y)
+        loss = rec + o.var_weight * var + o.cov_weight * cov
         return loss, {"recon": rec, "var": var, "cov": cov}

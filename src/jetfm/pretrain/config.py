@@ -23,11 +23,13 @@ ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")  # what Lightning runs with
 
 @dataclass
 class OptimConfig:
+    # Unset keys of a config file take the strategy's defaults (`strategy_optimizer`):
+    # linear warm-up over 5 % of the steps, then cosine decay, the strategy's learning rate.
     name: str = "adamw"                 # adamw | ranger (RAdam + Lookahead, weaver's choice)
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 0
-    schedule: str = "flat_decay"        # flat_decay | cosine | constant
+    schedule: str = "cosine"            # flat_decay | cosine | constant
     decay_start: float = 0.7            # fraction of max_steps where the decay begins
     final_lr_factor: float = 0.01
 
@@ -176,6 +178,24 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
+WARMUP_FRACTION = 0.05
+
+
+def _strategy_optimizer(data: dict) -> None:
+    """Fill the optimizer keys the user left unset from the strategy's defaults (registry):
+    its learning rate, a linear warm-up over 5 % of max_steps, cosine decay. The resolved
+    values land in the run's config.yaml."""
+    strategy = REGISTRY.get(data.get("strategy", TrainConfig.strategy))
+    optimizer = data.setdefault("optimizer", {})
+    if strategy is None or not isinstance(optimizer, dict):
+        return                                   # _build/validate name the problem
+    steps = data.get("max_steps", TrainConfig.max_steps)
+    warmup = round(WARMUP_FRACTION * steps) if isinstance(steps, int) else 0
+    defaults = {"lr": strategy.lr, "warmup_steps": warmup, "schedule": "cosine"}
+    for key, value in defaults.items():
+        optimizer.setdefault(key, value)
+
+
 def load_train_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
     """YAML file (optional) then overrides (CLI); `None` overrides are ignored."""
     data: dict = {}
@@ -190,6 +210,7 @@ def load_train_config(path: str | Path | None = None, **overrides: Any) -> Train
     for key, value in overrides.items():
         if value is not None:
             set_dotted(data, key, value)
+    _strategy_optimizer(data)
     cfg = _build(TrainConfig, data, "")
     cfg.validate()
     return cfg

@@ -29,6 +29,11 @@ class PretrainModule(L.LightningModule):
         """The network downstream tasks use (saved to model.safetensors)."""
         return self.backbone
 
+    def representation_heads(self) -> dict:
+        """Heads exported with the backbone for downstream `--representation` (name →
+        `models.heads.MLPHead`): the contrastive projection, the autoencoder's bottleneck."""
+        return {}
+
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 

@@ -14,6 +14,7 @@ from .autoencoder import AutoencoderModule, AutoencoderOptions
 from .clip import ClipModule, ClipOptions
 from .jepa import JepaModule, JepaOptions
 from .module import PretrainModule
+from .mpm import MpmModule, MpmOptions
 from .resim import ResimModule, ResimOptions
 from .supervised import SupervisedModule
 
@@ -26,20 +27,27 @@ class Strategy:
     head: bool = False               # the backbone keeps its classification head
     pair_by: str | None = None       # batches of explicit pairs sharing this column
     gen_particles: bool = False      # batches carry the jets' truth particles (gx, gv, gmask)
+    lr: float = 1e-3                 # default peak learning rate (warm-up + cosine decay)
+    representation: str = "cls"      # what downstream tasks read by default (models/heads.py)
 
 
 REGISTRY: dict[str, Strategy] = {
     "supervised": Strategy(SupervisedModule, "Sophon: 188-class cross-entropy on jet_label",
                            head=True),
-    "resim": Strategy(ResimModule, "RS3L: NT-Xent on pairs of jets from one parton shower",
-                      ResimOptions, pair_by="resim_group"),
-    "autoencoder": Strategy(AutoencoderModule, "bottleneck reconstruction of the embedding "
-                                               "with variance/covariance penalties",
-                            AutoencoderOptions),
+    "resim": Strategy(ResimModule, "RS3L: NT-Xent on the same jet in two re-hadronised "
+                                   "replicas of one parton shower", ResimOptions,
+                      pair_by="resim_group", lr=5e-4, representation="projection"),
+    "autoencoder": Strategy(AutoencoderModule, "AE(vc): reconstruct the leading particles "
+                                               "through a variance/covariance-regularised "
+                                               "bottleneck", AutoencoderOptions,
+                            representation="bottleneck"),
     "clip": Strategy(ClipModule, "Sophon++: jet ↔ truth-particle InfoNCE + 188-class "
                                  "cross-entropy", ClipOptions, head=True, gen_particles=True),
+    # ijepa and jetssl train at <= 5e-4 after a warm-up
     "jepa": Strategy(JepaModule, "P-JEPA: predict masked particles' embeddings of an EMA "
-                                 "target encoder", JepaOptions),
+                                 "target encoder", JepaOptions, lr=5e-4),
+    "mpm": Strategy(MpmModule, "masked particle modelling: predict masked particles' input "
+                               "features and type", MpmOptions, lr=5e-4),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .heads import mlp
+from ..models.heads import MLPHead
 from .losses import alignment, nt_xent
 from .module import PretrainModule
 
@@ -30,7 +30,12 @@ class ResimOptions:
 class ResimModule(PretrainModule):
     def __init__(self, backbone, optim, max_steps: int, options: ResimOptions):
         super().__init__(backbone, optim, max_steps, options)
-        self.projector = mlp([backbone.config.embed_dims[-1], *options.projection])
+        # normalised output: what NT-Xent compares, and what the paper's kNN and heads read
+        self.projector = MLPHead([backbone.config.embed_dims[-1], *options.projection],
+                                 normalize=True)
+
+    def representation_heads(self):
+        return {"projection": self.projector}
 
     def compute_loss(self, batch: dict):
         e1 = self.backbone(batch["x"], batch["v"], batch["mask"]).embedding

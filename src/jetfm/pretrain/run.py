@@ -6,6 +6,7 @@ import logging
 import os
 import pickle
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -81,8 +82,7 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
                 extra_columns=GEN_COLUMNS if strategy.gen_particles else (),
                 # a strategy without a class head learns from unlabelled jets too (tau, dark)
                 allow_unlabelled=not strategy.head)
-    if strategy.pair_by:
-        check_pairs(train + val, strategy.pair_by)
+    _describe_splits({"train": train, "val": val, "test": test}, strategy.pair_by, progress)
     # a strategy without a class head trains the bare backbone (embedding only)
     head = ({"num_classes": data_cfg.labels.num_classes} if strategy.head
             else {"num_classes": None, "fc_params": ()})
@@ -97,6 +97,26 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
             shutil.rmtree(run.path, ignore_errors=True)  # nothing trained: leave nothing
             remove_empty_folders(made[1:])
         raise
+
+
+MIN_SPLIT_FILES = 5
+
+
+def _describe_splits(splits: dict[str, list], pair_by: str | None, verbose: bool) -> None:
+    """Say how many files, jets (and pairs) each split holds; warn when a split has fewer
+    than MIN_SPLIT_FILES files (the split is by file, so a sample or label family then sits
+    in one split only, or a split holds a single shower's worth of pairs)."""
+    for name, files in splits.items():
+        jets = sum(u.num_rows for u in list_units(files)) if files else 0
+        pairs = ""
+        if pair_by and files and name != "test":
+            pairs = f", {check_pairs(files, pair_by):,} pairs"
+        if verbose:
+            print(f"{name} split: {len(files)} file(s), {jets:,} jets{pairs}", file=sys.stderr)
+        if len(files) < MIN_SPLIT_FILES:
+            log.warning("the %s split has %d file(s) (< %d): splits are by file, so a "
+                        "sample or class may be missing from it; generate more, smaller "
+                        "files (--jets-per-file)", name, len(files), MIN_SPLIT_FILES)
 
 
 def _absolute_inputs(cfg: TrainConfig) -> TrainConfig:
@@ -118,6 +138,7 @@ def _fit(cfg: TrainConfig, strategy, run: RunDir, data_cfg, model_cfg, splits,
          resume: Path | None, progress: bool) -> dict:
     train, val, test = splits
     run_config = {"train": cfg.to_dict(), "data": data_cfg.to_dict(),
+                  "representation": strategy.representation,   # what transfer reads
                   "model": model_cfg.to_dict(), "label_names": list(data_cfg.labels.names),
                   "splits": {"train": [str(p) for p in train], "val": [str(p) for p in val],
                              "test": [str(p) for p in test]}}   # absolute (expand_paths)

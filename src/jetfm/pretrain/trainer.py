@@ -28,7 +28,8 @@ class SafetensorsExport(Callback):
     def _save(self, trainer, pl_module):
         if trainer.is_global_zero:
             cfg = dict(self.config, global_step=int(trainer.global_step))
-            save_checkpoint(pl_module.export_backbone(), cfg, self.path)
+            save_checkpoint(pl_module.export_backbone(), cfg, self.path,
+                            heads=pl_module.representation_heads() or None)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step % self.every == 0:

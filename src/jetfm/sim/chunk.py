@@ -2,6 +2,13 @@
 
 A chunk is fully determined by (sample, seed, file index, chunk index), so any worker on any
 machine produces the same jets for it; `generate.py` only decides which chunks to run.
+
+With `--resim R` a chunk holds R replicas (events) of each parton-level event. Jets share a
+`resim_group` only when they are the same jet in different replicas (`resim_pairs.py`: same
+hard parton, ΔR < 0.4, pT within a factor 1.5, one jet per replica); every other jet has an
+id of its own, so a reader pairs exactly the jets sharing an id. Matching runs on all jets
+before the label/truth selection, so whether two jets are the same jet never depends on a
+sample's labelling rules; a jet whose partner the selection drops is left unpaired.
 """
 from __future__ import annotations
 
@@ -26,9 +33,11 @@ from .samples import SampleOptions, draw_chunk, get_sample
 from .pileup_library import LIBRARY_EVENTS, load_library, overlay, pileup_library_file
 from .pythia_run import (EventRecords, final_state, generate_events, is_invisible,
                          merge_particles, seed_for_pythia)
+from .resim_pairs import resim_groups
 from .truth import AUX_COLUMNS, event_truth, label_jets
 
-# event_id / resim_group = file * FILE_STRIDE + chunk * CHUNK_STRIDE + event-in-chunk
+# event_id = file * FILE_STRIDE + chunk * CHUNK_STRIDE + event-in-chunk (replicas included);
+# resim_group derives from it (resim_pairs.py)
 FILE_STRIDE, CHUNK_STRIDE = 10**9, 10**4
 
 
@@ -137,6 +146,7 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
     aux: list[list[np.ndarray]] = [[] for _ in AUX_COLUMNS]   # per column: one array per jet
     aux_order = np.empty(n_jets, dtype=np.int64)               # jets are visited event by event
     group = np.full(n_jets, -1, dtype=np.int64)
+    parton = np.zeros(n_jets, dtype=np.int64)      # nearest hard parton (resim matching)
     base = task.file_index * FILE_STRIDE + task.chunk_index * CHUNK_STRIDE
     jet_eta = np.asarray(jets["jet_eta"], dtype=np.float64)
     jet_phi = np.asarray(jets["jet_phi"], dtype=np.float64)
@@ -160,11 +170,12 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
         aux_order[pos:pos + len(idx)] = idx
         pos += len(idx)
         if task.resim > 0:
-            # Same shower (parton-level event) and same hard parton -> same group.
             axes = _hard_partons(record)
-            pev = int(records.parton_event[ev])
-            for j in idx:
-                group[j] = (base + pev) * 8 + _nearest(axes, jet_eta[j], jet_phi[j])
+            parton[idx] = [_nearest(axes, jet_eta[j], jet_phi[j]) for j in idx]
+    if task.resim > 0:
+        # all jets, before the selection below (module doc); replica identity = event
+        group = resim_groups(base + jet_event, np.asarray(records.parton_event)[jet_event],
+                             parton, jet_eta, jet_phi, jet_pt)
     keep = ((labels >= 0) | unlabelled) & truth_ok
     if sample.dijet:
         keep = _dijet_selection(jets, jet_event, records, keep, truth_cols)

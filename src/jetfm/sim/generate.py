@@ -150,6 +150,10 @@ class GenerateConfig:
             d.pop(k)
         d["detector"] = detector.to_card()
         d["jetfm_version"] = __version__
+        if self.resim:
+            # 2: resim_group = the same jet in two replicas (sim/resim_pairs.py); folders of
+            # the old nearest-parton grouping (no key) are not resumed with the new one
+            d["resim_pairing"] = 2
         if not self.pileup:
             d.pop("pileup_library")      # no overlay: the library does not matter
         # the default decays given explicitly = unset: the same files
