@@ -29,17 +29,17 @@ STRATEGIES = tuple(REGISTRY)
 SSL = tuple(s for s, st in REGISTRY.items() if not st.head)          # jepa, resim, ae, mpm
 AK4 = ["--jet-r", "0.4", "--jet-pt-min", "100"]
 # (folder, sample, jets, jets per file, seed, options)
-DATA = [("pt/res2p", "res2p", 40000, 4000, 401, ["--mass-range", "70", "150", "--resim", "2"]),
-        ("pt/res34p", "res34p", 30000, 3000, 401, ["--mass-range", "100", "200", "--resim", "2"]),
-        ("pt/qcd", "qcd", 30000, 3000, 401, ["--resim", "2"]),
+DATA = [("pt/res2p", "res2p", 16000, 1600, 401, ["--mass-range", "70", "150", "--resim", "2"]),
+        ("pt/res34p", "res34p", 12000, 1200, 401, ["--mass-range", "100", "200", "--resim", "2"]),
+        ("pt/qcd", "qcd", 12000, 1200, 401, ["--resim", "2"]),
         ("tr/res2p", "res2p", 12000, 2000, 402, ["--mass-range", "70", "150"]),
-        ("tr/res34p", "res34p", 9000, 1500, 402, ["--mass-range", "100", "200"]),
-        ("tr/res34p_emu", "res34p", 4000, 1000, 403,
+        ("tr/res34p", "res34p", 6000, 1500, 402, ["--mass-range", "100", "200"]),
+        ("tr/res34p_emu", "res34p", 3000, 1000, 403,
          ["--mass-range", "100", "200", "--y-decays", "charged-emu"]),
-        ("tr/qcd", "qcd", 5000, 1000, 402, []),
-        ("qgtau/quark", "quark", 6000, 1000, 404, AK4),
-        ("qgtau/gluon", "gluon", 6000, 1000, 404, AK4),
-        ("qgtau/tau", "tau", 2000, 500, 404, AK4)]
+        ("tr/qcd", "qcd", 3000, 1000, 402, []),
+        ("qgtau/quark", "quark", 3000, 1000, 404, AK4),
+        ("qgtau/gluon", "gluon", 3000, 1000, 404, AK4),
+        ("qgtau/tau", "tau", 1000, 500, 404, AK4)]
 TAGGING10 = ("tr/res2p", "tr/res34p", "tr/res34p_emu", "tr/qcd")
 QGTAU = ("qgtau/quark", "qgtau/gluon", "qgtau/tau")
 # what each strategy's backbone is probed with: the class token, mean-pooled particles, and

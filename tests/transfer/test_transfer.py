@@ -114,21 +114,73 @@ def _toy_batch(n=6, p=5, d=7):
             "label": torch.arange(n) % 2}
 
 
-def test_frozen_backbone_stays_bit_identical_during_a_frozen_warm_up():
+def _fit_recording(module, n_steps):
+    """Train `module` with Lightning on toy batches; per step: (backbone state, head state,
+    backbone in train mode, backbone parameters with requires_grad)."""
+    import lightning as L
+    from jetfm.transfer.network import fit_module
+
+    record = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            record.append(({k: v.clone() for k, v in pl_module.backbone.state_dict().items()},
+                           {k: v.clone() for k, v in pl_module.head.state_dict().items()},
+                           pl_module.backbone.training,
+                           any(p.requires_grad for p in pl_module.backbone.parameters())))
+
+    batches = [_toy_batch() for _ in range(2)]
+    loader = torch.utils.data.DataLoader(batches, batch_size=None)
+    fit_module(module, loader, n_steps, progress=False, accelerator="cpu", callbacks=[Record()])
+    return record
+
+
+def _same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("mode", ["finetune", "scratch"])
+def test_lp_ft_probe_moves_only_the_head_then_everything(mode):
     # BatchNorm running statistics move in train mode even without gradients: frozen must
-    # also mean eval mode
+    # also mean eval mode; scratch runs the very same schedule as finetune
+    torch.manual_seed(0)
     backbone = build_model("tiny", input_dim=7)
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
-    module = M.TransferModule(backbone, 2, "finetune", warmup_steps=100)
-    opt = module.configure_optimizers()
-    for step in range(3):
-        module.on_train_batch_start(None, step)
-        loss = module.training_step(_toy_batch(), step)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())
-    assert not backbone.training and not any(p.requires_grad for p in backbone.parameters())
+    module = M.TransferModule(backbone, 2, mode, M.Schedule.make(6, 3, 1e-2, 1e-2))
+    head0 = {k: v.clone() for k, v in module.head.state_dict().items()}
+    record = _fit_recording(module, 6)
+    assert len(record) == 6
+    heads = [head0] + [r[1] for r in record]
+    for step, (back, head, training, grad) in enumerate(record[:3]):     # probe phase
+        assert _same(before, back), step                   # bit-identical, BN buffers too
+        assert not training and not grad, step             # eval mode, no gradient
+        assert not _same(heads[step], head), step          # the head learns
+    for step, (back, head, training, grad) in enumerate(record[3:], start=3):
+        assert training and grad, step
+        assert not _same(record[step - 1][0], back), step   # the backbone learns
+    assert isinstance(module.head[0], torch.nn.LayerNorm)   # the same head for every mode
+
+
+def test_lp_ft_schedule_is_the_same_for_finetune_and_scratch(backbone_run, sim_jets, tmp_path):
+    kw = dict(steps=30, lr=2e-3)
+    fine = _cfg(backbone_run, sim_jets, tmp_path, "finetune", **kw).schedule()
+    scratch = _cfg(backbone_run, sim_jets, tmp_path, "scratch", backbone="scratch",
+                   **kw).schedule()
+    assert fine == scratch
+    assert (fine.probe_steps, fine.full_steps, fine.lr, fine.backbone_lr) == (10, 20, 2e-3, 2e-3)
+    assert fine.to_dict()["decay"] == "cosine" and fine.warmup == 2 and fine.probe_warmup == 1
+    head = [fine.factor(k, "head") for k in range(30)]
+    back = [fine.factor(k, "backbone") for k in range(30)]
+    assert back[:10] == [0.0] * 10 and head[0] == 1.0 and head[9] < 0.05     # probe phase
+    assert head[10:] == back[10:]                                            # full phase
+    assert back[10] == 0.5 and back[11] == 1.0 and 0 < back[29] < 0.01       # warm-up, cosine
+    assert all(a >= b for a, b in zip(back[11:], back[12:]))
+    # --probe-steps 0: plain fine-tuning, one warm-up + cosine over every step
+    plain = _cfg(backbone_run, sim_jets, tmp_path, "finetune", probe_steps=0, **kw).schedule()
+    assert plain.probe_steps == 0 and plain.full_steps == 30 and plain.factor(0, "backbone") > 0
+    for bad in (30, -1):
+        with pytest.raises(ConfigError, match="--probe-steps"):
+            _cfg(backbone_run, sim_jets, tmp_path, "finetune", probe_steps=bad).validate()
 
 
 def test_embeddings_leave_the_backbone_untouched(sim_jets):
@@ -156,7 +208,7 @@ def test_lora_trains_only_adapters_and_head_and_every_adapter_gets_gradient():
     assert M.trainable_parameters(module) == sum(p.numel() for p in adapters.values()) + \
         sum(p.numel() for p in module.head.parameters())
     # LoRA's B starts at zero, so A gets no gradient on the first step: take one step first
-    opt = module.configure_optimizers()
+    opt = module.configure_optimizers()["optimizer"]
     for step in range(2):
         module.on_train_batch_start(None, step)
         opt.zero_grad()
@@ -238,3 +290,203 @@ def test_classes_without_jets_are_left_out_and_named(backbone_run, sim_jets, tmp
         transfer(_cfg(backbone_run, sim_jets, tmp_path, "linear", task="tagging10",
                       out=str(tmp_path / "t10")), progress=False)
     assert not (tmp_path / "t10").exists()
+
+
+# ------------------------------------------------------------------ representations
+@pytest.fixture(scope="module")
+def resim_like_run(backbone_run, tmp_path_factory):
+    """The supervised run, re-saved as a strategy with a projection head would save it."""
+    import shutil
+
+    from jetfm.models.export import load_checkpoint, save_checkpoint
+    from jetfm.models.heads import MLPHead
+    out = tmp_path_factory.mktemp("tr") / "proj"
+    shutil.copytree(backbone_run, out)
+    model, cfg = load_checkpoint(out / "model.safetensors")
+    torch.manual_seed(3)
+    head = MLPHead([model.config.embed_dims[-1], 16, 8], normalize=True)
+    save_checkpoint(model, {**cfg, "representation": "projection"}, out / "model.safetensors",
+                    heads={"projection": head})
+    return out
+
+
+def test_compute_embeddings_reads_each_representation(sim_jets):
+    from jetfm.data.config import load_data_config
+    from jetfm.models.heads import MLPHead
+    cfg = load_data_config("jetclass2")
+    jets, _ = load_task_jets([str(sim_jets)], TASKS["res2p-qcd"], cfg, progress=False)
+    jets = jets.take(np.arange(40))
+    torch.manual_seed(0)
+    model = build_model("tiny", input_dim=cfg.num_features).eval()
+    head = MLPHead([model.config.embed_dims[-1], 6])
+    b = jets.pad(cfg.max_particles)
+    with torch.no_grad():
+        out = model(*(torch.from_numpy(b[k]) for k in ("x", "v", "mask")))
+        m = torch.from_numpy(b["mask"]).float().squeeze(1)
+        mean = (out.particle_embeddings * m[..., None]).sum(1) / m.sum(1, keepdim=True)
+        want = {"cls": out.embedding, "mean": mean, "projection": head(out.embedding)}
+    for name, ref in want.items():
+        got = compute_embeddings(model, jets, cfg.max_particles, batch_size=16, progress=False,
+                                 representation=name, heads={"projection": head})
+        assert np.allclose(got, ref.numpy(), atol=1e-5), name
+
+
+def test_frozen_modes_read_the_runs_default_or_the_chosen_representation(
+        resim_like_run, backbone_run, sim_jets, tmp_path, monkeypatch):
+    monkeypatch.setenv("JETFM_CACHE_DIR", str(tmp_path / "cache"))
+    d = build_model("tiny").config.embed_dims[-1]
+    kw = dict(labels_per_class=(10,), seeds=1)
+    res = {}
+    for rep in (None, "cls", "mean"):
+        res[rep] = transfer(_cfg(resim_like_run, sim_jets, tmp_path, "linear", representation=rep,
+                                 out=str(tmp_path / f"lin-{rep}"), **kw), progress=False)
+    # the run's config names projection: 8-d, normalised -> 8 + 1 linear parameters
+    assert res[None]["representation"] == "projection" and res[None]["trainable_parameters"] == 9
+    assert res["cls"]["representation"] == "cls" and res["cls"]["trainable_parameters"] == d + 1
+    assert res["mean"]["representation"] == "mean"
+    saved = json.loads((tmp_path / "lin-mean" / "results.json").read_text())
+    assert saved["representation"] == "mean" and saved["schedule"] is None
+    # the report tells them apart (not duplicates) and shows the representation
+    from jetfm.report import task_series
+    from jetfm.report.collect import collect
+    series = task_series(collect([tmp_path / "lin-cls", tmp_path / "lin-mean",
+                                  tmp_path / "lin-None"]))["res2p-qcd"]
+    assert sorted(s.label for s in series) == ["supervised / linear",
+                                               "supervised / linear · mean",
+                                               "supervised / linear · projection"]
+    # one cache entry per representation: never a cls array read back as mean
+    cached = [np.load(f) for f in (tmp_path / "cache" / "embeddings").glob("*.npy")]
+    assert len(cached) == 3 and sorted(c.shape[1] for c in cached) == [8, d, d]
+    dd = [c for c in cached if c.shape[1] == d]
+    assert not np.allclose(dd[0], dd[1])
+    # a run without the key (older, or a cls strategy): cls
+    plain = transfer(_cfg(backbone_run, sim_jets, tmp_path, "knn", out=str(tmp_path / "k"),
+                          **kw), progress=False)
+    assert plain["representation"] == "cls"
+
+
+def test_representation_errors_name_the_option_and_the_run(resim_like_run, backbone_run,
+                                                           sim_jets, tmp_path):
+    with pytest.raises(ConfigError, match=r"--representation bottleneck: run .*proj saved no "
+                                          r"'bottleneck' head \(saved heads: projection\)"):
+        transfer(_cfg(resim_like_run, sim_jets, tmp_path, "linear",
+                      representation="bottleneck"), progress=False)
+    with pytest.raises(ConfigError, match=r"--representation projection: run .*sup saved no"):
+        transfer(_cfg(backbone_run, sim_jets, tmp_path, "linear",
+                      representation="projection"), progress=False)
+    # a run whose config names a head representation it did not save (broken or older)
+    import shutil
+
+    from jetfm.models.export import load_checkpoint, save_checkpoint
+    broken = tmp_path / "broken"
+    shutil.copytree(backbone_run, broken)
+    model, cfg = load_checkpoint(broken / "model.safetensors")
+    save_checkpoint(model, {**cfg, "representation": "bottleneck"}, broken / "model.safetensors")
+    with pytest.raises(ConfigError, match=r"its default representation 'bottleneck' \(no "
+                                          r"--representation given\): run .*broken saved no"):
+        transfer(_cfg(broken, sim_jets, tmp_path, "knn"), progress=False)
+    assert transfer(_cfg(broken, sim_jets, tmp_path, "knn", representation="mean",
+                         labels_per_class=(5,), seeds=1), progress=False)["representation"] == "mean"
+    with pytest.raises(ConfigError, match="--backbone random has none: use cls or mean"):
+        _cfg(backbone_run, sim_jets, tmp_path, "knn", backbone="random",
+             representation="projection").validate()
+    with pytest.raises(ConfigError, match="--representation mean is for the frozen modes"):
+        _cfg(backbone_run, sim_jets, tmp_path, "finetune", representation="mean").validate()
+    with pytest.raises(ConfigError, match="--representation 'pooled': choose one of"):
+        _cfg(backbone_run, sim_jets, tmp_path, "linear", representation="pooled").validate()
+    assert not (tmp_path / "linear").exists()
+
+
+def test_random_features_read_mean_and_network_modes_record_cls_and_schedule(
+        backbone_run, sim_jets, tmp_path):
+    res = transfer(_cfg(backbone_run, sim_jets, tmp_path, "linear", backbone="random",
+                        preset="tiny", representation="mean", labels_per_class=(5,), seeds=1),
+                   progress=False)
+    assert res["representation"] == "mean" and res["schedule"] is None
+    from jetfm.transfer import run as R
+    data_cfg = R.load_data_config("jetclass2")
+    jets = load_task_jets([str(sim_jets)], TASKS["res2p-qcd"], data_cfg, 40, False)[0]
+    emb = {rep: R._random_embeddings(_cfg(backbone_run, sim_jets, tmp_path, "linear",
+                                          backbone="random", preset="tiny",
+                                          representation=rep), data_cfg, jets, 0, False)
+           for rep in ("cls", "mean")}
+    assert emb["cls"].shape == emb["mean"].shape and not np.allclose(emb["cls"], emb["mean"])
+    fine = transfer(_cfg(backbone_run, sim_jets, tmp_path, "finetune", labels_per_class=(5,),
+                         seeds=1, steps=3), progress=False)
+    assert fine["representation"] == "cls"
+    assert fine["schedule"] == {"probe_steps": 1, "full_steps": 2, "lr": 1e-3,
+                                "backbone_lr": 1e-3, "warmup": 0, "probe_warmup": 0,
+                                "decay": "cosine"}
+    from jetfm.report.collect import load_results
+    assert load_results(tmp_path / "finetune" / "results.json").mode_label == \
+        "finetune · LP-FT 1+2"
+
+
+# ------------------------------------------------------------------ qgtau, per-class recall
+@pytest.fixture(scope="module")
+def qgtau_jets(sim_jets, tmp_path_factory):
+    """The simulated jets relabelled as samples quark (60 QCD jets), gluon (60 Res2P jets)
+    and tau (20 Res2P jets): Rieck et al.'s 3:3:1."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    out = tmp_path_factory.mktemp("qgtau")
+    plan = [("qcd", i, "quark") for i in range(3)] + [("res2p", i, "gluon") for i in range(3)] \
+        + [("res2p", 3, "tau")]
+    for sample, i, name in plan:
+        src = sorted((sim_jets / sample).glob("*.parquet"))[i]
+        table = pq.read_table(src)
+        col = table.schema.get_field_index("sample")
+        table = table.set_column(col, table.schema.field(col),
+                                 pa.array([name] * len(table), table.schema.field(col).type))
+        pq.write_table(table, out / f"{name}_{sample}_{i}.parquet")
+    return out
+
+
+def test_qgtau_classes_come_from_the_quark_gluon_and_tau_samples():
+    t = TASKS["qgtau"]
+    assert t.class_names == ["quark", "gluon", "tau_h"] and t.signal_class is None
+    assert "3:3:1" in t.description
+    b = _batch([0] * 5, [0] * 5, [0] * 5, sample=["quark", "gluon", "tau", "qcd", "gluon"])
+    assert assign_classes(t, b).tolist() == [0, 1, 2, -1, 1]
+
+
+def test_knn_reports_per_class_recall(backbone_run, qgtau_jets, tmp_path):
+    res = transfer(_cfg(backbone_run, qgtau_jets, tmp_path, "knn", task="qgtau",
+                        labels_per_class=(5, 10), seeds=3), progress=False)
+    assert res["classes"] == ["quark", "gluon", "tau_h"]
+    assert res["jets_per_class"] == {"quark": 60, "gluon": 60, "tau_h": 20}
+    for r in res["runs"]:
+        recall = r["metrics"]["recall"]
+        assert set(recall) == {"quark", "gluon", "tau_h"}
+        # accuracy = the test set's class-weighted mean of the recalls (15, 15, 5 test jets)
+        acc = (15 * recall["quark"] + 15 * recall["gluon"] + 5 * recall["tau_h"]) / 35
+        assert res["n_test"] == 35 and r["metrics"]["accuracy"] == pytest.approx(acc)
+    for row in res["summary"]:
+        for name in res["classes"]:
+            sel = [r["metrics"]["recall"][name] for r in res["runs"]
+                   if r["labels_per_class"] == row["labels_per_class"]]
+            assert row["recall"][name]["mean"] == pytest.approx(np.mean(sel)), name
+            assert row["recall"][name]["std"] == pytest.approx(np.std(sel)), name
+    # the report still reads it (per-class recall is not a *_mean number)
+    from jetfm.report.collect import load_results
+    assert load_results(tmp_path / "knn" / "results.json").task == "qgtau"
+
+
+def test_cli_probe_steps_and_its_old_name(capsys, tmp_path, sim_jets):
+    from jetfm.cli.transfer import _probe_steps
+    assert _probe_steps(None, None) is None and _probe_steps(7, None) == 7
+    assert _probe_steps(None, 5) == 5 and "deprecated" in capsys.readouterr().err
+    assert _probe_steps(5, 5) == 5
+    assert main(["transfer", "--backbone", "scratch", "--task", "qg", "--data", "x", "--out",
+                 str(tmp_path / "o"), "--probe-steps", "3", "--warmup-steps", "4"]) == 2
+    assert "--warmup-steps 4 and --probe-steps 3" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    # the old name still works end to end: scratch, 1 probe step of 3
+    assert main(["transfer", "--backbone", "scratch", "--mode", "scratch", "--preset", "tiny",
+                 "--task", "res2p-qcd", "--data", str(sim_jets), "--labels-per-class", "5",
+                 "--seeds", "1", "--steps", "3", "--warmup-steps", "1", "--batch-size", "8",
+                 "--out", str(tmp_path / "s"), "--no-progress"]) == 0
+    out = capsys.readouterr()
+    assert "mode scratch (probe 1 + full 2 steps)" in out.out and "deprecated" in out.err
+    saved = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert saved["schedule"]["probe_steps"] == 1 and saved["representation"] == "cls"

@@ -1,9 +1,11 @@
 """`jetfm transfer`: adapt a pre-trained backbone to a downstream task, over a label sweep."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..models.heads import REPRESENTATIONS
 from .options import add_batch_size, add_data, add_out, add_progress
 
 
@@ -19,6 +21,20 @@ def _label_counts(text: str) -> tuple[int | None, ...]:
         except ValueError:
             raise ConfigError(f"--labels-per-class: {item!r} is not an integer or 'all'") from None
     return tuple(out)
+
+
+def _probe_steps(probe_steps: int | None, warmup_steps: int | None) -> int | None:
+    """--probe-steps, or its old name --warmup-steps (which meant the same: head-only steps
+    with the backbone frozen first); both with different values is an error."""
+    if warmup_steps is None:
+        return probe_steps
+    if probe_steps is not None and probe_steps != warmup_steps:
+        raise ConfigError(f"--warmup-steps {warmup_steps} and --probe-steps {probe_steps}: "
+                          "--warmup-steps is the old name of --probe-steps; give only "
+                          "--probe-steps")
+    print("jetfm transfer: --warmup-steps is deprecated; it means --probe-steps (head-only "
+          "steps with the backbone frozen first)", file=sys.stderr)
+    return warmup_steps
 
 
 def register(sub) -> None:
@@ -41,14 +57,30 @@ def register(sub) -> None:
                    help="fixes the held-out test set (default 12345; keep it to compare runs)")
     p.add_argument("--max-per-class", type=int, default=None,
                    help="read at most this many jets per class")
+    p.add_argument("--representation", default=None, metavar="|".join(REPRESENTATIONS),
+                   help="linear/frozen/knn: what they read — cls (class token), mean (mean of "
+                        "the particle tokens), projection or bottleneck (a head saved by the "
+                        "pretrain run: resim, autoencoder). Default: the run's own default "
+                        "(config key 'representation'), else cls; --backbone random: cls. "
+                        "Network modes always read cls")
     p.add_argument("--steps", type=int, default=300,
-                   help="network modes: optimizer steps per run (default 300)")
+                   help="network modes: optimizer steps per run, probe and full phase together "
+                        "(default 300)")
+    p.add_argument("--probe-steps", type=int, default=None,
+                   help="network modes (LP-FT): first train only the head this many steps, the "
+                        "backbone frozen, then everything for the rest of --steps; the same "
+                        "for finetune, lora and scratch (default: a third of --steps; 0 = "
+                        "train everything from the first step)")
+    p.add_argument("--warmup-steps", type=int, default=None,
+                   help="deprecated name of --probe-steps")
     add_batch_size(p, 64)
-    p.add_argument("--lr", type=float, default=1e-3, help="head learning rate (default 1e-3)")
-    p.add_argument("--backbone-lr-factor", type=float, default=0.1,
-                   help="finetune: backbone learning rate = lr x this (default 0.1)")
-    p.add_argument("--warmup-steps", type=int, default=0,
-                   help="finetune: first train the head with the backbone frozen (default 0)")
+    p.add_argument("--lr", type=float, default=1e-3,
+                   help="peak learning rate of the head, and of the backbone (times "
+                        "--backbone-lr-factor for finetune); each phase warms up linearly over "
+                        "10%% of its steps, then decays to 0 on a cosine (default 1e-3)")
+    p.add_argument("--backbone-lr-factor", type=float, default=1.0,
+                   help="finetune: backbone learning rate = lr x this (default 1.0: the head "
+                        "is fitted first, so the backbone trains like scratch's)")
     p.add_argument("--lora-rank", type=int, default=4, help="LoRA rank (default 4)")
     p.add_argument("--preset", default="small",
                    help="--backbone scratch or random: model preset (default small)")
@@ -67,17 +99,21 @@ def run(args) -> int:
                               ("--data", args.data), ("--out", args.out)) if not v]
     if missing:
         raise ConfigError(f"missing {', '.join(missing)}")
+    probe_steps = _probe_steps(args.probe_steps, args.warmup_steps)
     cfg = TransferConfig(backbone=args.backbone, task=args.task, mode=args.mode,
                          data=tuple(args.data), out=args.out,
                          labels_per_class=_label_counts(args.labels_per_class), seeds=args.seeds,
                          test_seed=args.test_seed, max_per_class=args.max_per_class,
                          steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                          backbone_lr_factor=args.backbone_lr_factor,
-                         warmup_steps=args.warmup_steps, lora_rank=args.lora_rank,
-                         preset=args.preset)
+                         probe_steps=probe_steps, lora_rank=args.lora_rank,
+                         preset=args.preset, representation=args.representation)
     res = transfer(cfg, progress=not args.no_progress)
+    sched = res["schedule"]
+    how = (f"representation {res['representation']}" if sched is None else
+           f"probe {sched['probe_steps']} + full {sched['full_steps']} steps")
     print(f"task {res['task']} ({len(res['classes'])} classes), backbone {res['strategy']}, "
-          f"mode {res['mode']}, {res['trainable_parameters']} trainable parameters, "
+          f"mode {res['mode']} ({how}), {res['trainable_parameters']} trainable parameters, "
           f"test jets {res['n_test']}")
     for row in res["summary"]:
         def f(m):

@@ -31,8 +31,13 @@ class Series:
     points: dict               # lpc -> {metric: (mean | None, std | None, n)}
 
     @property
+    def mode_label(self) -> str:
+        """The mode, with a non-cls representation or an LP-FT schedule when the file has one."""
+        return self.result.mode_label
+
+    @property
     def label(self) -> str:
-        return f"{self.strategy} / {self.mode}"
+        return f"{self.strategy} / {self.mode_label}"
 
     @property
     def is_scratch(self) -> bool:
@@ -84,7 +89,7 @@ def task_series(inputs: Inputs) -> dict[str, list[Series]]:
                 others = sorted(backbones[r.strategy])
                 name = f"{r.strategy} ({short_names(others)[others.index(r.backbone)]})"
             series.append(Series(name, r.mode, r, aggregate(r)))
-        out[task] = sorted(series, key=lambda s: (s.is_scratch, s.strategy, s.mode))
+        out[task] = sorted(series, key=lambda s: (s.is_scratch, s.strategy, s.mode_label))
     return out
 
 

@@ -65,6 +65,21 @@ class TransferResult:
     data: dict
     runs: list[dict]
     summary: dict = field(default_factory=dict)   # lpc -> {metric_mean/std, n_seeds}
+    representation: str | None = None   # frozen modes' input (None: older file, = cls)
+    schedule: dict | None = None        # network modes' LP-FT schedule (None: older file)
+
+    @property
+    def mode_label(self) -> str:
+        """The mode with what tells two results of one backbone and mode apart: a
+        representation other than cls ("linear · projection"), an LP-FT probe phase
+        ("finetune · LP-FT 100+200")."""
+        label = self.mode
+        if self.representation not in (None, "cls"):
+            label += f" · {self.representation}"
+        s = self.schedule or {}
+        if s.get("probe_steps"):
+            label += f" · LP-FT {s['probe_steps']}+{s.get('full_steps', '?')}"
+        return label
 
     @property
     def is_scratch(self) -> bool:
@@ -297,8 +312,14 @@ def _transfer(path: Path, d: dict) -> TransferResult:
                 k: number(v) for k, v in s.items() if k.endswith(("_mean", "_std", "n_seeds"))}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise bad(f"summary[{i}]: {_why(exc)}") from None
+    rep, schedule = d.get("representation"), d.get("schedule")
+    if rep is not None and (not isinstance(rep, str) or not rep):
+        raise bad("'representation' must be a non-empty string")
+    if schedule is not None and not isinstance(schedule, dict):
+        raise bad("'schedule' must be an object")
     return TransferResult(Path(path), d["task"], d["strategy"], d["mode"],
-                          str(d.get("backbone") or d["strategy"]), d, runs, summary)
+                          str(d.get("backbone") or d["strategy"]), d, runs, summary, rep,
+                          schedule)
 
 
 def _why(exc: Exception) -> str:
@@ -310,8 +331,8 @@ def _why(exc: Exception) -> str:
 def _check_duplicates(results: list[TransferResult]) -> None:
     seen: dict[tuple, Path] = {}
     for r in results:
-        key = (r.task, r.backbone, r.strategy, r.mode)
+        key = (r.task, r.backbone, r.strategy, r.mode_label)
         if key in seen:
             raise ConfigError(f"{r.path} and {seen[key]}: both hold task {r.task!r}, "
-                              f"backbone {r.backbone}, mode {r.mode}; give only one")
+                              f"backbone {r.backbone}, mode {r.mode_label}; give only one")
         seen[key] = r.path

@@ -51,7 +51,7 @@ def transfer_rows(series) -> list[tuple[list[str], bool]]:
                 delta = "-"
             else:
                 delta = f"{100 * (acc[0] - ref[0]):+.1f} pts"
-            rows.append(([s.strategy, s.mode, str(lpc), str(acc[2]), fmt(*acc[:2]),
+            rows.append(([s.strategy, s.mode_label, str(lpc), str(acc[2]), fmt(*acc[:2]),
                           fmt(*s.get(lpc, "auc")[:2]),
                           fmt(*s.get(lpc, "rejection_at_30")[:2], digits=1), delta], s.is_scratch))
     return rows

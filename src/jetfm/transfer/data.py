@@ -6,8 +6,10 @@
 - `split`: a stratified test set fixed by `test_seed` (the same for every mode, strategy and
   labels-per-class), a validation set (model/k selection) and the training pool.
 - `draw_per_class`: exactly N training jets per class for one (N, seed).
-- `embeddings`: the frozen backbone's embeddings of all jets, computed once and cached in
-  jetfm's cache folder by a hash of (backbone weights, files, task, feature config).
+- `embeddings`: the frozen backbone's embeddings of all jets — the chosen representation
+  (`models.heads.representation`: cls, mean, projection, bottleneck) — computed once and cached
+  in jetfm's cache folder by a hash of (backbone weights and heads, files, task, feature
+  config, representation).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from ..data.features import FlatJets, compute_flat
 from ..data.paths import expand_paths
 from ..data.readers import iter_jets
 from ..errors import ConfigError, DataError
+from ..models.heads import representation as represent
 from .tasks import Task, assign_classes
 
 
@@ -110,33 +113,45 @@ def dataset_key(paths: list[Path]) -> list:
 
 @torch.inference_mode()
 def compute_embeddings(model, jets: FlatJets, max_particles: int, batch_size: int = 512,
-                       progress: bool = True, output: str = "embedding") -> np.ndarray:
-    """Embeddings of every jet, the backbone in eval mode (frozen: BatchNorm, dropout fixed);
-    `output="probs"`: the class probabilities of its classification head instead."""
+                       progress: bool = True, output: str = "embedding",
+                       representation: str = "cls", heads: dict | None = None) -> np.ndarray:
+    """Embeddings of every jet, the backbone (and heads) in eval mode (frozen: BatchNorm,
+    dropout fixed): the `representation` (see `models.heads.representation`; `projection` /
+    `bottleneck` need that head in `heads`); `output="probs"`: the class probabilities of its
+    classification head instead."""
     if output == "probs" and model.config.num_classes is None:
         raise ConfigError("the backbone has no classification head: class scores need a "
                           "supervised or clip run")
     model.eval()
+    for head in (heads or {}).values():
+        head.eval()
     out = []
     n = len(jets)
-    with tqdm(total=n, unit="jet", desc=output, disable=not progress, dynamic_ncols=True) as bar:
+    desc = output if output != "embedding" else f"embedding ({representation})"
+    with tqdm(total=n, unit="jet", desc=desc, disable=not progress, dynamic_ncols=True) as bar:
         for a in range(0, n, batch_size):
             b = jets.take(np.arange(a, min(n, a + batch_size))).pad(max_particles)
-            res = model(torch.from_numpy(b["x"]), torch.from_numpy(b["v"]),
-                        torch.from_numpy(b["mask"]))
-            out.append(res.embedding.float().numpy() if output == "embedding"
+            mask = torch.from_numpy(b["mask"])
+            res = model(torch.from_numpy(b["x"]), torch.from_numpy(b["v"]), mask)
+            out.append(represent(res, mask, representation, heads).float().numpy()
+                       if output == "embedding"
                        else torch.softmax(res.logits.float(), dim=1).numpy())
             bar.update(len(b["x"]))
     return np.concatenate(out)
 
 
 def cached_embeddings(weights: Path, model, jets: FlatJets, key: dict, max_particles: int,
-                      progress: bool = True, output: str = "embedding") -> tuple[np.ndarray, bool]:
-    """(embeddings, from_cache): computed once per (backbone weights, dataset, task, features);
-    `output` as in `compute_embeddings`."""
+                      progress: bool = True, output: str = "embedding",
+                      representation: str = "cls",
+                      heads: dict | None = None) -> tuple[np.ndarray, bool]:
+    """(embeddings, from_cache): computed once per (backbone weights, dataset, task, features,
+    representation); `output`, `representation`, `heads` as in `compute_embeddings`. The heads
+    are part of the weights file, so its digest covers them."""
     full = {**key, "weights": file_sha256(weights), "n": len(jets)}
     if output != "embedding":
         full["output"] = output
+    else:
+        full["representation"] = representation
     name = hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:20]
     path = cache_dir() / "embeddings" / f"{name}.npy"
     try:
@@ -145,7 +160,8 @@ def cached_embeddings(weights: Path, model, jets: FlatJets, key: dict, max_parti
             return emb, True
     except (OSError, ValueError):
         pass
-    emb = compute_embeddings(model, jets, max_particles, progress=progress, output=output)
+    emb = compute_embeddings(model, jets, max_particles, progress=progress, output=output,
+                             representation=representation, heads=heads)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

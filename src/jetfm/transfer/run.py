@@ -7,6 +7,14 @@ embeddings; network modes train a copy of the backbone (or a fresh one for `scra
 randomly initialised backbone (one initialisation per seed) under a frozen mode, the level a
 pre-trained backbone's probe has to beat to show it learned something. Output format: see
 `RESULTS_FORMAT` and the README.
+
+Frozen modes read one *representation* of the backbone (`--representation`, see
+`models/heads.py`): by default the one its pre-training strategy names in the run's config
+(`"representation"`: `projection` for resim, `bottleneck` for autoencoder, else `cls`), because
+that is what the strategy shaped — the class token of a resim backbone is one projection head
+away from the space its loss organised. Network modes always read the class token through
+their own head, under the LP-FT schedule of `network.py` (the same for finetune and scratch).
+Every run reports per-class recall (Rieck et al. compare kNN recall per class).
 """
 from __future__ import annotations
 
@@ -24,12 +32,14 @@ from ..errors import ConfigError
 from ..io import check_writable_folder, make_output_folder, write_json
 from ..metrics.core import rejection_at, roc, thinned_roc
 from ..models.export import load_checkpoint
+from ..models.heads import HEAD_REPRESENTATIONS, REPRESENTATIONS
 from ..models.presets import build_model
 from ..runs import RunDir
 from .data import (cached_embeddings, compute_embeddings, dataset_key, draw_per_class,
                    load_task_jets, split)
-from .modes import (EMBEDDING_MODES, MODES, TransferModule, add_lora, fit_on_embeddings,
-                    predict_network, train_network, trainable_parameters)
+from .modes import EMBEDDING_MODES, MODES, NETWORK_MODES, fit_on_embeddings
+from .network import (Schedule, TransferModule, add_lora, predict_network, train_network,
+                      trainable_parameters)
 from .tasks import get_task
 
 RESULTS_FORMAT = 1
@@ -49,12 +59,13 @@ class TransferConfig:
     seeds: int = 3
     test_seed: int = 12345
     max_per_class: int | None = None     # read at most this many jets per class
-    steps: int = 300                     # network modes: optimizer steps per run
+    steps: int = 300                     # network modes: optimizer steps per run, both phases
     batch_size: int = 64
     lr: float = 1e-3
-    backbone_lr_factor: float = 0.1      # finetune: backbone lr = lr × this
-    warmup_steps: int = 0                # finetune: steps with the backbone frozen first
+    backbone_lr_factor: float = 1.0      # finetune: backbone lr = lr × this (network.py: why 1)
+    probe_steps: int | None = None       # network modes: head-only steps first (None: steps/3)
     lora_rank: int = 4
+    representation: str | None = None    # frozen modes; None: the run's default, else cls
     preset: str = "small"                # scratch/random backbone: this preset
     data_config: str = "jetclass2"       # scratch/random backbone: these features
 
@@ -74,27 +85,86 @@ class TransferConfig:
                 raise ConfigError(f"{name} must be >= 1, got {v}")
         if any(n is not None and n < 1 for n in self.labels_per_class) or not self.labels_per_class:
             raise ConfigError("--labels-per-class: give integers >= 1 or 'all'")
-        if not self.lr > 0 or not 0 < self.backbone_lr_factor <= 1 or self.warmup_steps < 0:
-            raise ConfigError("--lr must be > 0, --backbone-lr-factor in (0, 1], --warmup-steps >= 0")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be > 0, got {self.lr}")
+        if not 0 < self.backbone_lr_factor <= 1:
+            raise ConfigError(f"--backbone-lr-factor must be in (0, 1], got "
+                              f"{self.backbone_lr_factor}")
+        if self.mode in NETWORK_MODES:
+            self.schedule()      # --probe-steps within [0, --steps)
+        rep = self.representation
+        if rep is not None and rep not in REPRESENTATIONS:
+            raise ConfigError(f"--representation {rep!r}: choose one of "
+                              f"{', '.join(REPRESENTATIONS)}")
+        if rep not in (None, "cls") and self.mode in NETWORK_MODES:
+            raise ConfigError(f"--representation {rep} is for the frozen modes "
+                              f"({', '.join(EMBEDDING_MODES)}); --mode {self.mode} trains its "
+                              "own head on the class token (cls)")
+        if rep in HEAD_REPRESENTATIONS and self.backbone == RANDOM:
+            raise ConfigError(f"--representation {rep} reads a head saved by a `jetfm "
+                              "pretrain` run; --backbone random has none: use cls or mean")
+
+    def schedule(self) -> Schedule:
+        """The LP-FT schedule of a network-mode run (network.py)."""
+        factor = self.backbone_lr_factor if self.mode == "finetune" else 1.0
+        return Schedule.make(self.steps, self.probe_steps, self.lr, self.lr * factor)
 
 
-def _backbone(cfg: TransferConfig):
-    """(model or None, data config, strategy, weights path or None)."""
+@dataclass
+class Backbone:
+    """What `--backbone` resolved to, and the representation the frozen modes read of it."""
+    model: object                # None for --backbone random (built per seed)
+    data_cfg: object
+    strategy: str
+    weights: Path | None         # the run's model.safetensors
+    heads: dict                  # its representation heads (name -> MLPHead)
+    representation: str          # what the frozen modes read (cls for network modes)
+
+
+def _backbone(cfg: TransferConfig) -> Backbone:
     if cfg.backbone == RANDOM:    # built per seed, in _random_embeddings
-        return None, load_data_config(cfg.data_config), RANDOM, None
+        return Backbone(None, load_data_config(cfg.data_config), RANDOM, None, {},
+                        cfg.representation or "cls")
     if cfg.backbone == "scratch":
         data_cfg = load_data_config(cfg.data_config)
-        return build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg, "scratch", None
+        return Backbone(build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg,
+                        "scratch", None, {}, "cls")
     path = RunDir.existing(cfg.backbone).weights_path
     if not path.is_file():
         raise ConfigError(f"{path}: missing; the pretrain run has not saved weights yet")
-    model, run_cfg = load_checkpoint(path)        # strict: every key must load
+    model, run_cfg, heads = load_checkpoint(path, with_heads=True)   # strict: every key
     strategy = (run_cfg.get("train") or {}).get("strategy", "unknown")
-    return model, load_data_config(run_cfg["data"]), strategy, path
+    return Backbone(model, load_data_config(run_cfg["data"]), strategy, path, heads,
+                    _representation(cfg, run_cfg, heads))
 
 
-def _metrics(probs: np.ndarray, y: np.ndarray, signal: int | None) -> dict:
-    out = {"accuracy": float((probs.argmax(1) == y).mean())}
+def _representation(cfg: TransferConfig, run_cfg: dict, heads: dict) -> str:
+    """--representation, else the run's default (`"representation"` in its config), else
+    cls; cls for network modes. A head representation the run did not save is an error."""
+    if cfg.mode in NETWORK_MODES:
+        return "cls"
+    name = cfg.representation
+    default = run_cfg.get("representation") or "cls"
+    if name is None and default not in REPRESENTATIONS:
+        raise ConfigError(f"run {cfg.backbone}: its config names representation {default!r}, "
+                          f"not one of {', '.join(REPRESENTATIONS)}; pass --representation")
+    name = name or default
+    if name in HEAD_REPRESENTATIONS and name not in heads:
+        how = (f"--representation {name}" if cfg.representation else
+               f"its default representation {name!r} (no --representation given)")
+        raise ConfigError(f"{how}: run {cfg.backbone} saved no {name!r} head (saved heads: "
+                          f"{', '.join(sorted(heads)) or 'none'}); choose --representation "
+                          "cls or mean")
+    return name
+
+
+def _metrics(probs: np.ndarray, y: np.ndarray, signal: int | None,
+             names: list[str]) -> dict:
+    pred = probs.argmax(1)
+    out = {"accuracy": float((pred == y).mean()),
+           # per-class recall (efficiency of the argmax decision), e.g. Rieck et al.'s kNN
+           "recall": {name: float((pred[y == k] == k).mean()) if (y == k).any() else None
+                      for k, name in enumerate(names)}}
     n_cls = probs.shape[1]
     try:
         out["auc"] = float(roc_auc_score(y, probs[:, 1]) if n_cls == 2 else
@@ -126,6 +196,12 @@ def _summary(runs: list[dict]) -> list[dict]:
             vals = [s[m] for s in sel if s[m] is not None]
             row[f"{m}_mean"] = float(np.mean(vals)) if vals else None
             row[f"{m}_std"] = float(np.std(vals)) if vals else None
+        recall = {}      # not "recall_mean": report readers take *_mean keys as numbers
+        for name in sel[0]["recall"]:
+            vals = [s["recall"][name] for s in sel if s["recall"][name] is not None]
+            recall[name] = {"mean": float(np.mean(vals)) if vals else None,
+                            "std": float(np.std(vals)) if vals else None}
+        row["recall"] = recall
         rows.append(row)
     return rows
 
@@ -134,7 +210,8 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
     cfg.validate()
     check_writable_folder(cfg.out)   # before minutes of training, not after
     task = get_task(cfg.task)
-    model, data_cfg, strategy, weights = _backbone(cfg)
+    bb = _backbone(cfg)
+    model, data_cfg, strategy, weights = bb.model, bb.data_cfg, bb.strategy, bb.weights
     jets, paths = load_task_jets(list(cfg.data), task, data_cfg, cfg.max_per_class, progress)
     # classes without jets (e.g. a mass window the sample does not reach) are left out; the
     # others are renumbered 0..K-1 for training and keep their names in the results
@@ -151,12 +228,14 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
     y = np.searchsorted(present, jets.jets["label"])
     jets.jets["label"] = y
     parts = split(y, cfg.test_seed)
+    names = [task.class_names[k] for k in present]
     t0 = time.time()
     emb, random_emb = None, {}
     if cfg.mode in EMBEDDING_MODES and weights is not None:
         key = {"files": dataset_key(paths), "task": task.name, "features": data_cfg.name,
                "max_particles": data_cfg.max_particles, "max_per_class": cfg.max_per_class}
-        emb, _ = cached_embeddings(weights, model, jets, key, data_cfg.max_particles, progress)
+        emb, _ = cached_embeddings(weights, model, jets, key, data_cfg.max_particles, progress,
+                                   representation=bb.representation, heads=bb.heads)
     runs, skipped, n_params = [], [], None
     for n in cfg.labels_per_class:
         for seed in range(cfg.seeds):
@@ -175,22 +254,24 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
             else:
                 module = _network(cfg, model, len(present), data_cfg)
                 n_params = trainable_parameters(module)
-                train_network(module, jets, train, data_cfg.max_particles, cfg.steps,
-                              cfg.batch_size, seed, progress)
+                train_network(module, jets, train, data_cfg.max_particles, cfg.batch_size,
+                              seed, progress)
                 probs = predict_network(module, jets, parts.test, data_cfg.max_particles)
-            res = _metrics(probs, y[parts.test], task.signal_class)
+            res = _metrics(probs, y[parts.test], task.signal_class, names)
             runs.append({"labels_per_class": "all" if n is None else n, "seed": seed,
                          "n_train": int(len(train)), **extra, **res})
     if not runs:
         raise ConfigError(f"no label count could be drawn: every --labels-per-class exceeds "
                           f"the training pool (per class: {np.bincount(y[parts.pool]).tolist()})")
     out = {"kind": "jetfm.transfer", "format": RESULTS_FORMAT, "task": task.name,
-           "classes": [task.class_names[k] for k in present],
+           "classes": names,
            "classes_absent": [c for k, c in enumerate(task.class_names) if k not in present],
            "jets_per_class": {task.class_names[k]: int(counts[k]) for k in present},
            "signal_class": task.signal_class,
            "backbone": str(RunDir(cfg.backbone).path) if weights else cfg.backbone,
-           "strategy": strategy, "mode": cfg.mode, "test_seed": cfg.test_seed,
+           "strategy": strategy, "mode": cfg.mode, "representation": bb.representation,
+           "schedule": cfg.schedule().to_dict() if cfg.mode in NETWORK_MODES else None,
+           "test_seed": cfg.test_seed,
            "n_test": int(len(parts.test)), "n_val": int(len(parts.val)),
            "n_pool": int(len(parts.pool)), "trainable_parameters": n_params,
            "runs": runs, "summary": _summary(runs), "skipped": skipped,
@@ -208,10 +289,12 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
 
 
 def _random_embeddings(cfg: TransferConfig, data_cfg, jets, seed: int, progress: bool):
+    """Frozen random features: `cfg.representation` (cls or mean) of a seeded `--preset`."""
     with torch.random.fork_rng(devices=[]):      # seeded init, global RNG state untouched
         torch.manual_seed(seed)
         model = build_model(cfg.preset, input_dim=data_cfg.num_features)
-    return compute_embeddings(model, jets, data_cfg.max_particles, progress=progress)
+    return compute_embeddings(model, jets, data_cfg.max_particles, progress=progress,
+                              representation=cfg.representation or "cls")
 
 
 def _network(cfg: TransferConfig, model, n_classes: int, data_cfg) -> TransferModule:
@@ -223,5 +306,4 @@ def _network(cfg: TransferConfig, model, n_classes: int, data_cfg) -> TransferMo
         backbone = copy.deepcopy(model)
         if cfg.mode == "lora":
             backbone = add_lora(backbone, cfg.lora_rank)
-    return TransferModule(backbone, n_classes, cfg.mode, cfg.lr, cfg.backbone_lr_factor,
-                          cfg.warmup_steps)
+    return TransferModule(backbone, n_classes, cfg.mode, cfg.schedule())

@@ -176,6 +176,11 @@ TASKS: dict[str, Task] = {t.name: t for t in [
             ClassDef("JetClass-II", labels=("*",))),
     _binary("tau", "hadronic tau (sample tau) vs QCD", _sample("tau_h", "tau"),
             _sample("QCD", "qcd")),
+    # Rieck et al.'s re-simulation study (RS3L): kNN on the representation, per-class recall
+    Task("qgtau", "quark vs gluon vs hadronic tau (samples quark, gluon, tau), the three classes "
+         "of Rieck et al.'s re-simulation study; its 3:3:1 mix is a property of the data you "
+         "give (e.g. files or --max-per-class), not of the task",
+         (_sample("quark", "quark"), _sample("gluon", "gluon"), _sample("tau_h", "tau"))),
 ]}
 
 
