@@ -87,3 +87,23 @@ def test_bad_strategy_options_are_refused(sim_jets, tmp_path, capsys):
         assert main(["pretrain", "--strategy", "autoencoder", "--data", str(sim_jets),
                      "--out", str(tmp_path / "x"), "--set", opt]) == 2
         assert needle in capsys.readouterr().err
+
+
+def test_pretrain_says_what_each_split_holds_and_warns_below_five_files(resim_jets, capsys,
+                                                                         caplog):
+    from jetfm.data.paths import expand_paths
+    from jetfm.pretrain.run import _describe_splits
+    files = expand_paths([resim_jets])
+    assert len(files) == 4
+    with caplog.at_level("WARNING", logger="jetfm.pretrain.run"):
+        _describe_splits({"train": files[:2], "val": files[2:3], "test": files[3:]},
+                         "resim_group", verbose=True)
+    err = capsys.readouterr().err
+    assert "train split: 2 file(s), 120 jets" in err and "pairs" in err.splitlines()[0]
+    assert "test split: 1 file(s), 60 jets" in err and "pairs" not in err.splitlines()[2]
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 3 and all("< 5" in w for w in warned)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="jetfm.pretrain.run"):
+        _describe_splits({"train": files * 2}, None, verbose=False)   # 8 files: no warning
+    assert not caplog.records
