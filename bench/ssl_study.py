@@ -16,6 +16,8 @@ Steps run through `bench/transfer_study.run_phase` (skip finished steps, N at a 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +41,8 @@ DATA = [("pt/res2p", "res2p", 16000, 1600, 401, ["--mass-range", "70", "150", "-
         ("tr/qcd", "qcd", 3000, 1000, 402, []),
         ("qgtau/quark", "quark", 3000, 1000, 404, AK4),
         ("qgtau/gluon", "gluon", 3000, 1000, 404, AK4),
-        ("qgtau/tau", "tau", 1000, 500, 404, AK4)]
+        ("qgtau/tau", "tau", 1000, 500, 404, AK4),
+        ("qgtau/qcd", "qcd", 2000, 500, 405, AK4)]     # tau vs QCD at the same R and pT
 TAGGING10 = ("tr/res2p", "tr/res34p", "tr/res34p_emu", "tr/qcd")
 QGTAU = ("qgtau/quark", "qgtau/gluon", "qgtau/tau")
 # what each strategy's backbone is probed with: the class token, mean-pooled particles, and
@@ -101,8 +104,8 @@ def transfer_steps(out: Path, net_steps: int, batch: int, seeds: int):
                      ["--labels-per-class", "100,1000", "--preset", "small", *net]))
     # the re-simulation paper: LoRA rank 1 on the contrastive backbone vs fully supervised
     # training (scratch), over a label sweep, on qg and tau
-    for task, data in (("qg", qgt[:2]), ("tau", qgt[2:] + [str(out / "data" / "tr/qcd")])):
-        sweep = ["--labels-per-class", "10,100,1000", *net]
+    for task, data in (("qg", qgt[:2]), ("tau", [qgt[2], str(out / "data" / "qgtau/qcd")])):
+        sweep = ["--labels-per-class", "100,1000", *net]
         jobs.append(_job(out, task, "resim-lora1", runs["resim"], "lora", data,
                          [*sweep, "--lora-rank", "1"]))
         jobs.append(_job(out, task, "scratch", "scratch", "scratch", data,
@@ -110,19 +113,108 @@ def transfer_steps(out: Path, net_steps: int, batch: int, seeds: int):
     return jobs
 
 
+def _summary(out: Path, task: str, name: str) -> dict:
+    """{labels_per_class: summary row} of one transfer job ({} if it has not run)."""
+    path = out / "out" / task / name / "results.json"
+    if not path.exists():
+        return {}
+    return {str(r["labels_per_class"]): r for r in json.loads(path.read_text())["summary"]}
+
+
+def _acc(row: dict | None) -> str:
+    if not row or row.get("accuracy_mean") is None:
+        return "–"
+    return f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}"
+
+
+def _final_probe(run: Path) -> dict:
+    """The last logged online-probe values of a pre-training run."""
+    from jetfm.metrics.run_eval import csv_logs
+    last = {}
+    for log in csv_logs(run):
+        for row in csv.DictReader(log.open()):
+            last.update({k: float(v) for k, v in row.items()
+                         if v and k.startswith(("probe/", "embed/eff_rank"))})
+    return last
+
+
+def tables(out: Path) -> str:
+    """The study's Markdown tables from its results files."""
+    lines = ["### Pre-training (online probe on the validation jets, 188 JetClass-II labels, "
+             "last validation)", "", "| strategy | probe/acc | probe/random_acc | probe/gain | "
+             "embed/eff_rank |", "|---|---|---|---|---|"]
+    for s in STRATEGIES:
+        p = _final_probe(out / "runs" / s)
+        cells = [f"{p[k]:.3f}" if k in p else "–" for k in
+                 ("probe/acc", "probe/random_acc", "probe/gain", "embed/eff_rank")]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    for task in ("tagging10", "qgtau"):
+        rnd = {r: _summary(out, task, f"random-linear-{r}") for r in ("cls", "mean")}
+        lines += ["", f"### {task}: linear probe (accuracy, mean ± std over 3 seeds)", "",
+                  "| strategy | representation | 10/class | 100/class | 1000/class | "
+                  "Δ vs best random at 100 |", "|---|---|---|---|---|---|"]
+        best = max((rnd[r].get("100", {}).get("accuracy_mean") or 0) for r in rnd)
+        for r in ("cls", "mean"):
+            row = rnd[r]
+            lines.append(f"| random | {r} | " + " | ".join(_acc(row.get(n)) for n in
+                                                          ("10", "100", "1000")) + " | |")
+        for s, reps in REPRESENTATIONS.items():
+            for r in reps:
+                row = _summary(out, task, f"{s}-linear-{r}")
+                a = (row.get("100") or {}).get("accuracy_mean")
+                gain = f"{a - best:+.3f}" if a is not None and best else "–"
+                lines.append(f"| {s} | {r} | " + " | ".join(_acc(row.get(n)) for n in
+                                                            ("10", "100", "1000")) + f" | {gain} |")
+    lines += ["", "### tagging10: fine-tune (LP-FT) vs scratch, same schedule", "",
+              "| backbone | 100/class | 1000/class |", "|---|---|---|"]
+    for name in [*(f"{s}-finetune" for s in STRATEGIES), "scratch"]:
+        row = _summary(out, "tagging10", name)
+        lines.append(f"| {name} | {_acc(row.get('100'))} | {_acc(row.get('1000'))} |")
+    lines += ["", "### qgtau: kNN per-class recall (mean over 3 seeds; the paper: gluon 0.71, "
+              "tau_h 0.97)", "", "| backbone | labels/class | accuracy | quark | gluon | tau_h |",
+              "|---|---|---|---|---|---|"]
+    for s in [*SSL, "random"]:
+        row = _summary(out, "qgtau", f"{s}-knn")
+        for n in ("100", "1000"):
+            r = row.get(n)
+            if not r:
+                continue
+            rec = r.get("recall", {})
+            cells = [f"{rec[c]['mean']:.3f}" if rec.get(c, {}).get("mean") is not None
+                     else "–" for c in ("quark", "gluon", "tau_h")]
+            lines.append(f"| {s} | {n} | {_acc(r)} | " + " | ".join(cells) + " |")
+    lines += ["", "### LoRA rank 1 on the resim backbone vs fully supervised (scratch)", "",
+              "| task | arm | 100/class acc | 100/class AUC | 1000/class acc | 1000/class AUC |",
+              "|---|---|---|---|---|---|"]
+    for task in ("qg", "tau"):
+        for name in ("resim-lora1", "scratch"):
+            row = _summary(out, task, name)
+            auc = lambda n: (f"{row[n]['auc_mean']:.3f}" if row.get(n) and   # noqa: E731
+                             row[n].get("auc_mean") is not None else "–")
+            lines.append(f"| {task} | {name} | {_acc(row.get('100'))} | {auc('100')} | "
+                         f"{_acc(row.get('1000'))} | {auc('1000')} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="study folder (data/, runs/, out/, report)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every sample's jets")
-    ap.add_argument("--pretrain-steps", type=int, default=1500)
-    ap.add_argument("--batch-size", type=int, default=128, help="pre-training batch")
-    ap.add_argument("--net-steps", type=int, default=200, help="finetune/lora/scratch steps")
+    ap.add_argument("--pretrain-steps", type=int, default=800)
+    ap.add_argument("--batch-size", type=int, default=64, help="pre-training batch")
+    ap.add_argument("--net-steps", type=int, default=150,
+                    help="finetune/lora/scratch steps (LP-FT: a third head only)")
     ap.add_argument("--net-seeds", type=int, default=2, help="seeds of the network modes")
     ap.add_argument("--jobs", type=int, default=2, help="commands at a time (one thread each)")
     ap.add_argument("--phase", choices=("generate", "pretrain", "transfer", "all"),
                     default="all", help="run only this phase (default all)")
     ap.add_argument("--print", action="store_true", help="print the commands only")
+    ap.add_argument("--tables", action="store_true",
+                    help="print the study's Markdown tables from its results and exit")
     a = ap.parse_args(argv)
+    if a.tables:
+        print(tables(Path(a.out).resolve()))
+        return 0
     if a.scale <= 0 or a.pretrain_steps < 5 or min(a.net_steps, a.jobs, a.batch_size) < 1:
         ap.error("--scale must be > 0, --pretrain-steps >= 5, the others >= 1")
     out = Path(a.out).resolve()

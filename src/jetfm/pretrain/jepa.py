@@ -35,16 +35,11 @@ from .heads import EMA
 from .losses import variance_covariance
 from .masking import random_particle_mask
 from .module import PretrainModule
-from .predictor import MaskedPredictor, default_width
+from .predictor import MaskedOptions, build_predictor
 
 
 @dataclass(frozen=True)
-class JepaOptions:
-    mask_min: float = 0.3
-    mask_max: float = 0.5
-    predictor_dim: int | None = None      # None: half the encoder's width
-    predictor_heads: int = 4
-    predictor_blocks: int | None = None   # None: half the encoder's particle blocks, >= 2
+class JepaOptions(MaskedOptions):
     ema_start: float | None = None        # None: min(0.996, 1 - 10 / max_steps)
     ema_end: float = 1.0
     particle_weight: float = 1.0
@@ -52,18 +47,11 @@ class JepaOptions:
     pid_weight: float = 0.1
     vc_weight: float = 0.0
     normalize_targets: bool = True
-    position_features: tuple[int, ...] = (15, 16)     # Δη, Δφ in the jetclass2 data config
-    pid_features: tuple[int, ...] = (6, 7, 8, 9, 10)  # ch. hadron, n. hadron, γ, e, μ flags
 
     def __post_init__(self):
-        if not 0 < self.mask_min <= self.mask_max < 1:
-            raise ValueError("need 0 < mask_min <= mask_max < 1")
-        if self.predictor_dim is not None and self.predictor_dim % self.predictor_heads:
-            raise ValueError("predictor_dim must be divisible by predictor_heads")
+        super().__post_init__()
         if self.ema_start is not None and not 0 <= self.ema_start <= self.ema_end <= 1:
             raise ValueError("need 0 <= ema_start <= ema_end <= 1")
-        if len(self.position_features) != 2:
-            raise ValueError("position_features: the indices of Δη and Δφ")
         if min(self.particle_weight, self.aggregate_weight, self.pid_weight,
                self.vc_weight) < 0:
             raise ValueError("loss weights must be >= 0")
@@ -88,13 +76,9 @@ def teacher_mode(net: nn.Module) -> nn.Module:
 class JepaModule(PretrainModule):
     def __init__(self, backbone, optim, max_steps: int, options: JepaOptions):
         super().__init__(backbone, optim, max_steps, options)
-        cfg = backbone.config
-        if max(options.position_features + options.pid_features) >= cfg.input_dim:
-            raise ValueError(f"feature indices must be < the {cfg.input_dim} input features")
-        dim = cfg.embed_dims[-1]
-        width = options.predictor_dim or default_width(dim, options.predictor_heads)
-        blocks = options.predictor_blocks or max(2, cfg.num_layers // 2)
-        self.predictor = MaskedPredictor(dim, width, options.predictor_heads, blocks, dim)
+        options.check_features(backbone.config.input_dim)
+        dim = backbone.config.embed_dims[-1]
+        self.predictor = build_predictor(backbone.config, options, dim)
         self.pid_head = nn.Linear(dim, len(options.pid_features))
         self.target = copy.deepcopy(backbone).requires_grad_(False)
         start = options.ema_start if options.ema_start is not None else \

@@ -22,28 +22,16 @@ import torch.nn.functional as F
 
 from .masking import random_particle_mask
 from .module import PretrainModule
-from .predictor import MaskedPredictor, default_width
+from .predictor import MaskedOptions, build_predictor
 
 
 @dataclass(frozen=True)
-class MpmOptions:
-    mask_min: float = 0.3
-    mask_max: float = 0.5
-    predictor_dim: int | None = None      # None: half the encoder's width
-    predictor_heads: int = 4
-    predictor_blocks: int | None = None   # None: half the encoder's particle blocks, >= 2
+class MpmOptions(MaskedOptions):
     regression_weight: float = 1.0
     pid_weight: float = 1.0
-    position_features: tuple[int, ...] = (15, 16)     # Δη, Δφ in the jetclass2 data config
-    pid_features: tuple[int, ...] = (6, 7, 8, 9, 10)  # ch. hadron, n. hadron, γ, e, μ flags
 
     def __post_init__(self):
-        if not 0 < self.mask_min <= self.mask_max < 1:
-            raise ValueError("need 0 < mask_min <= mask_max < 1")
-        if self.predictor_dim is not None and self.predictor_dim % self.predictor_heads:
-            raise ValueError("predictor_dim must be divisible by predictor_heads")
-        if len(self.position_features) != 2:
-            raise ValueError("position_features: the indices of Δη and Δφ")
+        super().__post_init__()
         if min(self.regression_weight, self.pid_weight) < 0:
             raise ValueError("loss weights must be >= 0")
 
@@ -51,17 +39,11 @@ class MpmOptions:
 class MpmModule(PretrainModule):
     def __init__(self, backbone, optim, max_steps: int, options: MpmOptions):
         super().__init__(backbone, optim, max_steps, options)
-        cfg = backbone.config
-        o = options
-        if max(o.position_features + o.pid_features) >= cfg.input_dim:
-            raise ValueError(f"feature indices must be < the {cfg.input_dim} input features")
+        cfg, o = backbone.config, options
+        o.check_features(cfg.input_dim)
         skip = set(o.position_features) | set(o.pid_features)
         self.regressed = [i for i in range(cfg.input_dim) if i not in skip]
-        dim = cfg.embed_dims[-1]
-        width = o.predictor_dim or default_width(dim, o.predictor_heads)
-        blocks = o.predictor_blocks or max(2, cfg.num_layers // 2)
-        self.predictor = MaskedPredictor(dim, width, o.predictor_heads, blocks,
-                                         len(self.regressed) + len(o.pid_features))
+        self.predictor = build_predictor(cfg, o, len(self.regressed) + len(o.pid_features))
 
     def predict(self, x, v, mask, target):
         """(N, P, regressed + types) predictions; only the target slots mean anything."""

@@ -9,10 +9,36 @@ is the prediction. Padding and nothing else is hidden from attention.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
 from ..models.heads import mlp
+
+
+@dataclass(frozen=True)
+class MaskedOptions:
+    """The settings masked-prediction strategies share (P-JEPA, MPM)."""
+    mask_min: float = 0.3
+    mask_max: float = 0.5
+    predictor_dim: int | None = None      # None: half the encoder's width
+    predictor_heads: int = 4
+    predictor_blocks: int | None = None   # None: half the encoder's particle blocks, >= 2
+    position_features: tuple[int, ...] = (15, 16)     # Δη, Δφ in the jetclass2 data config
+    pid_features: tuple[int, ...] = (6, 7, 8, 9, 10)  # ch. hadron, n. hadron, γ, e, μ flags
+
+    def __post_init__(self):
+        if not 0 < self.mask_min <= self.mask_max < 1:
+            raise ValueError("need 0 < mask_min <= mask_max < 1")
+        if self.predictor_dim is not None and self.predictor_dim % self.predictor_heads:
+            raise ValueError("predictor_dim must be divisible by predictor_heads")
+        if len(self.position_features) != 2:
+            raise ValueError("position_features: the indices of Δη and Δφ")
+
+    def check_features(self, n_features: int) -> None:
+        if max(self.position_features + self.pid_features) >= n_features:
+            raise ValueError(f"feature indices must be < the {n_features} input features")
 
 
 def default_width(encoder_dim: int, heads: int) -> int:
@@ -48,4 +74,12 @@ class MaskedPredictor(nn.Module):
         return self.out(self.blocks(ctx + masked, src_key_padding_mask=~visible))
 
 
-__all__ = ["MaskedPredictor", "default_width"]
+def build_predictor(backbone_config, o: MaskedOptions, out_dim: int) -> MaskedPredictor:
+    """The predictor for a backbone, its width and depth defaulting from the backbone's."""
+    dim = backbone_config.embed_dims[-1]
+    width = o.predictor_dim or default_width(dim, o.predictor_heads)
+    blocks = o.predictor_blocks or max(2, backbone_config.num_layers // 2)
+    return MaskedPredictor(dim, width, o.predictor_heads, blocks, out_dim)
+
+
+__all__ = ["MaskedOptions", "MaskedPredictor", "build_predictor", "default_width"]
