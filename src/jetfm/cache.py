@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ConfigError
+from .io import atomic_path
 
 
 def cache_dir() -> Path:
@@ -49,14 +50,7 @@ def cached_file(folder: Path, prefix: str, suffix: str, key: dict,
     except OSError as exc:
         raise ConfigError(f"cannot create jetfm's cache folder {folder} ({exc.strerror}); "
                           "set JETFM_CACHE_DIR to a writable folder") from None
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp_digest = digest.with_name(f".{digest.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp, atomic_path(digest) as tmp_digest:
         build(tmp)
         tmp_digest.write_text(file_sha256(tmp) + "\n")
-        os.replace(tmp, path)
-        os.replace(tmp_digest, digest)
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp_digest.unlink(missing_ok=True)
     return path

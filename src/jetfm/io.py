@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,12 @@ TMP_MARK = ".tmp-"
 
 
 def temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+    """A new, empty temporary file next to `path`, created with O_CREAT | O_EXCL under an
+    unpredictable name (`tempfile.mkstemp`): nothing planted in the folder (a symlink at a
+    guessable name) can redirect the write to another file."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+    os.close(fd)
+    return Path(name)
 
 
 def make_folders(folder: str | os.PathLike) -> list[Path]:
@@ -74,15 +80,17 @@ def atomic_path(path: str | os.PathLike):
     On failure the temporary file and any folder made for it are removed."""
     path = Path(path)
     made = make_folders(path.parent)
-    tmp = temp_name(path)
+    tmp = None
     try:
+        tmp = temp_name(path)
         yield tmp
         if tmp.is_file():   # the usual 0644 (umask), whatever mode the writer chose
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
         remove_empty_folders(made)
         raise
 

@@ -17,7 +17,6 @@ printed as `clean pairs: N (P % of jets)`, P the share of all jets read that are
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import awkward as ak
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..io import check_writable_folder, make_output_folder, remove_empty_folders
+from ..io import atomic_path, check_writable_folder, make_output_folder, remove_empty_folders
 from ..schema import JETCLASS2_COLUMNS
 from .files import UNLABELLED, check_batch, check_footer, iter_unit, list_units
 from .label_spaces import label_families, label_names
@@ -152,14 +151,9 @@ def _batch_numpy(batch: ak.Array) -> dict[str, np.ndarray]:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Write via a temp name + os.replace so a crash never leaves a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Write via a fresh temp file + os.replace so a crash never leaves a half-written file."""
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _plot(acc: _Accumulator, key: str, out: Path) -> None:

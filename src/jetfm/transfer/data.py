@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..io import atomic_path
 from ..cache import cache_dir, file_sha256
 from ..data.config import DataConfig
 from ..data.features import FlatJets, compute_flat
@@ -163,11 +164,8 @@ def cached_embeddings(weights: Path, model, jets: FlatJets, key: dict, max_parti
     emb = compute_embeddings(model, jets, max_particles, progress=progress, output=output,
                              representation=representation, heads=heads)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, emb)
-        os.replace(tmp, path)
     except OSError:
         pass       # a read-only cache only costs the recomputation next time
     return emb, False
