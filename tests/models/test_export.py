@@ -71,6 +71,14 @@ def test_onnx_io_names_and_dynamic_axes(exported):
         assert out.type.tensor_type.shape.dim[0].dim_param == "N"
 
 
+def test_onnx_output_widths_are_numbers(exported, tiny):
+    """Every output axis but the batch is a fixed number (consumers size buffers from it)."""
+    import onnxruntime as ort
+    widths = {"softmax": tiny.config.num_classes, "embedding": tiny.config.embed_dims[-1]}
+    for out in ort.InferenceSession(str(exported[0])).get_outputs():
+        assert out.shape[0] == "N" and out.shape[1:] == [widths[out.name]], out.shape
+
+
 @pytest.mark.parametrize("lengths,p", [([3, 40, 1], 40), ([7] * 9, 7), ([30, 2], 64)])
 def test_onnx_runs_at_other_shapes(exported, tiny, jets, lengths, p):
     x, v, mask = jets(lengths, p, seed=p)
@@ -104,8 +112,8 @@ def test_a_backbone_without_head_exports_its_embedding(tmp_path):
     model = build_model("tiny", num_classes=None, fc_params=())
     info = export_onnx(model, tmp_path / "emb.onnx")
     assert info["max_abs_diff_probs"] is None and info["max_abs_diff_embedding"] < 1e-4
-    names = [o.name for o in ort.InferenceSession(str(tmp_path / "emb.onnx")).get_outputs()]
-    assert names == ["embedding"]
+    outputs = ort.InferenceSession(str(tmp_path / "emb.onnx")).get_outputs()
+    assert [(o.name, o.shape[1]) for o in outputs] == [("embedding", 32)]
 
 
 def test_export_rejects_bad_arguments(tmp_path):

@@ -175,7 +175,8 @@ def export_onnx(
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ConfigError(f"ONNX export at opset {opset} failed: {first}") from exc
         wrapper.eval()  # the exporter restores the mode it found; keep eval regardless
-        _mark_as_ours(tmp)
+        widths = {"softmax": cfg.num_classes, "embedding": cfg.embed_dims[-1]}
+        _finalise(tmp, {n: widths[n] for n in wrapper.output_names})
         if check:
             result.update(_check_onnx(tmp, wrapper, n_features, atol, final_path=path))
     return result
@@ -184,9 +185,17 @@ def export_onnx(
 ONNX_PRODUCER_KEY = "jetfm.export"   # metadata_props entry that marks an ONNX file as ours
 
 
-def _mark_as_ours(path: Path) -> None:
+def _finalise(path: Path, widths: dict[str, int]) -> None:
+    """Mark the file as ours, and write every output axis but the batch as its number: the
+    exporter leaves symbolic names there (`LayerNormalizationembedding_dim_1`), and consumers
+    that size buffers from the static output shapes (CMSSW's ONNXRuntime helper, weaver)
+    need the number."""
     import onnx
     model = onnx.load(str(path))
+    for out in model.graph.output:
+        for dim in list(out.type.tensor_type.shape.dim)[1:]:
+            dim.Clear()
+            dim.dim_value = widths[out.name]
     entry = model.metadata_props.add()
     entry.key, entry.value = ONNX_PRODUCER_KEY, "1"
     onnx.save(model, str(path))
