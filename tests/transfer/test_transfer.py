@@ -490,3 +490,15 @@ def test_cli_probe_steps_and_its_old_name(capsys, tmp_path, sim_jets):
     assert "mode scratch (probe 1 + full 2 steps)" in out.out and "deprecated" in out.err
     saved = json.loads((tmp_path / "s" / "results.json").read_text())
     assert saved["schedule"]["probe_steps"] == 1 and saved["representation"] == "cls"
+
+
+@pytest.mark.parametrize("extra,needle", [(["--labels-per-class", "10,10"], "names a count twice"),
+                                          (["--labels-per-class", "all,5,all"], "names a count twice"),
+                                          (["--test-seed", "-1"], "--test-seed must be")])
+def test_bad_sweep_options_are_one_line(tmp_path, capsys, extra, needle):
+    from jetfm.cli import main
+    rc = main(["transfer", "--backbone", "random", "--task", "qg", "--mode", "linear",
+               "--data", str(tmp_path), "--out", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and needle in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()

@@ -69,6 +69,9 @@ class TransferConfig:
     preset: str = "small"                # scratch/random backbone: this preset
     data_config: str = "jetclass2"       # scratch/random backbone: these features
 
+    def _counts(self) -> str:
+        return ",".join("all" if n is None else str(n) for n in self.labels_per_class)
+
     def validate(self) -> None:
         get_task(self.task)
         if self.mode not in MODES:
@@ -85,6 +88,12 @@ class TransferConfig:
                 raise ConfigError(f"{name} must be >= 1, got {v}")
         if any(n is not None and n < 1 for n in self.labels_per_class) or not self.labels_per_class:
             raise ConfigError("--labels-per-class: give integers >= 1 or 'all'")
+        if len(set(self.labels_per_class)) < len(self.labels_per_class):
+            raise ConfigError(f"--labels-per-class: {self._counts()} names a count twice; "
+                              "give each once (seeds are --seeds)")
+        if not 0 <= self.test_seed < 2**32:
+            raise ConfigError(f"--test-seed must be an integer in [0, 2^32), got "
+                              f"{self.test_seed}")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be > 0, got {self.lr}")
         if not 0 < self.backbone_lr_factor <= 1:
