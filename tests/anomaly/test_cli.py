@@ -123,3 +123,13 @@ def test_iad_and_autoencoder_cli(events, tmp_path, capsys):
     assert main(["anomaly", "autoencoder", "--background", str(events / "qcd"), "--signal",
                  "nopath", "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "NAME=PATH" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["anomaly", "autoencoder", "--background", "b", "--signal",
+                                   "s=x", "--out", "o"], ["inspect", "f"], ["evaluate", "r"]])
+def test_max_jets_must_be_positive(tmp_path, capsys, argv):
+    from jetfm.cli import main
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--max-jets", "-5"])
+    assert exc.value.code == 2
+    assert "argument --max-jets: must be >= 1, got -5" in capsys.readouterr().err

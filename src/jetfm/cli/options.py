@@ -1,6 +1,8 @@
 """Options shared by several commands, defined once so they have one name and one meaning."""
 from __future__ import annotations
 
+import argparse
+
 from ..errors import ConfigError
 
 
@@ -27,8 +29,20 @@ def add_progress(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def add_max_jets(p) -> None:
-    p.add_argument("--max-jets", type=int, default=None, help="read at most this many jets")
+    p.add_argument("--max-jets", type=positive_int, default=None,
+                   help="read at most this many jets (>= 1; default all)")
 
 
 def positive(value, option: str) -> None:
