@@ -188,3 +188,15 @@ def test_two_workers_keep_their_look_ahead_across_files(tmp_path, monkeypatch):
     assert len(ahead) >= n_files - 2, "the next files' chunks were not started ahead"
     record = yaml.safe_load((tmp_path / "la" / "generate_config.yaml").read_text())
     assert Path(record["out"]).is_absolute()
+
+
+def test_a_selection_nothing_passes_stops_with_one_line(tmp_path, capsys, monkeypatch):
+    """--jet-pt-min 20000 used to run forever; now it stops after a bounded number of events
+    without a jet, says so, and leaves no folder (or lock) behind."""
+    import jetfm.sim.generate as G
+    monkeypatch.setattr(G, "MAX_EVENTS_WITHOUT_JETS", 60)
+    out = tmp_path / "never"
+    assert main(gen_args(out, "--jet-pt-min", "20000")) == 2
+    err = one_error_line(capsys)
+    assert "no jet passed the selection in 60 events" in err and "--jet-pt-min 20000" in err
+    assert not out.exists()

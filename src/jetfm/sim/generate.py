@@ -312,7 +312,9 @@ def _run(cfg, plan, todo, key, cache_files, detector, progress) -> dict:
     try:
         for pos, (f, target, path) in enumerate(todo):
             _write_file(scheduler, pos, target, path, key, stats, bar,
-                        sample_schema(get_sample(cfg.sample).truth_columns), cfg.row_group_jets)
+                        sample_schema(get_sample(cfg.sample).truth_columns), cfg.row_group_jets,
+                        f"--sample {cfg.sample} --jet-pt-min {cfg.jet_pt_min:g} --jet-r "
+                        f"{cfg.jet_r:g}")
             scheduler.file_done(pos)
     finally:
         if pool:
@@ -322,8 +324,14 @@ def _run(cfg, plan, todo, key, cache_files, detector, progress) -> dict:
     return _summary(cfg, stats, len(plan))
 
 
+# a file that has seen this many events in a row without a single selected jet stops: the
+# selection cannot be met (a typical chunk of 100 events gives ~100 jets)
+MAX_EVENTS_WITHOUT_JETS = 3000
+
+
 def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, key: str,
-                stats: dict, bar, schema: pa.Schema, row_group_jets: int) -> None:
+                stats: dict, bar, schema: pa.Schema, row_group_jets: int,
+                selection: str = "") -> None:
     """Chunks in order into one file, in row groups of `row_group_jets` jets (the last one
     smaller): large row groups keep the training loader fast."""
     written, pending = 0, []
@@ -331,7 +339,7 @@ def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, ke
     with atomic_path(path) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd", write_page_checksum=True,
                               use_compliant_nested_type=False) as writer:
-            chunk = 0
+            chunk, empty_events = 0, 0
             while written < target:
                 result = scheduler.result(pos, chunk, written)
                 chunk += 1
@@ -340,7 +348,12 @@ def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, ke
                 for reason, n in result.dropped.items():
                     stats["dropped"][reason] = stats["dropped"].get(reason, 0) + n
                 if not table.num_rows:
+                    empty_events += result.n_events
+                    if empty_events >= MAX_EVENTS_WITHOUT_JETS and not written:
+                        raise ConfigError(f"no jet passed the selection in {empty_events} "
+                                          f"events for {path.name}: {selection}; loosen it")
                     continue
+                empty_events = 0
                 pending.append(table.replace_schema_metadata(schema.metadata))
                 written += table.num_rows
                 _count(stats, table)
