@@ -37,7 +37,7 @@ def _train(data, out, strategy, steps, *extra):
                                              ("jepa", ("--set", "strategy_options.predictor_dim=32",
                                                        "--set", "strategy_options.predictor_heads=4",
                                                        "--set", "strategy_options.predictor_blocks=2"))])
-def test_ssl_strategy_learns_and_exports(resim_jets, tmp_path, strategy, extra):
+def test_ssl_strategy_learns_and_exports(resim_jets, tmp_path, strategy, extra, capsys):
     losses, final = _train(resim_jets, tmp_path / "run", strategy, 30, *extra)
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
     assert final["embed/std_mean"] > 1e-3 and final["embed/collapsed"] == 0
@@ -49,6 +49,10 @@ def test_ssl_strategy_learns_and_exports(resim_jets, tmp_path, strategy, extra):
     assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "m.onnx")]) == 0
     names = [o.name for o in ort.InferenceSession(str(tmp_path / "m.onnx")).get_outputs()]
     assert names == ["embedding"]
+    # no class head, no class scores: evaluate says so and points to transfer
+    assert main(["evaluate", str(tmp_path / "run"), "--out", str(tmp_path / "ev")]) == 2
+    assert not (tmp_path / "ev").exists()
+    assert "no class head" in capsys.readouterr().err.splitlines()[-1]
 
 
 def test_resim_batches_hold_explicit_pairs(resim_jets):

@@ -105,6 +105,11 @@ def evaluate_run(run_dir, data=None, out=None, batch_size: int = 512,
         if not data:
             raise ConfigError(f"{run.path} has no test split; pass --data FILES")
     model, config, data_cfg = load_run(run.path)
+    if model.config.num_classes is None:
+        strategy = (config.get("train") or {}).get("strategy", "this strategy")
+        raise ConfigError(f"{run.path} is a {strategy} run: its backbone has no class head, "
+                          "so there are no class scores to evaluate; use `jetfm transfer "
+                          f"--backbone {run.path} --task ...` (linear probe, fine-tune, kNN)")
     files = expand_paths(data)
     check_files(files, data_cfg, verify=False)   # footers: schema, label space, not empty
     pred = predict(model, files, data_cfg, batch_size, max_jets, progress)
