@@ -11,3 +11,7 @@ class DataError(JetfmError):
 
 class ConfigError(JetfmError):
     """An option or configuration value is invalid."""
+
+
+class TrainingDiverged(ConfigError):
+    """The loss became NaN or infinite (usually a learning rate too high for the model)."""

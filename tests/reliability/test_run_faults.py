@@ -215,3 +215,12 @@ def test_nan_model_outputs_name_the_files(trained_run, tmp_path, capsys):
     test_file = yaml.safe_load((run / "config.yaml").read_text())["splits"]["test"][0]
     one_error_line(capsys, "NaN/inf class probabilities", "jet #0", test_file)
     assert not (tmp_path / "e").exists()
+
+
+def test_a_diverging_run_is_one_line_and_leaves_nothing(sim_jets, tmp_path, capsys):
+    """--lr 1e30 used to end in a FloatingPointError traceback."""
+    out = tmp_path / "nan"
+    assert main(pretrain_args([sim_jets], out, "--max-steps", "20", "--lr", "1e30")) == 2
+    err = one_error_line(capsys, "try a lower learning rate", "1e+30")
+    assert "became nan" in err or "became inf" in err
+    assert not out.exists()

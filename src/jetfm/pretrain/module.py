@@ -8,6 +8,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from ..errors import TrainingDiverged
 from ..models import ParticleTransformer
 from .optim import build_optimizer, build_scheduler, param_groups
 
@@ -43,8 +44,9 @@ class PretrainModule(L.LightningModule):
     def _step(self, batch: dict, stage: str) -> torch.Tensor:
         loss, logs = self.compute_loss(batch)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"{stage} loss is {loss.item()} at step {self.global_step}; "
-                                     "lower optimizer.lr or check the inputs")
+            raise TrainingDiverged(f"the {stage} loss became {loss.item()} at step "
+                                   f"{self.global_step}; try a lower learning rate (--lr, now "
+                                   f"{self.optim_cfg.lr:g}) or check the inputs")
         n = batch["x"].shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n, sync_dist=stage != "train")
         for k, v in logs.items():

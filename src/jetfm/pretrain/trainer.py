@@ -39,6 +39,14 @@ class SafetensorsExport(Callback):
         self._save(trainer, pl_module)
 
 
+def quiet_lightning() -> None:
+    """Lightning's INFO lines (accelerator availability, tips) say nothing a jetfm user acts
+    on; its warnings still show. Lightning sets its logger to INFO when imported, so this
+    runs where a Trainer is built."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def resolve_precision(cfg: TrainConfig) -> str:
     if cfg.precision != "auto":
         return cfg.precision
@@ -68,6 +76,7 @@ def resolve_strategy(cfg: TrainConfig, find_unused_parameters: bool) -> str:
 def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: bool = True,
                   extra_callbacks: list[Callback] = (),
                   find_unused_parameters: bool = False) -> L.Trainer:
+    quiet_lightning()
     ckpt = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, save_last=True, save_top_k=0,
                            every_n_train_steps=cfg.checkpoint_every_steps)
     # One CSV per invocation (csv-0, csv-1, ... after resumes): Lightning's CSVLogger would

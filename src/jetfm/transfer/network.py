@@ -38,6 +38,7 @@ import torch.nn as nn
 
 from ..data.features import FlatJets
 from ..errors import ConfigError
+from ..pretrain.trainer import quiet_lightning
 
 PROBE_FRACTION = 1 / 3        # default probe phase: a third of --steps
 LR_WARMUP_FRACTION = 0.1      # linear warm-up: 10 % of each phase
