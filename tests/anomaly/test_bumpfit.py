@@ -103,7 +103,20 @@ def test_impossible_settings_are_refused():
     edges, mu, _ = expected_counts()
     with pytest.raises(ConfigError, match="sqrt-s"):
         fit_background(Spectrum(edges, mu), sqrt_s=4000.0)
-    with pytest.raises(ConfigError, match="no whole bin"):
+    with pytest.raises(ConfigError, match="outside the spectrum"):
         region_mask(edges, 10.0, 20.0)
+    with pytest.raises(ConfigError, match="no whole bin"):
+        region_mask(edges, edges[5], edges[5])
     with pytest.raises(DataError, match="needs at least"):
         fit_background(Spectrum(edges, np.r_[np.zeros(14), 3.0]))
+
+
+def test_signal_region_edges_snap_to_the_nearest_bin_edge_or_are_refused():
+    """2730 3189 against edges at 2729.9 and 3188.5 used to take 2 bins instead of 3."""
+    edges = np.array([2001.0, 2200.0, 2450.0, 2729.9, 2900.0, 3050.0, 3188.5, 3400.0, 3600.0])
+    assert np.flatnonzero(region_mask(edges, 2730.0, 3189.0)).tolist() == [3, 4, 5]
+    assert np.flatnonzero(region_mask(edges, 2729.0, 3188.0)).tolist() == [3, 4, 5]
+    with pytest.raises(ConfigError, match="2800 lies inside the bin 2729.9-2900 GeV"):
+        region_mask(edges, 2800.0, 3188.5)
+    with pytest.raises(ConfigError, match="outside the spectrum"):
+        region_mask(edges, 1500.0, 2450.0)

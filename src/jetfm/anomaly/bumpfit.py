@@ -243,13 +243,35 @@ def bump_hunt(spec: Spectrum, signal_region: np.ndarray, sqrt_s: float = SQRT_S)
     return BumpResult(fit, sr, n, b, sb, z, zs)
 
 
+EDGE_TOLERANCE = 0.05    # a --signal-region edge snaps to a bin edge this close (× bin width)
+
+
+def _snap(e: np.ndarray, x: float, lo: float, hi: float) -> int:
+    """Index of the bin edge `x` means: the nearest one, if within EDGE_TOLERANCE of the
+    neighbouring bin's width; an edge inside a bin is refused, naming that bin."""
+    k = int(np.argmin(np.abs(e - x)))
+    width = e[min(k + 1, len(e) - 1)] - e[max(k - 1, 0)]
+    width = width / (2 if 0 < k < len(e) - 1 else 1)
+    if abs(e[k] - x) > EDGE_TOLERANCE * width:
+        inner = np.searchsorted(e, x) - 1
+        where = (f"inside the bin {e[inner]:g}-{e[inner + 1]:g} GeV" if 0 <= inner < len(e) - 1
+                 else f"outside the spectrum ({e[0]:g}-{e[-1]:g} GeV)")
+        raise ConfigError(f"--signal-region {lo:g} {hi:g}: {x:g} lies {where}; give bin "
+                          "edges (the spectrum's edges are the first two columns of --counts)")
+    return k
+
+
 def region_mask(edges: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Bins lying inside [lo, hi] (edges matched to 1e-6 relative)."""
-    e = np.asarray(edges)
-    inside = (e[:-1] >= lo * (1 - 1e-6)) & (e[1:] <= hi * (1 + 1e-6))
-    if not inside.any():
+    """Bins between the bin edges nearest to `lo` and `hi` (each must lie within
+    EDGE_TOLERANCE of a bin width of an edge: a value like 2730 for an edge at 2729.9
+    takes that edge, never one bin fewer)."""
+    e = np.asarray(edges, dtype=float)
+    i, j = _snap(e, lo, lo, hi), _snap(e, hi, lo, hi)
+    if j <= i:
         raise ConfigError(f"--signal-region {lo:g} {hi:g}: contains no whole bin of the "
                           f"spectrum ({e[0]:g}-{e[-1]:g} GeV)")
+    inside = np.zeros(len(e) - 1, dtype=bool)
+    inside[i:j] = True
     return inside
 
 
