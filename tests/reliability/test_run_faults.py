@@ -15,6 +15,7 @@ import textwrap
 import pytest
 import torch
 import yaml
+import yaml
 
 from jetfm.cli import main
 from jetfm.metrics.run_eval import csv_logs
@@ -224,3 +225,30 @@ def test_a_diverging_run_is_one_line_and_leaves_nothing(sim_jets, tmp_path, caps
     err = one_error_line(capsys, "try a lower learning rate", "1e+30")
     assert "became nan" in err or "became inf" in err
     assert not out.exists()
+
+
+def test_a_resumed_run_keeps_its_splits_and_settings(sim_jets, tmp_path, capsys, caplog):
+    """Files added to --data after the first start used to move files between splits on
+    resume; a changed --batch-size or strategy option used to rewrite config.yaml first."""
+    import shutil
+    data = tmp_path / "data"
+    shutil.copytree(sim_jets, data)
+    out = tmp_path / "run"
+    assert main(pretrain_args([data], out, "--max-steps", "4")) == 0
+    before = yaml.safe_load((out / "config.yaml").read_text())["splits"]
+    shutil.copy(data / "qcd" / "qcd_00000.parquet", data / "qcd" / "qcd_00009.parquet")
+    with caplog.at_level("WARNING", logger="jetfm.pretrain.run"):
+        assert main(pretrain_args([data], out, "--max-steps", "8")) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["splits"] == before
+    assert any("are ignored" in r.getMessage() and "qcd_00009" in r.getMessage()
+               for r in caplog.records)
+    config = (out / "config.yaml").read_text()
+    for extra in (["--batch-size", "8"], ["--set", "seed=2"]):
+        args = [a for a in pretrain_args([data], out, "--max-steps", "12", *extra)]
+        if extra[0] == "--batch-size":
+            i = args.index("--batch-size")
+            del args[i:i + 2]
+            args += extra
+        assert main(args) == 2
+        assert (out / "config.yaml").read_text() == config
+        one_error_line(capsys, "different")

@@ -31,7 +31,7 @@ from .trainer import build_trainer
 log = logging.getLogger(__name__)
 # Keys that must not change when a run directory is resumed.
 _FROZEN = ("strategy", "data", "data_config", "preset", "model", "seed", "val_fraction",
-           "test_fraction")
+           "test_fraction", "batch_size", "strategy_options")
 
 
 def _check_resume(run: RunDir, cfg: TrainConfig) -> Path | None:
@@ -75,6 +75,8 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data_cfg = load_data_config(cfg.data_config)
     train, val, test = split_files(cfg.data, cfg.val_fraction, cfg.test_fraction, seed=cfg.seed)
+    if resume:
+        train, val, test = _stored_splits(run, train + val + test)
     strategy = REGISTRY[cfg.strategy]
     # every split, before anything is written: footers always, contents unless switched off;
     # with the truth-particle columns for strategies that read them
@@ -100,6 +102,23 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
 
 
 MIN_SPLIT_FILES = 5
+
+
+def _stored_splits(run: RunDir, found: list) -> tuple[list, list, list]:
+    """A resumed run keeps the splits of its first start: files added to --data since are
+    ignored (with a warning), a file it trained on that is gone is an error."""
+    stored = {name: run.split(name) for name in ("train", "val", "test")}
+    known = {Path(p).resolve() for files in stored.values() for p in files}
+    gone = sorted(str(p) for p in known if not p.exists())
+    if gone:
+        raise DataError(f"{run.path} was trained on {gone[0]}, which is gone "
+                        f"({len(gone)} file(s) missing); restore it or start a new --out")
+    new = [p for p in found if Path(p).resolve() not in known]
+    if new:
+        log.warning("%d file(s) added to --data since %s started are ignored (e.g. %s): a run "
+                    "keeps the splits of its first start; start a new --out to use them",
+                    len(new), run.path, new[0])
+    return stored["train"], stored["val"], stored["test"]
 
 
 def _describe_splits(splits: dict[str, list], pair_by: str | None, verbose: bool) -> None:
