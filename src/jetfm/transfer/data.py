@@ -36,7 +36,9 @@ from .tasks import Task, assign_classes
 
 def load_task_jets(files, task: Task, cfg: DataConfig, max_per_class: int | None = None,
                    progress: bool = True) -> tuple[FlatJets, list[Path]]:
-    paths = expand_paths(files)
+    # one canonical order (and each file once): the jets, hence the test set drawn from them
+    # by --test-seed, must not depend on the order --data names them in
+    paths = sorted({Path(p).resolve() for p in expand_paths(files)}, key=str)
     if not paths:
         raise ConfigError("--data: no Parquet/ROOT files found")
     model_cfg = dataclasses.replace(cfg, labels=None, selection=())
