@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ConfigError
 from .io import atomic_path
+
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
@@ -43,6 +46,8 @@ def cached_file(folder: Path, prefix: str, suffix: str, key: dict,
     try:
         if path.stat().st_size > 0 and digest.read_text().strip() == file_sha256(path):
             return path
+        log.warning("%s: damaged (its content does not match %s); rebuilding it", path,
+                    digest.name)
     except OSError:
         pass   # missing: build it
     try:

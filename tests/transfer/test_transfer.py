@@ -515,3 +515,20 @@ def test_the_test_set_does_not_depend_on_the_order_of_data(backbone_run, sim_jet
         runs.append(res)
     assert runs[0]["runs"][0]["metrics"] == runs[1]["runs"][0]["metrics"]
     assert runs[0]["config"]["data"] == runs[1]["config"]["data"]
+
+
+def test_a_damaged_embedding_cache_entry_is_recomputed(backbone_run, sim_jets, tmp_path,
+                                                       monkeypatch, caplog):
+    """A flipped sign bit in a cached embedding used to be loaded and change the accuracy."""
+    monkeypatch.setenv("JETFM_CACHE_DIR", str(tmp_path / "cache"))
+    first = transfer(_cfg(backbone_run, sim_jets, tmp_path / "a", "linear",
+                          labels_per_class=(10,)), progress=False)
+    (entry,) = (tmp_path / "cache" / "embeddings").glob("*.npy")
+    raw = bytearray(entry.read_bytes())
+    raw[-1] ^= 0x80                                   # the sign bit of the last float
+    entry.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING", logger="jetfm.cache"):
+        again = transfer(_cfg(backbone_run, sim_jets, tmp_path / "b", "linear",
+                              labels_per_class=(10,)), progress=False)
+    assert any("damaged" in r.getMessage() for r in caplog.records)
+    assert again["runs"][0]["metrics"] == first["runs"][0]["metrics"]

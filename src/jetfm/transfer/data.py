@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -23,8 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..io import atomic_path
-from ..cache import cache_dir, file_sha256
+from ..cache import cache_dir, cached_file, file_sha256
 from ..data.config import DataConfig
 from ..data.features import FlatJets, compute_flat
 from ..data.paths import expand_paths
@@ -155,19 +152,24 @@ def cached_embeddings(weights: Path, model, jets: FlatJets, key: dict, max_parti
         full["output"] = output
     else:
         full["representation"] = representation
-    name = hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:20]
-    path = cache_dir() / "embeddings" / f"{name}.npy"
+    built = {}
+
+    def compute() -> np.ndarray:
+        return compute_embeddings(model, jets, max_particles, progress=progress, output=output,
+                                  representation=representation, heads=heads)
+
+    def build(tmp: Path) -> None:
+        built["emb"] = compute()
+        with open(tmp, "wb") as f:
+            np.save(f, built["emb"])
+
+    # verified against its .sha256 on every read: a damaged entry is rebuilt (with a warning)
     try:
-        emb = np.load(path)
-        if emb.shape[0] == len(jets):
-            return emb, True
-    except (OSError, ValueError):
-        pass
-    emb = compute_embeddings(model, jets, max_particles, progress=progress, output=output,
-                             representation=representation, heads=heads)
-    try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.save(f, emb)
-    except OSError:
-        pass       # a read-only cache only costs the recomputation next time
-    return emb, False
+        path = cached_file(cache_dir() / "embeddings", "emb", ".npy", full, build)
+        if "emb" not in built:
+            emb = np.load(path)
+            if emb.shape[0] == len(jets) and np.isfinite(emb).all():
+                return emb, True
+    except (OSError, ConfigError, ValueError):
+        pass       # an unwritable cache only costs the computation
+    return (built["emb"] if "emb" in built else compute()), False
