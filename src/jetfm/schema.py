@@ -1,4 +1,4 @@
-"""The JetClass-II column schema (DESIGN §2): one source of truth for writers and readers.
+"""The JetClass-II column schema (docs/design.md): one source of truth for writers and readers.
 
 Column names, list/scalar structure and value types are exactly JetClass-II's, so published
 JetClass-II Parquet files and ours are interchangeable. jetfm may add extra columns

@@ -1,4 +1,4 @@
-"""Statistical tests of the CMS-like detector (DESIGN §3). Each test compares a measured
+"""Statistical tests of the CMS-like detector (docs/design.md). Each test compares a measured
 distribution with the configured formula and would fail on a wrong formula, region or unit."""
 from __future__ import annotations
 

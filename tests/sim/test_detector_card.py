@@ -28,7 +28,7 @@ def _write(tmp_path, card: dict, name="card.yaml"):
 
 
 def test_packaged_card_holds_the_delphes_cms_numbers():
-    """Spot checks against the Delphes CMS card (DESIGN §3), written out independently."""
+    """Spot checks against the Delphes CMS card (docs/design.md), written out independently."""
     c = load_card("cms")
     assert c == default_detector()
     assert c.b_field == 3.8 and c.tracker_eta_max == 2.5

@@ -16,7 +16,7 @@ from jetfm.sim import schedule as sched_mod
 from jetfm.sim.detector_card import load_card
 from jetfm.sim.generate import GenerateConfig, generate
 
-# DESIGN §2, written out independently of jetfm.schema so a drift in either is caught.
+# docs/design.md, written out independently of jetfm.schema so a drift in either is caught.
 F, I, B = "float", "int32", "bool"
 DESIGN_COLUMNS = {
     **{c: ("list", F) for c in ["part_px", "part_py", "part_pz", "part_energy", "part_deta",

@@ -4,8 +4,8 @@ Three kinds, the same for CWoLa, idealised AD and the autoencoder:
 - `highlevel`: m_J (soft-drop), τ21, τ32, τ43, n_particles;
 - `embedding`: the frozen backbone's 128-d class-token embedding (any strategy's run);
 - `discriminants`: Sophon-style D = Σ_A g / (Σ_A g + Σ_QCD g) from a classifier run's class
-  scores, for the triboson-like signals of a W′ → WWW search (DESIGN §6): Res2P, Res34P 3- and
-  4-prong, each vs QCD.
+  scores, for the triboson-like signals of a W′ → WWW search (docs/design.md): Res2P,
+  Res34P 3- and 4-prong, each vs QCD.
 
 Dijet events (`jetfm generate --sample dijet-qcd|wprime`) are rows of jets with `event_id`,
 `jet_index` and `event_mjj`; an event's input is its two jets' inputs, heavier (m_SD) first.

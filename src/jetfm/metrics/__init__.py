@@ -1,4 +1,4 @@
-"""Tagging metrics (DESIGN §6): ROC/AUC/rejection/SIC/significance, discriminants, evaluation.
+"""Tagging metrics (docs/design.md): ROC/AUC/rejection/SIC/significance, discriminants, evaluation.
 
 Importing this package does not import matplotlib/mplhep; :mod:`jetfm.metrics.plots` is loaded
 only when figures are drawn.

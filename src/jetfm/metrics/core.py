@@ -1,4 +1,5 @@
-"""Scalar tagging metrics: accuracy, ROC, AUC, background rejection, SIC, significance (DESIGN §6).
+"""Scalar tagging metrics: accuracy, ROC, AUC, background rejection, SIC, significance
+(docs/design.md).
 
 Conventions:
 
@@ -142,7 +143,7 @@ def sic_curve(eff_s, eff_b) -> np.ndarray:
 
 
 def max_sic(eff_s, eff_b, n_bkg: float, rel_unc: float = 0.2, return_point: bool = False):
-    """Maximum SIC over the ROC points with ε_B > 1/(n_bkg·rel_unc²) (DESIGN §6).
+    """Maximum SIC over the ROC points with ε_B > 1/(n_bkg·rel_unc²) (docs/design.md).
 
     ``n_bkg`` is the number of background jets the curve was made from (for weighted jets, the
     effective number (Σw)²/Σw²). Returns NaN if no point passes the floor; with

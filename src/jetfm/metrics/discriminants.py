@@ -1,4 +1,5 @@
-"""Tagging discriminants built from multi-class softmax scores, and the built-in set (DESIGN §6).
+"""Tagging discriminants built from multi-class softmax scores, and the built-in set
+(docs/design.md).
 
     D = Σ_{a∈A} w_a·g_a / (Σ_{a∈A} w_a·g_a + Σ_{b∈B} g_b)
 

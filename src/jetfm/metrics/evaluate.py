@@ -54,7 +54,7 @@ def evaluate_scores(labels, probs, label_names: Sequence[str], out_dir,
                     discriminants: Sequence[Discriminant] | None = None,
                     rel_unc: float = 0.2, plots: bool = True,
                     provenance: Mapping[str, object] | None = None) -> dict:
-    """Compute every DESIGN §6 tagging metric, write ``out_dir/results.json`` and the figures.
+    """Compute every docs/design.md tagging metric, write ``out_dir/results.json`` and the figures.
 
     ``labels`` (N,) true class indices into ``label_names``; ``probs`` (N, C) softmax outputs;
     ``history`` optional training curves, e.g. ``{"train_loss": [...], "val_loss": [...],

@@ -1,5 +1,5 @@
 """`jetfm evaluate RUN_DIR --data FILES`: stream the files through the run's model, then
-compute every DESIGN §6 metric with `evaluate_scores` (same code for published JetClass-II)."""
+compute every docs/design.md metric with `evaluate_scores` (same code for published JetClass-II)."""
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,4 @@
-"""CMS-like fast detector response: tracks, ECAL/HCAL cells and particle flow (DESIGN §3).
+"""CMS-like fast detector response: tracks, ECAL/HCAL cells and particle flow (docs/design.md).
 
 A vectorised numpy re-implementation of the Delphes CMS card used for JetClass-II
 (ParticlePropagator, *TrackingEfficiency, *MomentumSmearing, TrackSmearing, SimpleCalorimeter

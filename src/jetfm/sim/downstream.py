@@ -1,5 +1,5 @@
 """Pythia cards of the samples the downstream benchmarks need beyond JetClass-II's three
-families (DESIGN §3 "Extra samples"). Same chunk machinery: each function draws one chunk's
+families (docs/design.md "Extra samples"). Same chunk machinery: each function draws one chunk's
 settings; pT comes from the same `PhaseSpace:pTHatMin` log grid as the other samples.
 
 - `wplus`, `wminus`: W± + parton (`WeakBosonAndParton:qqbar2Wg, qg2Wq`), W → qq̄′ only, one

@@ -1,5 +1,6 @@
-"""Jets and jet substructure (DESIGN §3 "Jets and truth"): PF candidates → AK8 jets in the
-JetClass-II column layout (DESIGN §2), with soft-drop mass, N-subjettiness and matched GEN-jets.
+"""Jets and jet substructure (docs/design.md "Jets and truth"): PF candidates → AK8 jets in the
+JetClass-II column layout (docs/design.md), with soft-drop mass, N-subjettiness and matched
+GEN-jets.
 
 Everything runs on whole chunks: fastjet's awkward multi-event API clusters every event (and,
 for grooming/N-subjettiness, every jet) in one C++ call; the rest is flat numpy on index arrays.

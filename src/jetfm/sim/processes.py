@@ -1,4 +1,4 @@
-"""Pythia process cards for every sample `jetfm generate` knows (DESIGN §3).
+"""Pythia process cards for every sample `jetfm generate` knows (docs/design.md).
 
 A sample is a recipe that, given a random generator, draws the settings of one *chunk* of ~100
 events: the hard process, the resonance masses and decay tables, and `PhaseSpace:pTHatMin`
@@ -54,7 +54,7 @@ COMMON_SETTINGS = (
 LONG_LIVED_TO_DETECTOR = ("ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10")
 LONG_LIVED_MODES = ("pythia", "detector")
 
-# (daughter ids, branching ratio) for a neutral spin-0 X or Y (DESIGN §3 Res2P table).
+# (daughter ids, branching ratio) for a neutral spin-0 X or Y (docs/design.md Res2P table).
 NEUTRAL_TABLE = (
     ((5, -5), 0.125), ((4, -4), 0.125), ((3, -3), 0.125), ((2, -2), 0.0625), ((1, -1), 0.0625),
     ((21, 21), 0.125), ((11, -11), 0.0625), ((13, -13), 0.0625), ((15, -15), 0.25),

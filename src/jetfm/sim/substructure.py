@@ -1,4 +1,4 @@
-"""Jet substructure for many jets at once: soft-drop mass and N-subjettiness (DESIGN §3).
+"""Jet substructure for many jets at once: soft-drop mass and N-subjettiness (docs/design.md).
 
 Each jet's constituents become one "event" of an awkward array and are re-clustered with C/A
 (R = 1000, E-scheme) by fastjet's multi-event API in one C++ call (`recluster`). From that one

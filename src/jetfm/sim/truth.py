@@ -12,7 +12,7 @@ shower recoil). A τ's mode comes from the daughters of its bottom copy: an e �
 ``taum``, otherwise ``tauh`` (an undecayed τ, e.g. with ``HadronLevel:all = off``, gets the
 token ``tau``, which is no label: such jets are dropped).
 
-Labelling (DESIGN §3, JetClass-II):
+Labelling (docs/design.md, JetClass-II):
 - res2p: both direct decay products of X within ΔR < r of the jet axis.
 - res34p: ≥3 direct decay products of the Ys (neutrinos excluded) within ΔR < r; a neutrino is
   never matched, but its token ``v`` is added when its sibling lepton/τ (H± → ℓν) is matched.
