@@ -209,6 +209,9 @@ def main(argv=None) -> int:
     ap.add_argument("--phase", choices=("generate", "pretrain", "transfer", "all"),
                     default="all", help="run only this phase (default all)")
     ap.add_argument("--print", action="store_true", help="print the commands only")
+    ap.add_argument("--exclude", nargs="*", default=[], metavar="STRATEGY",
+                    help="transfer: leave out the jobs of these strategies (e.g. one still "
+                         "pre-training)")
     ap.add_argument("--tables", action="store_true",
                     help="print the study's Markdown tables from its results and exit")
     a = ap.parse_args(argv)
@@ -227,8 +230,9 @@ def main(argv=None) -> int:
         run_phase("pre-train", pretrain_steps(out, a.pretrain_steps, a.batch_size), a.jobs,
                   a.print, logs)
     if a.phase in ("transfer", "all"):
-        run_phase("transfer", transfer_steps(out, a.net_steps, 64, a.net_seeds), a.jobs,
-                  a.print, logs)
+        steps = [(args, done) for args, done in transfer_steps(out, a.net_steps, 64, a.net_seeds)
+                 if not any(done.parent.name.startswith(f"{x}-") for x in a.exclude)]
+        run_phase("transfer", steps, a.jobs, a.print, logs)
     report = ["jetfm", "report", str(out / "runs"), str(out / "out"), "--out",
               str(out / "report.html"), "--title", "jetfm self-supervised study"]
     if a.print:
