@@ -10,6 +10,7 @@ import sys
 
 from .. import __version__
 from ..errors import JetfmError
+from .options import check_shared
 from . import (anomaly, evaluate, export, generate, inspect, pretrain, quickstart, report, resample,
                transfer)
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_shared(args)
         return args.func(args)
     except JetfmError as exc:
         print(f"jetfm {args.command}: error: {exc}", file=sys.stderr)

@@ -1,8 +1,6 @@
 """Options shared by several commands, defined once so they have one name and one meaning."""
 from __future__ import annotations
 
-import argparse
-
 from ..errors import ConfigError
 
 
@@ -29,20 +27,14 @@ def add_progress(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (argparse names the option in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def add_max_jets(p) -> None:
-    p.add_argument("--max-jets", type=positive_int, default=None,
+    p.add_argument("--max-jets", type=int, default=None,
                    help="read at most this many jets (>= 1; default all)")
+
+
+def check_shared(args) -> None:
+    """The shared options' ranges, for every command at once (one line each, exit 2)."""
+    positive(getattr(args, "max_jets", None), "--max-jets")
 
 
 def positive(value, option: str) -> None:
