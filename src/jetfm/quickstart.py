@@ -34,8 +34,10 @@ class QuickstartSize:
 
 FULL = QuickstartSize(jets=2400, steps=700, labels=(5, 10, None), seeds=2, scratch_steps=150,
                       batch_size=64, resim_jets=1200)
+# resim: about half the re-simulated jets form clean pairs (the same jet in both replicas),
+# so the smallest setting needs 300 of them for full batches of pairs in every split
 FAST = QuickstartSize(jets=150, steps=20, labels=(None,), seeds=1, scratch_steps=10,
-                      batch_size=16, resim_jets=150)
+                      batch_size=16, resim_jets=300)
 
 
 def _say(msg: str) -> None:
