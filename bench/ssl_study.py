@@ -102,6 +102,11 @@ def transfer_steps(out: Path, net_steps: int, batch: int, seeds: int):
                          ["--labels-per-class", "100,1000", *net]))
     jobs.append(_job(out, "tagging10", "scratch", "scratch", "scratch", t10,
                      ["--labels-per-class", "100,1000", "--preset", "small", *net]))
+    # ... and on qgtau for the self-supervised backbones
+    jobs += [_job(out, "qgtau", f"{s}-finetune", runs[s], "finetune", qgt,
+                  ["--labels-per-class", "100", *net]) for s in SSL]
+    jobs.append(_job(out, "qgtau", "scratch", "scratch", "scratch", qgt,
+                     ["--labels-per-class", "100", "--preset", "small", *net]))
     # the re-simulation paper: LoRA rank 1 on the contrastive backbone vs fully supervised
     # training (scratch), over a label sweep, on qg and tau
     for task, data in (("qg", qgt[:2]), ("tau", [qgt[2], str(out / "data" / "qgtau/qcd")])):
@@ -170,6 +175,10 @@ def tables(out: Path) -> str:
     for name in [*(f"{s}-finetune" for s in STRATEGIES), "scratch"]:
         row = _summary(out, "tagging10", name)
         lines.append(f"| {name} | {_acc(row.get('100'))} | {_acc(row.get('1000'))} |")
+    lines += ["", "### qgtau: fine-tune (LP-FT) vs scratch at 100/class", "",
+              "| backbone | 100/class |", "|---|---|"]
+    for name in [*(f"{s}-finetune" for s in SSL), "scratch"]:
+        lines.append(f"| {name} | {_acc(_summary(out, 'qgtau', name).get('100'))} |")
     lines += ["", "### qgtau: kNN per-class recall (mean over 3 seeds; the paper: gluon 0.71, "
               "tau_h 0.97)", "", "| backbone | labels/class | accuracy | quark | gluon | tau_h |",
               "|---|---|---|---|---|---|"]
