@@ -108,8 +108,10 @@ class JepaModule(PretrainModule):
         target = random_particle_mask(mask[:, 0], o.mask_min, o.mask_max)
         pred, ctx = self.predict(x, v, mask, target)
         with torch.no_grad():
-            # validation must not move the target's BatchNorm statistics
-            teacher_mode(self.target) if self.training else self.target.eval()
+            if self.training:
+                teacher_mode(self.target)
+            else:      # validation must not move the target's BatchNorm statistics
+                self.target.eval()
             full = self.target(x, v, mask).particle_embeddings[target]
             if o.normalize_targets:
                 full = F.layer_norm(full, full.shape[-1:])

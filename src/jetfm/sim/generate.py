@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,16 +24,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import yaml
 from tqdm import tqdm
 
 from .. import __version__
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..io import (FolderLock, atomic_path, make_output_folder, remove_empty_folders,
                   remove_stale_temps, write_config)
 from ..labels import FAMILIES
 from ..schema import sample_schema
 from .chunk import ChunkTask
+from .folder_record import META_KEY, check_existing, check_folder_record
 from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
 from .downstream import HV_MODELS, MASS_RATIOS
 from .pileup_library import LIBRARY_EVENTS, pileup_library_file
@@ -45,7 +44,6 @@ from .samples import SampleOptions, get_sample
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
 
-META_KEY = b"jetfm.generate"
 DEFAULT_PILEUP = 50.0
 
 
@@ -187,59 +185,6 @@ def plan_files(cfg: GenerateConfig) -> list[tuple[int, int, Path]]:
     return plan
 
 
-def _differences(old: dict, new: dict) -> str:
-    """'sample: qcd (folder) vs res2p (this run), ...' for the settings that differ."""
-    diff = []
-    for k in new:
-        if old.get(k) != new[k]:
-            shown = ("other values", "these values") if k == "detector" else (old.get(k), new[k])
-            diff.append(f"{k}: {shown[0]} (folder) vs {shown[1]} (this run)")
-    return "; ".join(diff) or "unknown settings"
-
-
-def _check_folder_record(out: Path, key: dict) -> None:
-    """The folder's settings (from a previous run's config) must equal this run's."""
-    for record in sorted(out.glob("generate_config*.yaml")):
-        try:
-            old = yaml.safe_load(record.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise DataError(f"{record}: unreadable ({exc}); remove it or use another --out") from None
-        old_key = old.get("settings")
-        if isinstance(old_key, dict) and old_key != key:
-            raise ConfigError(f"--out {out} holds jets made with other settings ("
-                              f"{_differences(old_key, key)}); use another --out")
-
-
-def _check_existing(path: Path, key: str, target: int) -> bool:
-    """True if `path` is a finished, intact file made with the same settings. A damaged file
-    of ours is reported and regenerated (same seed: same bytes); one made with other settings
-    or not ours is never touched."""
-    if not path.exists():
-        return False
-    try:
-        pf = pq.ParquetFile(path, page_checksum_verification=True)
-        meta = pf.schema_arrow.metadata or {}
-    except Exception as exc:  # a corrupt footer is not ours to overwrite silently
-        raise DataError(f"{path}: exists but is not a readable Parquet file ({exc}); remove it") from exc
-    with pf:
-        file_key = meta.get(META_KEY, b"").decode()
-        if file_key != key:
-            try:
-                detail = _differences(json.loads(file_key), json.loads(key))
-            except ValueError:
-                detail = "not written by jetfm generate"
-            raise ConfigError(f"{path}: exists but was generated with different settings "
-                              f"({detail}); use another --out or remove the file")
-        try:   # read every page (one row group at a time): checksums verified, rows complete
-            ok = sum(pf.read_row_group(i).num_rows
-                     for i in range(pf.num_row_groups)) == target
-        except (pa.ArrowException, OSError) as exc:
-            ok = False
-            print(f"jetfm generate: {path} is damaged ({str(exc).splitlines()[0]}); "
-                  "regenerating it", file=sys.stderr)
-    return ok
-
-
 def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     cfg.validate()
     detector = load_card(cfg.detector_card)     # a bad card fails before anything is written
@@ -258,9 +203,9 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     made = make_output_folder(out)
     lock = FolderLock(out, "jetfm generate").acquire()   # refused: the holder's folder, untouched
     try:
-        _check_folder_record(out, settings)
+        check_folder_record(out, settings)
         remove_stale_temps(out, [p.name for _, _, p in plan])
-        todo = [(f, n, p) for f, n, p in plan if not _check_existing(p, key, n)]
+        todo = [(f, n, p) for f, n, p in plan if not check_existing(p, key, n)]
         mpi_file = str(mpi_init_file())
         record["mpi_init_file"] = mpi_file
         library = None
@@ -281,8 +226,8 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
 
 def _read_only_folder(cfg, out: Path, plan, key: str, settings: dict) -> dict:
     """A finished folder may be read-only: check it, change nothing, report."""
-    _check_folder_record(out, settings)
-    missing = [p for f, n, p in plan if not _check_existing(p, key, n)]
+    check_folder_record(out, settings)
+    missing = [p for f, n, p in plan if not check_existing(p, key, n)]
     if missing:
         raise ConfigError(f"--out {out}: folder is not writable and {len(missing)} of its "
                           f"{len(plan)} files are missing or damaged (first {missing[0].name})")
@@ -324,9 +269,8 @@ def _run(cfg, plan, todo, key, cache_files, detector, progress) -> dict:
     return _summary(cfg, stats, len(plan))
 
 
-# a file that has seen this many events in a row without a single selected jet stops: the
-# selection cannot be met (a typical chunk of 100 events gives ~100 jets)
-MAX_EVENTS_WITHOUT_JETS = 3000
+# a file with no selected jet after this many events stops: the selection cannot be met
+MAX_EVENTS_WITHOUT_JETS = 3000   # (a typical chunk of 100 events gives ~100 jets)
 
 
 def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, key: str,
@@ -339,21 +283,20 @@ def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, ke
     with atomic_path(path) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd", write_page_checksum=True,
                               use_compliant_nested_type=False) as writer:
-            chunk, empty_events = 0, 0
+            chunk = events = 0
             while written < target:
                 result = scheduler.result(pos, chunk, written)
                 chunk += 1
                 table = result.table.slice(0, target - written)
                 stats["events"] += result.n_events
+                events += result.n_events
                 for reason, n in result.dropped.items():
                     stats["dropped"][reason] = stats["dropped"].get(reason, 0) + n
                 if not table.num_rows:
-                    empty_events += result.n_events
-                    if empty_events >= MAX_EVENTS_WITHOUT_JETS and not written:
-                        raise ConfigError(f"no jet passed the selection in {empty_events} "
-                                          f"events for {path.name}: {selection}; loosen it")
+                    if not written and events >= MAX_EVENTS_WITHOUT_JETS:
+                        raise ConfigError(f"no jet passed the selection in {events} events "
+                                          f"for {path.name}: {selection}; loosen it")
                     continue
-                empty_events = 0
                 pending.append(table.replace_schema_metadata(schema.metadata))
                 written += table.num_rows
                 _count(stats, table)
