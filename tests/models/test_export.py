@@ -272,7 +272,7 @@ def test_tampered_head_tensor_is_refused(trained_tiny, tmp_path):
 def test_head_that_does_not_fit_its_spec_or_belongs_to_none_is_refused(trained_tiny, tmp_path):
     from safetensors.torch import save_file
 
-    from jetfm.models.checkpoint import _digest
+    from jetfm.models.checkpoint import _META_DIGEST, _digest, _metadata_digest
 
     path = save_checkpoint(trained_tiny, {}, tmp_path / "h.safetensors",
                            heads=_heads(TINY_DIM))
@@ -287,6 +287,7 @@ def test_head_that_does_not_fit_its_spec_or_belongs_to_none_is_refused(trained_t
         m, t = dict(meta), dict(tensors)
         change(m, t)
         m["jetfm.sha256"] = _digest(t)
+        m[_META_DIGEST] = _metadata_digest(m)    # a forged file that passes both checksums
         bad = tmp_path / "bad.safetensors"
         save_file(t, str(bad), metadata=m)
         with pytest.raises(DataError, match=match):
@@ -302,3 +303,33 @@ def test_bad_heads_are_a_config_error(trained_tiny, tmp_path):
         save_checkpoint(trained_tiny, {}, tmp_path / "b.safetensors",
                         heads={"p": torch.nn.Linear(TINY_DIM, 2)})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_edited_header_setting_is_refused(trained_tiny, tmp_path):
+    """The JSON header is covered too: a hand-edited stored setting (here a feature scale in
+    the run config) changes results as surely as a flipped weight."""
+    good = save_checkpoint(trained_tiny, {"data": {"scale": 0.5}},
+                           tmp_path / "good.safetensors")
+    blob = good.read_bytes()
+    assert blob.count(b'"scale\\": 0.5') == 1     # JSON inside the JSON header: escaped quotes
+    edited = tmp_path / "edited.safetensors"
+    edited.write_bytes(blob.replace(b'"scale\\": 0.5', b'"scale\\": 0.7'))
+    with pytest.raises(DataError, match="edited.safetensors.*header settings"):
+        load_checkpoint(edited)
+    load_checkpoint(good)
+
+
+def test_a_file_from_before_the_header_checksum_loads_with_a_warning(trained_tiny, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    good = save_checkpoint(trained_tiny, {}, tmp_path / "good.safetensors")
+    with safe_open(str(good), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    del meta["jetfm.metadata_sha256"]
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, str(old), metadata=meta)
+    with pytest.warns(UserWarning, match="older jetfm"):
+        model, _ = load_checkpoint(old)
+    assert model.config == trained_tiny.config

@@ -12,6 +12,10 @@ Written by :func:`save_checkpoint`, read by :func:`load_checkpoint` (both re-exp
   passes: data, training, strategy settings), returned unchanged by ``load_checkpoint``;
 - ``jetfm.sha256``: a digest of every tensor's name, dtype, shape and bytes, because the
   safetensors format itself only detects truncation, not flipped bytes;
+- ``jetfm.metadata_sha256``: a digest of every other metadata entry (the JSON header's
+  settings: a hand-edited feature scale or model setting changes results as surely as a
+  flipped weight). Files from jetfm before it are read with a warning that their settings
+  are not covered;
 - ``jetfm.heads`` (format version 2 only): JSON ``{name: MLPHead.spec()}`` of the optional
   *representation heads* a pre-training strategy exports next to its backbone (the
   re-simulation projection, the autoencoder's bottleneck; see ``models/heads.py``). Their
@@ -34,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +56,7 @@ CHECKPOINT_VERSION_HEADS = "2"    # with representation heads (``jetfm.heads`` m
 _READABLE_VERSIONS = (CHECKPOINT_VERSION, CHECKPOINT_VERSION_HEADS)
 _META_PREFIX = "jetfm."
 HEAD_PREFIX = "heads."            # tensor-name prefix of the representation heads
+_META_DIGEST = _META_PREFIX + "metadata_sha256"
 
 
 def _jsonable(obj):
@@ -72,6 +78,11 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
         h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def _metadata_digest(metadata: dict[str, str]) -> str:
+    entries = {k: v for k, v in metadata.items() if k != _META_DIGEST}
+    return hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
 
 
 def _head_tensors(heads: dict | None) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
@@ -126,6 +137,7 @@ def save_checkpoint(model: nn.Module, config: dict | None, path: str | os.PathLi
     }
     if specs:
         metadata[_META_PREFIX + "heads"] = json.dumps(specs)
+    metadata[_META_DIGEST] = _metadata_digest(metadata)
     path = Path(path)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
@@ -162,6 +174,12 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
                         f"(this jetfm reads {', '.join(map(repr, _READABLE_VERSIONS))})")
     if metadata.get(_META_PREFIX + "sha256") != _digest(tensors):
         raise DataError(f"{path}: checkpoint is corrupt (tensor checksum mismatch)")
+    if _META_DIGEST not in metadata:
+        warnings.warn(f"{path}: written by an older jetfm; its stored settings carry no "
+                      "checksum (re-save it to add one)", stacklevel=2)
+    elif metadata[_META_DIGEST] != _metadata_digest(metadata):
+        raise DataError(f"{path}: checkpoint is corrupt (its header settings do not match "
+                        "their checksum: edited or damaged)")
     try:
         model_config = ParTConfig.from_dict(json.loads(metadata[_META_PREFIX + "model_config"]))
         run_config = json.loads(metadata[_META_PREFIX + "config"])
