@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
-from .io import check_writable_folder
+from .io import FolderLock, check_writable_folder
 
 CONFIG_NAME = "config.yaml"
 WEIGHTS_NAME = "model.safetensors"
@@ -105,7 +105,9 @@ class RunDir:
         non-empty folder that is not a run is refused, so a user's files are never replaced."""
         run = cls(path)
         check_writable_folder(run.path)
-        if run.path.is_dir() and any(run.path.iterdir()) and not run.is_run():
+        content = [p for p in run.path.iterdir() if p.name != FolderLock.NAME] \
+            if run.path.is_dir() else []
+        if content and not run.is_run():
             raise ConfigError(f"--out {path}: folder is not empty and is not a jetfm run; "
                               "give a new or empty folder")
         return run

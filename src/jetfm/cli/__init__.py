@@ -10,6 +10,7 @@ import sys
 
 from .. import __version__
 from ..errors import JetfmError
+from ..interrupt import EXIT_CODE, Interrupted, sigterm_raises
 from .options import check_shared
 from . import (anomaly, evaluate, export, generate, inspect, pretrain, quickstart, report, resample,
                transfer)
@@ -31,8 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        check_shared(args)
-        return args.func(args)
+        with sigterm_raises():
+            check_shared(args)
+            return args.func(args)
+    except Interrupted as exc:    # SIGTERM: a batch system's time limit, never a success
+        where = f" at step {exc.step}" if exc.step is not None else ""
+        kept = "; its checkpoint was saved" if exc.saved else ""
+        print(f"jetfm {args.command}: interrupted (SIGTERM){where}{kept}; nothing half-written "
+              "is left; re-run the same command to continue", file=sys.stderr)
+        return EXIT_CODE
     except JetfmError as exc:
         print(f"jetfm {args.command}: error: {exc}", file=sys.stderr)
         return 2

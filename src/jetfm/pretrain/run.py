@@ -12,6 +12,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ..data.config import load_data_config
 from ..data.genparts import GEN_COLUMNS
@@ -19,14 +20,15 @@ from ..data.pairs import check_pairs
 from ..data.dataset import (JetDataset, check_files, fit_reweighter, list_units,
                             make_dataloader, split_files)
 from ..errors import ConfigError, DataError
-from ..io import make_output_folder, remove_empty_folders, write_config
+from ..interrupt import Interrupted, deferred
+from ..io import FolderLock, make_output_folder, remove_empty_folders, write_config
 from ..models import ParticleTransformer, preset_config
 from ..runs import RunDir
 from .config import TrainConfig
 from .stream import StreamLoader, StreamPosition
 from .probe import OnlineProbe
 from .registry import REGISTRY, build_options
-from .trainer import build_trainer
+from .trainer import CheckpointOnSigterm, build_trainer
 
 log = logging.getLogger(__name__)
 # Keys that must not change when a run directory is resumed.
@@ -69,6 +71,23 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     """Train into ``out``. Inputs are checked before the run directory is made; if the run
     then fails before its first checkpoint, a directory made by this call is removed."""
     run = RunDir.for_training(out)
+    lock = _lock(run) if run.path.is_dir() else None   # refuse a busy folder before any work
+    try:
+        return _pretrain(cfg, run, lock, progress)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock(run: RunDir) -> FolderLock | None:
+    """Two pretrain commands into one folder: the second is refused with the holder's PID.
+    Only the launching process locks (the DDP ranks it starts share the folder)."""
+    if any(int(os.environ.get(k, "0") or 0) for k in ("RANK", "LOCAL_RANK", "NODE_RANK")):
+        return None
+    return FolderLock(run.path, "jetfm pretrain").acquire()
+
+
+def _pretrain(cfg: TrainConfig, run: RunDir, lock: FolderLock | None, progress: bool) -> dict:
     cfg = _absolute_inputs(cfg)
     resume = _check_resume(run, cfg)
     _check_accelerator(cfg)
@@ -91,6 +110,7 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
     model_cfg = preset_config(cfg.preset, input_dim=data_cfg.num_features,
                               **{**head, **cfg.model})
     made = make_output_folder(run.path)   # only once the inputs are known to be usable
+    own_lock = None if lock is not None else _lock(run)
     try:
         return _fit(cfg, strategy, run, data_cfg, model_cfg, (train, val, test), resume,
                     progress)
@@ -99,6 +119,9 @@ def run_pretrain(cfg: TrainConfig, out: str | Path, progress: bool = True) -> di
             shutil.rmtree(run.path, ignore_errors=True)  # nothing trained: leave nothing
             remove_empty_folders(made[1:])
         raise
+    finally:
+        if own_lock is not None:
+            own_lock.release()
 
 
 MIN_SPLIT_FILES = 5
@@ -200,8 +223,13 @@ def _fit(cfg: TrainConfig, strategy, run: RunDir, data_cfg, model_cfg, splits,
                             find_unused_parameters=not module.uses_every_parameter)
     if resume:
         log.warning("resuming %s from %s", run.path, resume)
-    trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl,
-                ckpt_path=str(resume) if resume else None, weights_only=True)
+    try:
+        with deferred():    # SIGTERM: Lightning ends the step, CheckpointOnSigterm saves
+            trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl,
+                        ckpt_path=str(resume) if resume else None, weights_only=True)
+    except SIGTERMException:
+        saved = any(isinstance(c, CheckpointOnSigterm) and c.saved for c in trainer.callbacks)
+        raise Interrupted(int(trainer.global_step), saved=saved) from None
     # ModelCheckpoint saves every N steps; make last.ckpt the true end so a longer re-run
     # continues from here (save_checkpoint is collective: every rank calls it, rank 0 writes).
     trainer.save_checkpoint(run.last_checkpoint, weights_only=False)  # full state

@@ -6,16 +6,20 @@ and `devices`/`num_nodes` select the world size; the datasets shard files by ran
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from ..io import atomic_path
 from ..models.export import save_checkpoint
-from ..runs import CHECKPOINT_DIR, LOGS_DIR, WEIGHTS_NAME
+from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT, LOGS_DIR, WEIGHTS_NAME
 from .config import TrainConfig
 
 
@@ -37,6 +41,34 @@ class SafetensorsExport(Callback):
 
     def on_train_end(self, trainer, pl_module):
         self._save(trainer, pl_module)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's own writer goes through an fsspec transaction that writes under $TMPDIR and
+    *copies* the file over last.ckpt when the run folder is on another filesystem: a kill
+    during the copy truncates the only good checkpoint. Write next to the target, fsync, and
+    rename instead; the previous checkpoint stays until the new one is complete."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError("jetfm's checkpoint writer takes no storage_options")
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            torch.save(checkpoint, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+class CheckpointOnSigterm(Callback):
+    """SIGTERM (a batch system's time limit): Lightning stops at the end of the step; save the
+    full state there, so re-running the same command resumes instead of starting over."""
+
+    def __init__(self, path: Path):
+        self.path, self.saved = path, False
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        if isinstance(exception, SIGTERMException):
+            trainer.save_checkpoint(self.path, weights_only=False)
+            self.saved = True
 
 
 def quiet_lightning() -> None:
@@ -92,7 +124,8 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: b
         loggers.append(TensorBoardLogger(save_dir=str(run_dir), name=LOGS_DIR, version="tb"))
     except ImportError:
         pass
-    callbacks = [ckpt, LearningRateMonitor(logging_interval="step"),
+    callbacks = [ckpt, CheckpointOnSigterm(run_dir / CHECKPOINT_DIR / LAST_CHECKPOINT),
+                 LearningRateMonitor(logging_interval="step"),
                  SafetensorsExport(run_dir, run_config, cfg.checkpoint_every_steps)]
     callbacks += list(extra_callbacks)
     if progress:
@@ -105,4 +138,5 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: b
         log_every_n_steps=cfg.log_every_steps, logger=loggers, callbacks=callbacks,
         enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
         use_distributed_sampler=False,   # the dataset shards by rank itself
+        plugins=[AtomicCheckpointIO()],
     )
