@@ -7,7 +7,7 @@ from .options import add_out, add_progress, add_workers
 def register(sub) -> None:
     from ..sim.downstream import HV_MODELS, MASS_RATIOS
     from ..sim.processes import RES2P_X_DECAYS, RES34P_Y_DECAYS
-    from ..sim.generate import DEFAULT_PILEUP
+    from ..sim.generate import DEFAULT_JETS_PER_FILE, DEFAULT_PILEUP
     from ..sim.pileup_library import LIBRARY_EVENTS
     from ..sim.samples import SAMPLES
     p = sub.add_parser("generate", help="simulate JetClass-II-compatible jets (Pythia 8 + "
@@ -29,7 +29,10 @@ def register(sub) -> None:
     p.add_argument("--pileup-library", type=int, default=LIBRARY_EVENTS, metavar="EVENTS",
                    help="minimum-bias events in the pileup library, generated once and cached "
                         "(default %(default)d)")
-    p.add_argument("--jets-per-file", type=int, default=100_000, help="jets per Parquet file")
+    p.add_argument("--jets-per-file", type=int, default=DEFAULT_JETS_PER_FILE,
+                   help="jets per Parquet file (default %(default)d). pretrain splits by whole "
+                        "file, so give each sample at least 5 files (3 reach train, val and "
+                        "test; fewer leave a sample in one split only)")
     p.add_argument("--chunk-events", type=int, default=100,
                    help="events per Pythia re-initialisation (one grid point per chunk)")
     p.add_argument("--detector-card", default="cms", metavar="NAME|FILE",

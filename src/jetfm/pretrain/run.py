@@ -159,6 +159,26 @@ def _describe_splits(splits: dict[str, list], pair_by: str | None, verbose: bool
             log.warning("the %s split has %d file(s) (< %d): splits are by file, so a "
                         "sample or class may be missing from it; generate more, smaller "
                         "files (--jets-per-file)", name, len(files), MIN_SPLIT_FILES)
+    _warn_missing_samples(splits)
+
+
+def _warn_missing_samples(splits: dict[str, list]) -> None:
+    """A sample folder whose files all fell into fewer splits than it could reach (the by-file
+    trap: one file per sample trains on one sample and tests on another) is named loudly."""
+    where: dict[Path, set[str]] = {}
+    for name, files in splits.items():
+        for f in files:
+            where.setdefault(Path(f).parent, set()).add(name)
+    wanted = {name for name, files in splits.items() if files}
+    for folder, found in sorted(where.items()):
+        missing = sorted(wanted - found)
+        if missing and len(where) > 1:
+            log.warning("%s: every file of this sample is in the %s split, none in %s: the "
+                        "model %s; generate it with more, smaller files (jetfm generate "
+                        "--jets-per-file) so that each sample reaches every split",
+                        folder, "/".join(sorted(found)), "/".join(missing),
+                        "never trains on it" if "train" in missing else
+                        "is never validated or tested on it")
 
 
 def _absolute_inputs(cfg: TrainConfig) -> TrainConfig:

@@ -47,6 +47,11 @@ from .schedule import ChunkScheduler, make_pool
 DEFAULT_PILEUP = 50.0
 
 
+# pretrain splits by whole file (showers and events never straddle splits), so a sample needs
+# at least 3 files to reach train, val and test: 10k jets per file gives 10 files for 100k jets
+DEFAULT_JETS_PER_FILE = 10_000
+
+
 @dataclass(frozen=True)
 class GenerateConfig:
     sample: str
@@ -59,7 +64,7 @@ class GenerateConfig:
     resim: int = 0
     pileup: float = DEFAULT_PILEUP  # ⟨μ⟩ as in JetClass-II; 0: clean jets
     pileup_library: int = LIBRARY_EVENTS   # minimum-bias events in the overlay library
-    jets_per_file: int = 100_000
+    jets_per_file: int = DEFAULT_JETS_PER_FILE
     chunk_events: int = 100
     detector_card: str = "cms"      # built-in card name or a YAML file
     jet_pt_min: float = 200.0       # GeV
