@@ -58,4 +58,5 @@ def test_refuses_dijets_and_overwrites(samples, capsys):
     assert "dijet events" in capsys.readouterr().err and not (samples / "o").exists()
     assert main(["resample", str(samples / "data"), "--reference", str(samples / "ref"),
                  "--out", str(samples / "data")]) == 2
-    assert "exists there" in capsys.readouterr().err
+    assert "not written by jetfm resample" in capsys.readouterr().err   # the user's files
+    assert len(list((samples / "data").iterdir())) == 2

@@ -44,7 +44,11 @@ def flip_byte_in_column(path: Path, column: str) -> None:
             if md.row_group(0).column(i).path_in_schema.split(".")[0] == column][0]
     col = md.row_group(0).column(leaf)
     assert idx >= 0
-    offset = col.data_page_offset + col.total_compressed_size // 2
+    # the chunk starts with its dictionary page when it has one (pyarrow's default encoding);
+    # aim at the middle of the data pages that follow, inside this column
+    start = col.dictionary_page_offset if col.has_dictionary_page else col.data_page_offset
+    end = start + col.total_compressed_size
+    offset = (col.data_page_offset + end) // 2
     data = bytearray(path.read_bytes())
     data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
