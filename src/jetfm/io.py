@@ -105,6 +105,27 @@ def remove_stale_temps(folder: Path, final_names) -> int:
     return removed
 
 
+def read_text(path: str | os.PathLike, what: str) -> str:
+    """A user's text file (config, card, counts) as UTF-8; a missing, unreadable, binary or
+    non-UTF-8 file is one ConfigError line naming `what` and the file."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path}: not a UTF-8 text file (byte {exc.start}: "
+                          f"{exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+
+
+def load_yaml(path: str | os.PathLike, what: str):
+    """`read_text`, then YAML data (safe_load: never code); errors are one line."""
+    text = read_text(path, what)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path}: not valid YAML ({exc})".replace("\n", " ")) from None
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)
@@ -163,7 +184,9 @@ class FolderLock:
                               f"({holder}); wait for it to finish or use another --out") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"PID {os.getpid()}: {' '.join(sys.argv)[:200]}\n")
+        # argv may hold undecodable bytes (a non-UTF-8 folder name): never fail on them
+        command = " ".join(sys.argv)[:200].encode("utf-8", "backslashreplace").decode()
+        fh.write(f"PID {os.getpid()}: {command}\n")
         fh.flush()
         self._fh = fh
         return self

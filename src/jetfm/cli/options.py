@@ -35,6 +35,21 @@ def add_max_jets(p) -> None:
 def check_shared(args) -> None:
     """The shared options' ranges, for every command at once (one line each, exit 2)."""
     positive(getattr(args, "max_jets", None), "--max-jets")
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str):
+                utf8(item, "--" + name.replace("_", "-"))
+
+
+def utf8(text: str, option: str) -> None:
+    """A path or value with bytes that are not UTF-8 (Python keeps them as surrogates) cannot
+    be stored in Parquet metadata or YAML: refuse it before anything is made."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise ConfigError(f"{option} {shown}: holds bytes that are not UTF-8; rename it "
+                          "(file names and values must be UTF-8 text)") from None
 
 
 def positive(value, option: str) -> None:

@@ -23,6 +23,7 @@ import yaml
 
 from .. import labels as jetclass2
 from ..errors import ConfigError
+from ..io import read_text
 from .config_fields import KNOWN_COLUMNS, check_keys, known_column, number
 from .label_groups import group_of_label, resolve_names
 from .label_spaces import JETCLASS_LABELS
@@ -286,7 +287,7 @@ def load_data_config(path_or_name: str | os.PathLike | Mapping) -> DataConfig:
         return DataConfig.from_dict(path_or_name)
     s = os.fspath(path_or_name)
     if os.path.isfile(s):
-        text = Path(s).read_text()
+        text = read_text(s, "data config")
     elif s in builtin_configs():
         text = resources.files("jetfm.data").joinpath("configs", f"{s}.yaml").read_text()
     else:
@@ -295,7 +296,7 @@ def load_data_config(path_or_name: str | os.PathLike | Mapping) -> DataConfig:
     try:
         d = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"data config {s}: invalid YAML ({e})") from e
+        raise ConfigError(f"data config {s}: invalid YAML ({e})".replace("\n", " ")) from None
     try:
         return DataConfig.from_dict(d)
     except ConfigError as e:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..io import load_yaml
 from .optim import OPTIMIZERS, SCHEDULES
 from .registry import REGISTRY, build_options
 
@@ -203,10 +204,10 @@ def load_train_config(path: str | Path | None = None, **overrides: Any) -> Train
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+        data = load_yaml(p, "--config") or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"--config {p}: expected a mapping of settings, got "
+                              f"{type(data).__name__}")
     for key, value in overrides.items():
         if value is not None:
             set_dotted(data, key, value)

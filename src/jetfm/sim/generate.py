@@ -206,7 +206,13 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     if out.is_dir() and not os.access(out, os.W_OK):
         return _read_only_folder(cfg, out, plan, key, settings)
     made = make_output_folder(out)
-    lock = FolderLock(out, "jetfm generate").acquire()   # refused: the holder's folder, untouched
+    try:
+        lock = FolderLock(out, "jetfm generate").acquire()   # refused: the holder's, untouched
+    except BaseException:
+        if made:     # a folder we made a moment ago: take it back, lock file and all
+            shutil.rmtree(out, ignore_errors=True)
+            remove_empty_folders(made[1:])
+        raise
     try:
         check_folder_record(out, settings)
         remove_stale_temps(out, [p.name for _, _, p in plan])
