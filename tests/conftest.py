@@ -1,9 +1,21 @@
 """Shared fixtures: a small set of real simulated jets (Pythia + detector + AK8), made once."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
 from jetfm.sim.generate import GenerateConfig, generate
+
+
+def pytest_configure(config):
+    """Tests never write into the user's real cache (~/.cache/jetfm): they get their own, kept
+    in pytest's cache folder so the pileup library is built once per checkout, not per run."""
+    if not os.environ.get("JETFM_CACHE_DIR"):
+        cache = getattr(config, "cache", None)
+        folder = cache.mkdir("jetfm-cache") if cache is not None else tempfile.mkdtemp()
+        os.environ["JETFM_CACHE_DIR"] = str(folder)
 
 
 @pytest.fixture(scope="session")
