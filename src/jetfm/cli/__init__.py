@@ -11,6 +11,7 @@ import sys
 from .. import __version__
 from ..errors import JetfmError
 from ..interrupt import EXIT_CODE, Interrupted, sigterm_raises
+from ..threads import set_threads
 from .options import check_shared
 from . import (anomaly, evaluate, export, generate, inspect, pretrain, quickstart, report, resample,
                transfer)
@@ -26,7 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)
+    for leaf in _leaf_parsers(parser):
+        leaf.add_argument("--threads", type=int, default=None, metavar="N",
+                          help="torch threads (default: the CPUs this process may use, by "
+                               "affinity and cgroup quota, or $OMP_NUM_THREADS)")
     return parser
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser):
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield parser
+    for action in subs:
+        for child in dict.fromkeys(action.choices.values()):
+            yield from _leaf_parsers(child)
 
 
 def main(argv=None) -> int:
@@ -34,6 +48,7 @@ def main(argv=None) -> int:
     try:
         with sigterm_raises():
             check_shared(args)
+            set_threads(args.threads)
             return args.func(args)
     except Interrupted as exc:    # SIGTERM: a batch system's time limit, never a success
         where = f" at step {exc.step}" if exc.step is not None else ""

@@ -35,6 +35,7 @@ def add_max_jets(p) -> None:
 def check_shared(args) -> None:
     """The shared options' ranges, for every command at once (one line each, exit 2)."""
     positive(getattr(args, "max_jets", None), "--max-jets")
+    positive(getattr(args, "threads", None), "--threads")
     for name, value in vars(args).items():
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, str):
