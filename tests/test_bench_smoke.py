@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("weaver.nn.model.ParticleTransformer")
+import weaver.nn.model.ParticleTransformer  # noqa: E402,F401  (test extra: required)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import part_vs_weaver  # noqa: E402
 

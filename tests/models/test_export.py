@@ -17,8 +17,7 @@ from jetfm.models.export import (
     save_checkpoint,
 )
 
-ort = pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
+import onnxruntime as ort  # noqa: E402
 
 TINY_DIM = preset_config("tiny").embed_dim
 

@@ -15,7 +15,7 @@ from jetfm.models import (
     preset_config,
 )
 
-weaver_part = pytest.importorskip("weaver.nn.model.ParticleTransformer")
+import weaver.nn.model.ParticleTransformer as weaver_part  # noqa: E402  (test extra)
 logging.getLogger("weaver").setLevel(logging.WARNING)
 
 LENGTHS = [32, 20, 7, 1]  # full, partial, short and single-particle jets

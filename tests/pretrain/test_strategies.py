@@ -14,6 +14,7 @@ from jetfm.data.config import load_data_config
 from jetfm.data.dataset import JetDataset
 from jetfm.metrics.run_eval import csv_logs
 from jetfm.models import load_backbone
+from jetfm.pretrain.registry import REGISTRY
 
 torch.set_num_threads(1)
 
@@ -111,3 +112,16 @@ def test_pretrain_says_what_each_split_holds_and_warns_below_five_files(resim_je
     with caplog.at_level("WARNING", logger="jetfm.pretrain.run"):
         _describe_splits({"train": files * 2}, None, verbose=False)   # 8 files: no warning
     assert not caplog.records
+
+
+@pytest.mark.parametrize("strategy", sorted(REGISTRY))
+def test_every_registered_strategy_trains_and_exports(resim_jets, tmp_path, strategy):
+    """The contract a new strategy must meet: registered = trains, saves, loads, exports."""
+    run = tmp_path / "run"
+    assert main(["pretrain", "--strategy", strategy, "--data", str(resim_jets), "--preset",
+                 "tiny", "--batch-size", "16", "--out", str(run), "--no-progress",
+                 "--max-steps", "2", "--val-every-steps", "2",
+                 "--checkpoint-every-steps", "2"]) == 0
+    assert load_backbone(run).config.embed_dim > 0
+    assert main(["export", str(run), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert ort.InferenceSession(str(tmp_path / "m.onnx")).get_outputs()

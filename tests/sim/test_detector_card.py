@@ -133,7 +133,6 @@ def _photon_response(folder):
     return reco[gen > 0] / gen[gen > 0]
 
 
-@pytest.mark.slow
 def test_generate_with_a_user_card(tmp_path):
     """Same seed: an explicit copy of the built-in card gives the same bytes; a card with a
     worse calorimeter gives measurably different photon energies, and is recorded."""

@@ -219,6 +219,7 @@ def test_fastjet_multievent_api_is_used_consistently():
                   (("px", "px"), ("py", "py"), ("pz", "pz"), ("E", "e"))})
     cs = fastjet.ClusterSequence(arr, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8))
     jets, ci = cs.inclusive_jets(100.0), cs.constituent_index(100.0)
+    assert len(jets[0]) == 2, "both planted jets are found (the loop below must run)"
     for j in range(len(jets[0])):
         sel = ak.to_numpy(ci[0][j])
         assert jets[0][j].px == pytest.approx(pf["px"][sel].sum(), rel=1e-12)

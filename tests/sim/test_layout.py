@@ -44,5 +44,7 @@ def test_generated_file_combines_with_a_published_one(sim_jets, tmp_path):
 
 
 def test_small_files_have_one_row_group(sim_jets):
-    for path in sorted((sim_jets / "res2p").glob("*.parquet")):
+    paths = sorted((sim_jets / "res2p").glob("*.parquet"))
+    assert paths, "the fixture made no files: the loop below would pass vacuously"
+    for path in paths:
         assert pq.ParquetFile(path).metadata.num_row_groups == 1

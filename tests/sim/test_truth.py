@@ -158,7 +158,7 @@ def test_family_mismatch_raises():
         label_jets(event_truth(x_to_bb(0.0), "res2p"), "qcd", [0.0], [0.0])
 
 
-pythia8mc = pytest.importorskip("pythia8mc")
+import pythia8mc  # noqa: E402,F401  (required: fail loudly if missing)
 
 
 def test_pythia_higgs_to_bb():
