@@ -173,8 +173,8 @@ def test_evaluate_on_the_published_jetclass2_layout(run_dir, sim_jets, tmp_path)
     results = {}
     for name, data in (("ours", sim_jets / "res2p"), ("published", published)):
         assert main(["evaluate", str(run_dir), "--data", str(data), "--out",
-                     str(tmp_path / name), "--no-progress"]) == 0
-        results[name] = json.loads((tmp_path / name / "results.json").read_text())
+                     str(tmp_path / f"eval-{name}"), "--no-progress"]) == 0
+        results[name] = json.loads((tmp_path / f"eval-{name}" / "results.json").read_text())
     ours, theirs = results["ours"], results["published"]
     assert theirs["n_jets"] == ours["n_jets"] > 0
     assert theirs["accuracy"] == ours["accuracy"]

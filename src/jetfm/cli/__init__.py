@@ -6,6 +6,7 @@ on stderr and exit code 2; nothing half-written is left behind (outputs are atom
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from .. import __version__
@@ -27,11 +28,40 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)
+    for p in _all_parsers(parser):
+        p.formatter_class = HelpFormatter
     for leaf in _leaf_parsers(parser):
         leaf.add_argument("--threads", type=int, default=None, metavar="N",
                           help="torch threads (default: the CPUs this process may use, by "
                                "affinity and cgroup quota, or $OMP_NUM_THREADS)")
     return parser
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option says whether it is required, its default and its choices (unless its own
+    help already does), so `--help` and docs/cli.md answer "what happens if I leave it out"."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if not action.option_strings or action.help == argparse.SUPPRESS:
+            return text
+        notes = []
+        if action.required:
+            notes.append("required")
+        elif ("default" not in text and action.default not in (None, False, argparse.SUPPRESS)
+              and not isinstance(action, argparse._HelpAction)):
+            notes.append("default: %(default)s")
+        if action.choices and "choices" not in text and action.metavar is not None:
+            notes.append("choices: " + ", ".join(map(str, action.choices)))
+        return f"{text} ({'; '.join(notes)})" if notes else text
+
+
+def _all_parsers(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                yield from _all_parsers(child)
 
 
 def _leaf_parsers(parser: argparse.ArgumentParser):
@@ -60,8 +90,12 @@ def main(argv=None) -> int:
         print(f"jetfm {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:   # a full disk, a folder made read-only mid-run: one line too
-        print(f"jetfm {args.command}: error: {exc.strerror or exc}"
-              + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
+        if exc.errno == errno.ENOSPC:
+            what = "No space left on device" + (f" writing {exc.filename}" if exc.filename
+                                                else "")
+        else:
+            what = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        print(f"jetfm {args.command}: error: {what}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"jetfm {args.command}: interrupted; finished files are kept, re-run to resume",

@@ -20,7 +20,10 @@ Layout::
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -28,7 +31,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from jetfm import labels as L
-from jetfm.io import write_json
+from jetfm.io import atomic_path
 from jetfm.metrics.core import (
     InvalidScoresError, accuracy, auc, check_probs, max_sic, rejection_at, roc,
 )
@@ -36,7 +39,8 @@ from jetfm.metrics.discriminants import (
     Discriminant, builtin_discriminants, discriminant, label_set_of, safe_name,
 )
 
-__all__ = ["evaluate_scores", "to_jsonable", "REJECTION_POINTS", "LEPTONIC_POINT"]
+__all__ = ["evaluate_scores", "to_jsonable", "naming_the_file", "REJECTION_POINTS",
+           "LEPTONIC_POINT"]
 
 REJECTION_POINTS = (0.3, 0.5)
 LEPTONIC_POINT = 0.99
@@ -62,12 +66,15 @@ def evaluate_scores(labels, probs, label_names: Sequence[str], out_dir,
     built-ins (:func:`~jetfm.metrics.discriminants.builtin_discriminants`). Raises
     :class:`~jetfm.metrics.core.InvalidScoresError` (a ``DataError`` and a ``ValueError``) on
     inconsistent inputs. ``provenance`` (e.g. run directory, input files) is stored as is.
-    Returns the results dict (as written)."""
+    Returns the results dict (as written).
+
+    Nothing is replaced until every file is complete: the figures and results.json are
+    written to temporary names first and renamed at the end, results.json (the file readers
+    trust) last; a failure (a full disk) leaves no new file and no folder it made."""
     label_names = [str(n) for n in label_names]
     y, p = _validate(labels, probs, label_names)
     hist = _validate_history(history) if history is not None else None
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     res: dict = {"n_jets": len(y), "n_classes": len(label_names),
                  "label_set": label_set_of(label_names), "accuracy": accuracy(y, p)}
@@ -92,12 +99,36 @@ def evaluate_scores(labels, probs, label_names: Sequence[str], out_dir,
     }
     if hist is not None:
         res["history"] = _history_summary(hist)
-    res["plots"] = _plots(out_dir, discs, curves, res, hist) if plots else []
-    res["conventions"] = CONVENTIONS
-    res.update(provenance or {})
-    res = to_jsonable(res)
-    write_json(out_dir / "results.json", res)
+    with contextlib.ExitStack() as staged:     # renamed in reverse order: results.json last
+        results = out_dir / "results.json"
+        with naming_the_file(results):
+            results_tmp = staged.enter_context(atomic_path(results))   # makes out_dir
+
+        def draw(name: str, plot) -> str:
+            """`plot(path)` draws figure `name` to a temporary name, renamed at the end."""
+            with naming_the_file(out_dir / name):
+                plot(staged.enter_context(atomic_path(out_dir / name)))
+            return name
+
+        res["plots"] = _plots(draw, discs, curves, res, hist) if plots else []
+        res["conventions"] = CONVENTIONS
+        res.update(provenance or {})
+        res = to_jsonable(res)
+        with naming_the_file(results):
+            Path(results_tmp).write_text(json.dumps(res, indent=2) + "\n")
     return res
+
+
+@contextlib.contextmanager
+def naming_the_file(path):
+    """An OSError while writing `path` (a full disk: ENOSPC) names `path`, not the temporary
+    file it was being written to (or nothing), so the CLI's one line says which file failed."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None or exc.filename == os.fspath(path):
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc
 
 
 def _validate(labels, probs, label_names):
@@ -201,7 +232,8 @@ def _history_summary(hist: dict[str, np.ndarray]) -> dict:
     return {"final": final, "best": best}
 
 
-def _plots(out_dir: Path, discs, curves, res, hist) -> list[str]:
+def _plots(draw, discs, curves, res, hist) -> list[str]:
+    """The figures, each through `draw(file name, plot(path))`; returns their file names."""
     from jetfm.metrics import plots as P  # mplhep is slow to import; only load it to draw
 
     written = []
@@ -210,16 +242,18 @@ def _plots(out_dir: Path, discs, curves, res, hist) -> list[str]:
         if d.name in curves:
             by_group.setdefault(d.group, {})[d.name] = curves[d.name]
     for group, group_curves in by_group.items():
-        written.append(P.plot_roc(group_curves, out_dir / f"roc_{safe_name(group)}.png",
-                                  title=group))
+        written.append(draw(f"roc_{safe_name(group)}.png",
+                            lambda path: P.plot_roc(group_curves, path, title=group)))
     for name, metrics in res["discriminants"].items():
         s, b = metrics["_scores"]
-        written.append(P.plot_discriminant(s, b, out_dir / f"disc_{safe_name(name)}.png", name))
+        written.append(draw(f"disc_{safe_name(name)}.png",
+                            lambda path: P.plot_discriminant(s, b, path, name)))
     conf = res["confusion"]
-    written.append(P.plot_confusion(conf["matrix"], conf["groups"], out_dir / "confusion.png"))
+    written.append(draw("confusion.png",
+                        lambda path: P.plot_confusion(conf["matrix"], conf["groups"], path)))
     if hist is not None:
-        written.append(P.plot_history(hist, out_dir / "history.png"))
-    return [p.name for p in written]
+        written.append(draw("history.png", lambda path: P.plot_history(hist, path)))
+    return written
 
 
 def to_jsonable(obj):

@@ -14,8 +14,8 @@ from ..data.config import load_data_config
 from ..data.dataset import check_files, make_dataloader
 from ..data.paths import expand_paths
 from ..errors import ConfigError, DataError
-from ..io import check_writable_folder
 from ..models.export import load_checkpoint
+from ..outdir import OutputFolder
 from ..runs import RunDir
 from .evaluate import evaluate_scores
 
@@ -93,24 +93,36 @@ def read_history(run_dir: str | Path) -> dict[str, list[float]] | None:
 def evaluate_run(run_dir, data=None, out=None, batch_size: int = 512,
                  max_jets: int | None = None, progress: bool = True) -> dict:
     """Metrics and plots of the run's model on `data` (default: the run's own test split,
-    read from the absolute paths it recorded — never from the working directory)."""
+    read from the absolute paths it recorded — never from the working directory).
+
+    `out` follows the one `--out` contract (outdir.py): checked and claimed before the model
+    runs; the figures are written first, results.json last; a failed job (a full disk) leaves
+    no results.json and takes back the folder it made."""
     run = RunDir.existing(run_dir)
     if out is None:
         raise ConfigError("--out: give a folder for results.json and the plots")
-    check_writable_folder(out)
     if max_jets is not None and max_jets < 1:
         raise ConfigError(f"--max-jets must be >= 1, got {max_jets}")
     if data is None:
         data = run.split("test")
         if not data:
             raise ConfigError(f"{run.path} has no test split; pass --data FILES")
+    files = expand_paths(data)
+    # the settings that decide the results; the file order only matters with --max-jets
+    names = [str(f) for f in files]
+    identity = {"run_dir": str(run.path.resolve()), "max_jets": max_jets,
+                "data": names if max_jets else sorted(names)}
+    with OutputFolder(out, "evaluate", identity) as folder:
+        return _evaluate(run, files, folder.path, batch_size, max_jets, progress)
+
+
+def _evaluate(run: RunDir, files, out, batch_size, max_jets, progress) -> dict:
     model, config, data_cfg = load_run(run.path)
     if model.config.num_classes is None:
         strategy = (config.get("train") or {}).get("strategy", "this strategy")
         raise ConfigError(f"{run.path} is a {strategy} run: its backbone has no class head, "
                           "so there are no class scores to evaluate; use `jetfm transfer "
                           f"--backbone {run.path} --task ...` (linear probe, fine-tune, kNN)")
-    files = expand_paths(data)
     check_files(files, data_cfg, verify=False)   # footers: schema, label space, not empty
     pred = predict(model, files, data_cfg, batch_size, max_jets, progress)
     return evaluate_scores(pred["labels"], pred["probs"], list(data_cfg.labels.names), out,

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..cache import cache_dir, cached_file, file_sha256
 from ..data.config import DataConfig
 from ..data.features import FlatJets, compute_flat
+from ..data.files import list_units
 from ..data.paths import expand_paths
 from ..data.readers import iter_jets
 from ..errors import ConfigError, DataError
@@ -31,13 +32,21 @@ from ..models.heads import representation as represent
 from .tasks import Task, assign_classes
 
 
-def load_task_jets(files, task: Task, cfg: DataConfig, max_per_class: int | None = None,
-                   progress: bool = True) -> tuple[FlatJets, list[Path]]:
-    # one canonical order (and each file once): the jets, hence the test set drawn from them
-    # by --test-seed, must not depend on the order --data names them in
+def data_paths(files) -> list[Path]:
+    """The files of `--data`, each once, in one canonical order: the jets, hence the test set
+    drawn from them by --test-seed, must not depend on the order --data names them in."""
     paths = sorted({Path(p).resolve() for p in expand_paths(files)}, key=str)
     if not paths:
         raise ConfigError("--data: no Parquet/ROOT files found")
+    return paths
+
+
+def load_task_jets(files, task: Task, cfg: DataConfig, max_per_class: int | None = None,
+                   progress: bool = True) -> tuple[FlatJets, list[Path]]:
+    paths = data_paths(files)
+    for path in paths:     # from the footers, before reading: a file without jets is a mistake
+        if not sum(unit.num_rows for unit in list_units(path)):
+            raise DataError(f"--data {path}: no jets in this file; leave it out")
     model_cfg = dataclasses.replace(cfg, labels=None, selection=())
     columns = list(dict.fromkeys(model_cfg.required_columns() + task.columns()))
     parts, counts = [], np.zeros(len(task.classes), np.int64)

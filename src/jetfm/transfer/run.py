@@ -29,14 +29,16 @@ from sklearn.metrics import roc_auc_score
 
 from ..data.config import load_data_config
 from ..errors import ConfigError
-from ..io import check_writable_folder, make_output_folder, write_json
+from ..io import write_json
 from ..metrics.core import rejection_at, roc, thinned_roc
+from ..metrics.evaluate import naming_the_file
 from ..models.export import load_checkpoint
 from ..models.heads import HEAD_REPRESENTATIONS, REPRESENTATIONS
 from ..models.presets import build_model
+from ..outdir import OutputFolder
 from ..runs import RunDir
-from .data import (cached_embeddings, compute_embeddings, dataset_key, draw_per_class,
-                   load_task_jets, split)
+from .data import (cached_embeddings, compute_embeddings, data_paths, dataset_key,
+                   draw_per_class, load_task_jets, split)
 from .modes import EMBEDDING_MODES, MODES, NETWORK_MODES, fit_on_embeddings
 from .network import (Schedule, TransferModule, add_lora, predict_network, train_network,
                       trainable_parameters)
@@ -215,9 +217,32 @@ def _summary(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def identity(cfg: TransferConfig) -> dict:
+    """The settings that decide a job's results (its `--out` folder's identity, outdir.py):
+    every option but --out, the backbone run as an absolute path (or the baseline's name), the
+    data files in their canonical order."""
+    ident = {k: v for k, v in asdict(cfg).items() if k != "out"}
+    if cfg.backbone not in (RANDOM, "scratch"):
+        ident["backbone"] = str(Path(cfg.backbone).resolve())
+    ident["data"] = [str(p) for p in data_paths(cfg.data)]
+    ident["labels_per_class"] = ["all" if n is None else n for n in cfg.labels_per_class]
+    return ident
+
+
 def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
+    """Run the job, write `--out`/results.json. The folder is checked (a user's files, another
+    job's results, a live run in it: refused) and claimed before minutes of training, not
+    after; a job that fails takes back the folder it made."""
     cfg.validate()
-    check_writable_folder(cfg.out)   # before minutes of training, not after
+    with OutputFolder(cfg.out, "transfer", identity(cfg)) as folder:
+        out = _transfer(cfg, progress)
+        results = folder.path / "results.json"     # the only file: written last, atomically
+        with naming_the_file(results):
+            write_json(results, out)
+    return out
+
+
+def _transfer(cfg: TransferConfig, progress: bool) -> dict:
     task = get_task(cfg.task)
     bb = _backbone(cfg)
     model, data_cfg, strategy, weights = bb.model, bb.data_cfg, bb.strategy, bb.weights
@@ -292,8 +317,6 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
            "config": {**asdict(cfg), "data": [str(p) for p in paths],
                       "out": str(Path(cfg.out).absolute()),
                       "labels_per_class": ["all" if n is None else n for n in cfg.labels_per_class]}}
-    make_output_folder(cfg.out)      # only now: a failed run leaves no folder behind
-    write_json(Path(cfg.out) / "results.json", out)
     return out
 
 
