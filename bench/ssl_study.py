@@ -134,7 +134,7 @@ def _acc(row: dict | None) -> str:
 
 def _final_probe(run: Path) -> dict:
     """The last logged online-probe values of a pre-training run."""
-    from jetfm.metrics.run_eval import csv_logs
+    from jetfm.run_logs import csv_logs
     last = {}
     for log in csv_logs(run):
         for row in csv.DictReader(log.open()):

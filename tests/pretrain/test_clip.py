@@ -10,7 +10,7 @@ import torch
 from jetfm.cli import main
 from jetfm.data.config import load_data_config
 from jetfm.data.dataset import JetDataset
-from jetfm.metrics.run_eval import csv_logs
+from jetfm.run_logs import csv_logs
 from jetfm.models import build_model, load_backbone
 from jetfm.pretrain.clip import ClipModule, ClipOptions
 from jetfm.pretrain.config import OptimConfig

@@ -17,7 +17,7 @@ import yaml
 from jetfm.cli import main
 from jetfm.data.config import load_data_config
 from jetfm.data.dataset import JetDataset
-from jetfm.metrics.run_eval import csv_logs
+from jetfm.run_logs import csv_logs
 
 SMALL_JEPA = ("--set", "strategy_options.predictor_dim=32", "--set",
               "strategy_options.predictor_heads=4", "--set", "strategy_options.predictor_blocks=2")

@@ -18,7 +18,7 @@ import yaml
 import yaml
 
 from jetfm.cli import main
-from jetfm.metrics.run_eval import csv_logs
+from jetfm.run_logs import csv_logs
 
 from .conftest import one_error_line, pretrain_args, read_only
 

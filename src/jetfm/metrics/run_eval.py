@@ -2,8 +2,6 @@
 compute every docs/design.md metric with `evaluate_scores` (same code for published JetClass-II)."""
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from ..data.paths import expand_paths
 from ..errors import ConfigError, DataError
 from ..models.export import load_checkpoint
 from ..outdir import OutputFolder
+from ..run_logs import csv_logs, metric_curves  # noqa: F401  (report.collect imports csv_logs here)
 from ..runs import RunDir
 from .evaluate import evaluate_scores
 
@@ -69,24 +68,11 @@ def predict(model, files, data_cfg, batch_size: int = 512, max_jets: int | None 
     return {"labels": cat(labels), "probs": cat(probs), "embedding": cat(emb)}
 
 
-def csv_logs(run_dir: str | Path) -> list[Path]:
-    """The run's metrics.csv files, one per (resumed) invocation, oldest first."""
-    logs = RunDir(run_dir).logs_dir
-    found = [(int(p.parent.name.split("-", 1)[1]), p) for p in logs.glob("csv-*/metrics.csv")]
-    return [p for _, p in sorted(found)]
-
-
 def read_history(run_dir: str | Path) -> dict[str, list[float]] | None:
-    """Training curves from Lightning's CSV logs (RUN_DIR/logs/csv-*/metrics.csv, in order)."""
-    hist: dict[str, list[float]] = {v: [] for v in _HISTORY_KEYS.values()}
-    for path in csv_logs(run_dir):
-        with path.open() as fh:
-            for row in csv.DictReader(fh):
-                for src, dst in _HISTORY_KEYS.items():
-                    val = row.get(src)
-                    if val not in (None, "") and math.isfinite(float(val)):
-                        hist[dst].append(float(val))
-    hist = {k: v for k, v in hist.items() if v}
+    """Training curves from the run's logs (`run_logs.metric_curves`), renamed for results.json."""
+    curves = metric_curves(run_dir)
+    hist = {dst: [v for _, v in curves[src]] for src, dst in _HISTORY_KEYS.items()
+            if curves.get(src)}
     return hist or None
 
 
