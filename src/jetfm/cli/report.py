@@ -2,6 +2,8 @@
 strategies from pretrain runs, `jetfm evaluate` and `jetfm transfer` results."""
 from __future__ import annotations
 
+import sys
+
 from .options import add_out
 
 
@@ -13,7 +15,7 @@ def register(sub) -> None:
                         "results (folders or results.json), or folders holding them "
                         "(searched recursively)")
     add_out(p, "the HTML report to write (the Markdown summary goes next to it, same name "
-               "with .md)")
+               "with .md); an existing file is replaced only if `jetfm report` wrote it")
     p.add_argument("--title", default=None, help="report title (default: jetfm report)")
     p.set_defaults(func=run)
 
@@ -21,6 +23,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..report import build_report
     rep = build_report(args.paths, args.out, title=args.title)
+    for line in rep["warnings"]:   # the report is written; these say what it does not compare
+        print(f"jetfm report: warning: {line}", file=sys.stderr)
     inputs = rep["inputs"]
     print(f"read {len(inputs.transfer)} transfer result(s), {len(inputs.pretrain)} "
           f"pre-training run(s), {len(inputs.evaluate)} evaluation(s), {len(inputs.anomaly)} "

@@ -14,7 +14,7 @@ from ..data.paths import expand_paths
 from ..errors import ConfigError, DataError
 from ..models.export import load_checkpoint
 from ..outdir import OutputFolder
-from ..run_logs import csv_logs, metric_curves  # noqa: F401  (report.collect imports csv_logs here)
+from ..run_logs import metric_curves
 from ..runs import RunDir
 from .evaluate import evaluate_scores
 

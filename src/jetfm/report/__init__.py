@@ -5,7 +5,9 @@ pre-training helps, where, and by how much" from pretrain runs, `jetfm evaluate`
     build_report(["runs/", "transfer/"], "report.html")   # also writes report.md
 
 Nothing is written unless every input is read and every figure drawn; both files are written
-atomically.
+atomically, and only over files an earlier `jetfm report` wrote (never over an input or a file
+of someone else's). Transfer results measured on different test jets are shown as separate
+groups with a warning, never ranked side by side.
 """
 from __future__ import annotations
 
@@ -16,8 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..io import check_writable_folder, write_text_atomic
-from .collect import METRICS, Inputs, TransferResult, collect, lpc_key, short_names
+from ..io import atomic_path, check_writable_folder
+from .collect import (BUILTIN_BACKBONES, METRICS, Inputs, TransferResult, collect, input_files,
+                      lpc_key, short_names)
+from .groups import by_test_set
+from .output import check_outputs
 
 __all__ = ["build_report", "Series", "task_series", "headline", "scratch_reference"]
 
@@ -72,25 +77,36 @@ def aggregate(result: TransferResult) -> dict:
 
 
 def task_series(inputs: Inputs) -> dict[str, list[Series]]:
-    """task -> its series, pre-trained strategies (alphabetical) first, scratch last."""
-    tasks: dict[str, list[TransferResult]] = {}
-    for r in inputs.transfer:
-        tasks.setdefault(r.task, []).append(r)
+    """task (with its test-set settings when a task has several, see groups.py) -> its series,
+    pre-trained strategies (alphabetical) first, scratch last."""
     out = {}
-    for task in sorted(tasks):
-        results = tasks[task]
-        backbones: dict[str, set] = {}
-        for r in results:
-            backbones.setdefault(r.strategy, set()).add(r.backbone)
-        series = []
-        for r in results:
-            name = r.strategy
-            if len(backbones[r.strategy]) > 1:   # two runs of one strategy: tell them apart
-                others = sorted(backbones[r.strategy])
-                name = f"{r.strategy} ({short_names(others)[others.index(r.backbone)]})"
-            series.append(Series(name, r.mode, r, aggregate(r)))
+    for task, results in by_test_set(inputs.transfer)[0].items():
+        names = _display_names(results)
+        series = [Series(names[i], r.mode, r, aggregate(r)) for i, r in enumerate(results)]
         out[task] = sorted(series, key=lambda s: (s.is_scratch, s.strategy, s.mode_label))
     return out
+
+
+def _display_names(results: list[TransferResult]) -> list[str]:
+    """The strategy, with its backbone's folder where that is needed to tell it apart: two
+    runs of one strategy, or a pre-trained run whose strategy is also a built-in baseline's
+    name (the built-in `random` / `scratch` keeps the bare name)."""
+    backbones: dict[str, set] = {}
+    for r in results:
+        backbones.setdefault(r.strategy, set()).add(r.backbone)
+    names = []
+    for r in results:
+        # a pre-trained result must not read like the baseline of the same name
+        looks_builtin = r.strategy in BUILTIN_BACKBONES and not r.is_scratch
+        if r.backbone in BUILTIN_BACKBONES or (len(backbones[r.strategy]) == 1
+                                               and not looks_builtin):
+            names.append(r.strategy)
+            continue
+        # the bare strategy name among them: a run folder never shortens to it
+        others = sorted(b for b in backbones[r.strategy] if b not in BUILTIN_BACKBONES)
+        short = short_names(others + [r.strategy])[others.index(r.backbone)]
+        names.append(f"{r.strategy} ({short})")
+    return names
 
 
 def scratch_reference(series: list[Series], lpc, metric: str = "accuracy"):
@@ -159,18 +175,18 @@ def build_report(paths, out, title: str | None = None) -> dict:
     md_path = out.with_suffix(".md")
     check_writable_folder(out.parent)
     inputs = collect(paths)
+    check_outputs(out, md_path, input_files(inputs))   # before anything is drawn or written
     from . import html, plots   # matplotlib/mplhep only once the inputs are known good
     tasks = task_series(inputs)
+    warnings = by_test_set(inputs.transfer)[1]
     heads = [h for t, s in tasks.items() if (h := headline(t, s))]
     figures = plots.all_figures(inputs, tasks)
     title = title or "jetfm report"
-    page = html.render_html(title, inputs, tasks, heads, figures)
-    summary = html.render_markdown(title, inputs, tasks, heads, out.name)
-    write_text_atomic(out, page)
-    try:
-        write_text_atomic(md_path, summary)
-    except BaseException:
-        out.unlink(missing_ok=True)
-        raise
+    page = html.render_html(title, inputs, tasks, heads, figures, warnings)
+    summary = html.render_markdown(title, inputs, tasks, heads, out.name, warnings)
+    # both or neither: the .md is renamed into place, then the HTML
+    with atomic_path(out) as tmp_html, atomic_path(md_path) as tmp_md:
+        Path(tmp_html).write_text(page)
+        Path(tmp_md).write_text(summary)
     return {"html": out, "markdown": md_path, "headlines": [h["text"] for h in heads],
-            "inputs": inputs}
+            "inputs": inputs, "warnings": warnings}

@@ -6,28 +6,58 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..anomaly.cwola import best_hunt
+from .checks import number
+
+INF = float("inf")
 
 
-def _z(v) -> str:
+def _z(v, field: str) -> str:
+    """Z or SIC (>= 0, null: undefined) as shown; anything else is a ValueError naming it."""
+    v = number(v, field, 0.0, INF)
     return "–" if v is None else f"{v:.2f}"
 
 
+def _count(v, field: str):
+    """An event count as shown ("–" when absent)."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError(f"{field} = {v!r} is not a count of events")
+    return v
+
+
+def _region(v, field: str) -> tuple[float, float]:
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise ValueError(f"{field} is not a [low, high] mass window: {v!r}")
+    lo, hi = (number(x, field, 0.0, 1e9, none=False) for x in v)
+    return lo, hi
+
+
 def cwola_table(data: dict):
-    effs = [s["efficiency"] for s in next(iter(data["inputs"].values()))["hunts"][0]["selections"]]
-    truth = bool(data.get("injected"))
+    effs = [number(s["efficiency"], "efficiency", 0.0, 1.0, none=False)
+            for s in next(iter(data["inputs"].values()))["hunts"][0]["selections"]]
+    injected = _count(data.get("injected"), "injected")
+    truth = injected not in ("–", 0)
     headers = ["Inputs", "SR [GeV]", "S in SR", "B in SR"] + \
         [f"Z{' / SIC' if truth else ''} (ε={e:g})" for e in effs]
     rows = []
     for label, r in data["inputs"].items():
+        for hunt in r["hunts"]:   # best_hunt ranks every hunt by Z: check them all
+            for s in hunt["selections"]:
+                _z(s.get("z"), f"inputs.{label} z")
         h = best_hunt(r["hunts"])
-        lo, hi = h["signal_region"]
-        rows.append([label, f"{lo:.0f}–{hi:.0f}", h.get("signal_events_in_sr", "–"),
-                     h.get("background_events_in_sr", "–")] +
-                    [_z(s.get("z")) + (f" / {_z(s.get('sic'))}" if truth else "")
+        lo, hi = _region(h["signal_region"], f"inputs.{label}.signal_region")
+        rows.append([label, f"{lo:.0f}–{hi:.0f}",
+                     _count(h.get("signal_events_in_sr"), f"inputs.{label}.signal_events_in_sr"),
+                     _count(h.get("background_events_in_sr"),
+                            f"inputs.{label}.background_events_in_sr")] +
+                    [_z(s.get("z"), f"inputs.{label} z") +
+                     (f" / {_z(s.get('sic'), f'inputs.{label} sic')}" if truth else "")
                      for s in h["selections"]])
-    note = (f"CWoLa hunting, {data.get('n_data_events', '?')} data events, "
-            f"{data.get('injected', 0)} injected signal events; Z = √q0 of the signal region "
-            "(profile likelihood, fit uncertainty as a constrained nuisance), at the signal "
+    n_data = _count(data.get("n_data_events"), "n_data_events")
+    note = (f"CWoLa hunting, {'?' if n_data == '–' else n_data} data events, "
+            f"{0 if injected == '–' else injected} injected signal events; Z = √q0 of the "
+            "signal region (profile likelihood, fit uncertainty as a constrained nuisance), at the signal "
             "region with the largest Z." + (" SIC = ε_S/√ε_B of the selection on the injected "
                                             "signal and the background in the signal region "
                                             "(below 1: the selection removes signal)."
@@ -37,17 +67,17 @@ def cwola_table(data: dict):
 
 def iad_table(data: dict):
     first = next(iter(data["inputs"].values()))
-    injections = [r["injected"] for r in first["injections"]]
+    injections = [_count(r["injected"], "injected") for r in first["injections"]]
     headers = ["Inputs"] + [f"max SIC, N_S={n}" for n in injections]
     rows = []
     for label, r in data["inputs"].items():
         cells = []
         for row in r["injections"]:
-            m = row.get("max_sic_median")
-            cells.append("–" if m is None else
-                         f"{m:.2f} [{row['max_sic_lo']:.2f}, {row['max_sic_hi']:.2f}]")
+            m, lo, hi = (_z(row.get(k), f"inputs.{label}.{k}")
+                         for k in ("max_sic_median", "max_sic_lo", "max_sic_hi"))
+            cells.append("–" if m == "–" else f"{m} [{lo}, {hi}]")
         rows.append([label] + cells)
-    lo, hi = data.get("signal_region", ("?", "?"))
+    lo, hi = _region(data.get("signal_region"), "signal_region")
     note = (f"Idealised AD in {lo:.0f}–{hi:.0f} GeV: median [16 %, 84 %] over runs of the "
             "maximum SIC = ε_S/√ε_B with ε_B > 1/(N_B·0.2²).")
     return headers, rows, note
@@ -55,7 +85,10 @@ def iad_table(data: dict):
 
 def ae_table(data: dict):
     headers = ["Inputs", "Signal model", "AUC autoencoder", "AUC supervised"]
-    rows = [[label, name, f"{m['auc_autoencoder']:.3f}", f"{m['auc_supervised']:.3f}"]
+    def auc(m, key, where):
+        return f"{number(m[key], f'{where}.{key}', 0.0, 1.0, none=False):.3f}"
+    rows = [[label, name, auc(m, "auc_autoencoder", f"inputs.{label}.models.{name}"),
+             auc(m, "auc_supervised", f"inputs.{label}.models.{name}")]
             for label, r in data["inputs"].items() for name, m in r["models"].items()]
     return headers, rows, ("Autoencoder trained on SM jets only, score log(1 − cos(x, x̂)); "
                            "supervised: a classifier on the same inputs with signal labels.")

@@ -12,9 +12,7 @@ is one :class:`ConfigError` / :class:`DataError` naming its path.
 """
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +20,13 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError, DataError
-from ..metrics.run_eval import csv_logs
+from ..run_logs import csv_logs, metric_curves
 from ..runs import CONFIG_NAME, LOGS_DIR, WEIGHTS_NAME, RunDir
+from .checks import check_evaluate, check_transfer_fields, transfer_runs, transfer_summary
 
 __all__ = ["Inputs", "PretrainRun", "short_names", "EvalResult", "TransferResult", "AnomalyResult",
            "collect", "lpc_key",
-           "RESULTS_NAME", "TRANSFER_KIND", "METRICS"]
+           "RESULTS_NAME", "TRANSFER_KIND", "METRICS", "BUILTIN_BACKBONES", "input_files"]
 
 RESULTS_NAME = "results.json"
 TRANSFER_KIND = "jetfm.transfer"
@@ -36,6 +35,10 @@ ANOMALY_KINDS = ("jetfm.anomaly.cwola", "jetfm.anomaly.iad", "jetfm.anomaly.auto
 METRICS = ("accuracy", "auc", "rejection_at_30", "rejection_at_50")
 _EVAL_KEYS = ("n_jets", "accuracy", "discriminants")
 _SKIP_DIRS = {"checkpoints", LOGS_DIR}
+# `jetfm transfer --backbone scratch | random` records these words; a run folder is recorded
+# by its absolute path, so a run folder *called* random is never one of them
+BUILTIN_BACKBONES = ("scratch", "random")
+NOT_RECORDED = "not recorded"   # a test-set setting an older results.json does not hold
 
 
 @dataclass
@@ -84,8 +87,25 @@ class TransferResult:
     @property
     def is_scratch(self) -> bool:
         """A baseline without pre-training: a network trained from scratch, or frozen random
-        features (`--backbone random`)."""
-        return self.mode == "scratch" or self.strategy in ("scratch", "random")
+        features (`--backbone random`), told by the recorded backbone, not by a name a
+        pre-training run could also have; older files without a backbone: by the strategy."""
+        if self.mode == "scratch":
+            return True
+        if "backbone" in self.data:
+            return self.backbone in BUILTIN_BACKBONES
+        return self.strategy in BUILTIN_BACKBONES
+
+    @property
+    def test_set(self) -> tuple:
+        """((setting, value), ...) that fix the test jets: results differing in one of them
+        were measured on different jets and are not ranked against each other."""
+        cfg = self.data.get("config")
+        recorded = isinstance(cfg, dict) and "data" in cfg
+        data = tuple(cfg["data"]) if recorded else NOT_RECORDED
+        mpc = (cfg.get("max_per_class") or "all") if recorded else NOT_RECORDED
+        return (("--test-seed", self.data.get("test_seed", NOT_RECORDED)),
+                ("--max-per-class", mpc), ("--data", data),
+                ("test jets", self.data.get("n_test", NOT_RECORDED)))
 
 
 @dataclass
@@ -149,6 +169,17 @@ def collect(paths) -> Inputs:
     return inputs
 
 
+def input_files(inputs: Inputs) -> list[Path]:
+    """Every file the report reads (the report may write none of them)."""
+    from .anomaly import FIGURES
+    files = [r.path for r in (*inputs.transfer, *inputs.evaluate, *inputs.anomaly)]
+    for run in inputs.pretrain:
+        files += [Path(run.path) / CONFIG_NAME, *csv_logs(run.path)]
+    for r in inputs.anomaly:
+        files += sorted(Path(r.path).parent.glob(FIGURES[r.kind]))
+    return files
+
+
 def short_names(paths) -> list[str]:
     """The fewest trailing parts of each path that tell it from the others ("run",
     "a/run", "b/run")."""
@@ -200,22 +231,7 @@ def load_run(path: Path) -> PretrainRun:
 
 def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """metric -> [(step, value)] over every metrics.csv of the run (oldest first)."""
-    out: dict[str, list[tuple[int, float]]] = {}
-    for path in csv_logs(run_dir):
-        try:
-            with path.open(newline="") as fh:
-                for line, row in enumerate(csv.DictReader(fh), start=2):
-                    if None in row or "step" not in row:
-                        raise ValueError(f"line {line}: not the header's columns")
-                    step = int(float(row["step"]))
-                    for key, value in row.items():
-                        if value not in (None, "") and "/" in key:
-                            v = float(value)
-                            if math.isfinite(v):
-                                out.setdefault(key, []).append((step, v))
-        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
-            raise DataError(f"{path}: unreadable training log ({exc})") from None
-    return out
+    return metric_curves(run_dir)
 
 
 def load_results(path: Path):
@@ -234,6 +250,10 @@ def load_results(path: Path):
                               f"{TRANSFER_KIND!r} or one of {', '.join(ANOMALY_KINDS)})")
         return _transfer(path, data)
     if all(k in data for k in _EVAL_KEYS):
+        try:
+            check_evaluate(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(f"{path}: invalid `jetfm evaluate` results: {_why(exc)}") from None
         return EvalResult(Path(path), data, _strategy_of(data.get("run_dir")))
     raise ConfigError(f"{path}: not a `jetfm evaluate` or `jetfm transfer` results file")
 
@@ -260,23 +280,12 @@ def _strategy_of(run_dir) -> str | None:
         return None
 
 
-def number(v) -> float | None:
-    """A metric value as float: null -> None, "inf" -> inf; anything else is an error."""
-    if v is None:
-        return None
-    if isinstance(v, str) and v in ("inf", "-inf"):
-        return float(v)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"not a number: {v!r}")
-    return float(v)
-
-
 def _transfer(path: Path, d: dict) -> TransferResult:
     def bad(msg):
         return DataError(f"{path}: invalid `jetfm transfer` results: {msg}")
 
     fmt = d.get("format")
-    if not isinstance(fmt, int) or fmt < 1:
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
         raise bad(f"format {fmt!r}")
     if fmt > TRANSFER_FORMAT:
         raise ConfigError(f"{path}: transfer results format {fmt} is newer than this jetfm "
@@ -284,42 +293,15 @@ def _transfer(path: Path, d: dict) -> TransferResult:
     for key in ("task", "strategy", "mode"):
         if not isinstance(d.get(key), str) or not d[key]:
             raise bad(f"{key!r} must be a non-empty string")
-    if not isinstance(d.get("runs"), list) or not d["runs"]:
-        raise bad("no runs")
-    runs = []
-    for i, r in enumerate(d["runs"]):
-        try:
-            lpc, seed = r["labels_per_class"], r["seed"]
-            if not (lpc == "all" or (isinstance(lpc, int) and not isinstance(lpc, bool)
-                                     and lpc > 0)):
-                raise ValueError(f"labels_per_class {lpc!r}")
-            if not isinstance(seed, int):
-                raise ValueError(f"seed {seed!r}")
-            metrics = {m: number(r["metrics"].get(m)) for m in METRICS}
-            roc = r.get("roc")
-            if roc is not None:
-                fpr, tpr = [float(x) for x in roc["fpr"]], [float(x) for x in roc["tpr"]]
-                if len(fpr) != len(tpr):
-                    raise ValueError("roc fpr and tpr differ in length")
-                roc = {"fpr": fpr, "tpr": tpr}
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise bad(f"runs[{i}]: {_why(exc)}") from None
-        runs.append({"labels_per_class": lpc, "seed": seed, "metrics": metrics, "roc": roc})
-    summary = {}
-    for i, s in enumerate(d.get("summary") or []):
-        try:
-            summary[s["labels_per_class"]] = {
-                k: number(v) for k, v in s.items() if k.endswith(("_mean", "_std", "n_seeds"))}
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise bad(f"summary[{i}]: {_why(exc)}") from None
-    rep, schedule = d.get("representation"), d.get("schedule")
-    if rep is not None and (not isinstance(rep, str) or not rep):
-        raise bad("'representation' must be a non-empty string")
-    if schedule is not None and not isinstance(schedule, dict):
-        raise bad("'schedule' must be an object")
+    try:
+        check_transfer_fields(d)
+        runs = transfer_runs(d, METRICS)
+        summary = transfer_summary(d, runs, METRICS)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise bad(_why(exc)) from None
     return TransferResult(Path(path), d["task"], d["strategy"], d["mode"],
-                          str(d.get("backbone") or d["strategy"]), d, runs, summary, rep,
-                          schedule)
+                          str(d.get("backbone") or d["strategy"]), d, runs, summary,
+                          d.get("representation"), d.get("schedule"))
 
 
 def _why(exc: Exception) -> str:
@@ -331,8 +313,8 @@ def _why(exc: Exception) -> str:
 def _check_duplicates(results: list[TransferResult]) -> None:
     seen: dict[tuple, Path] = {}
     for r in results:
-        key = (r.task, r.backbone, r.strategy, r.mode_label)
-        if key in seen:
+        key = (r.task, r.backbone, r.strategy, r.mode_label, r.test_set)
+        if key in seen:   # one arm on two test sets is two groups of the report, not a repeat
             raise ConfigError(f"{r.path} and {seen[key]}: both hold task {r.task!r}, "
                               f"backbone {r.backbone}, mode {r.mode_label}; give only one")
         seen[key] = r.path

@@ -8,6 +8,7 @@ import re
 from html import escape
 
 from . import fmt, scratch_reference
+from .output import MARKER
 
 __all__ = ["render_html", "render_markdown", "transfer_rows", "pretrain_rows", "eval_rows"]
 
@@ -29,6 +30,7 @@ tr.scratch td{background:#fafafa;color:#555}
 .headline{background:#eef6ff;border-left:4px solid #3b82f6;padding:.5em 1em}
 figure{margin:1em 0}img{max-width:100%;height:auto}figcaption{font-size:.85em;color:#555}
 .note{color:#666;font-size:.85em}code{font-size:.9em}
+.warning{background:#fff4e5;border-left:4px solid #d97706;padding:.5em 1em}
 """
 
 
@@ -129,8 +131,17 @@ def _img(png: bytes | None, alt: str, caption: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
-def render_html(title, inputs, tasks, heads, figures) -> str:
-    p = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+def _group_note(task: str, series) -> str | None:
+    """For a task split by test set (groups.py): what this group holds."""
+    base = series[0].result.task if series else task
+    if task == base:
+        return None
+    return (f"Only the results of task {base} on this test set ({task[len(base) + 2:-1]}) "
+            "are compared here: the task's results use different test jets (see the warnings).")
+
+
+def render_html(title, inputs, tasks, heads, figures, warnings=()) -> str:
+    p = [f"<!DOCTYPE html>\n{MARKER}\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
          f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
          f"<h1>{escape(title)}</h1>",
          f'<p class="note">Generated {_dt.datetime.now().strftime("%Y-%m-%d %H:%M")} by '
@@ -144,6 +155,7 @@ def render_html(title, inputs, tasks, heads, figures) -> str:
         ([("evaluate", "Evaluation")] if inputs.evaluate else []) + \
         ([("anomaly", "Anomaly detection")] if inputs.anomaly else []) + [("inputs", "Inputs")]
     p += [f'<li><a href="#{a}">{escape(n)}</a></li>' for a, n in sections] + ["</ul></nav>"]
+    p += [f'<p class="warning">Warning: {escape(w)}.</p>' for w in warnings]
     if heads:
         p.append('<section id="headlines"><h2>Headlines</h2><ul>')
         p += [f'<li class="headline">{escape(h["text"])}</li>' for h in heads]
@@ -151,6 +163,8 @@ def render_html(title, inputs, tasks, heads, figures) -> str:
     by_task = {h["task"]: h for h in heads}
     for task, series in tasks.items():
         p.append(f'<section id="task-{_slug(task)}"><h2>Transfer: {escape(task)}</h2>')
+        if (note := _group_note(task, series)):
+            p.append(f'<p class="warning">{escape(note)}</p>')
         if task in by_task:
             p.append(f'<p class="headline">{escape(by_task[task]["text"])}</p>')
         rows = transfer_rows(series)
@@ -164,10 +178,6 @@ def render_html(title, inputs, tasks, heads, figures) -> str:
                    if isinstance(k, dict)]
         if skipped:
             p.append(f'<p class="note">Not run: {escape("; ".join(skipped))}.</p>')
-        seeds = {r.result.data.get("test_seed") for r in series}
-        if len(seeds) > 1:
-            p.append(f'<p class="note">Warning: the results use different test sets '
-                     f"(test_seed {escape(', '.join(map(str, sorted(seeds, key=str))))}).</p>")
         figs = figures["tasks"].get(task, {})
         p.append(_img(figs.get("accuracy"), f"{task} accuracy vs labels",
                       "Accuracy vs labelled jets per class; band: mean ± std over seeds."))
@@ -218,14 +228,17 @@ def _md_table(headers, rows) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(title, inputs, tasks, heads, html_name: str) -> str:
-    md = [f"# {title}", "", f"Figures: see `{html_name}`. Values: mean ± std over seeds; "
+def render_markdown(title, inputs, tasks, heads, html_name: str, warnings=()) -> str:
+    md = [MARKER, f"# {title}", "", f"Figures: see `{html_name}`. Values: mean ± std over seeds; "
           "rejection = 1/eps_B at eps_S = 30 %; Δ vs the best scratch result, in points.", ""]
+    if warnings:
+        md += ["## Warnings", ""] + [f"- {w}" for w in warnings] + [""]
     if heads:
         md += ["## Headlines", ""] + [f"- {h['text']}" for h in heads] + [""]
     for task, series in tasks.items():
-        md += [f"## Transfer: {task}", "",
-               _md_table(TRANSFER_HEADERS, [r for r, _ in transfer_rows(series)]), ""]
+        note = _group_note(task, series)
+        md += [f"## Transfer: {task}", ""] + ([note, ""] if note else []) + \
+            [_md_table(TRANSFER_HEADERS, [r for r, _ in transfer_rows(series)]), ""]
     if inputs.pretrain:
         md += ["## Pre-training", "", _md_table(PRETRAIN_HEADERS, pretrain_rows(inputs.pretrain)),
                ""]
