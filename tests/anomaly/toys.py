@@ -29,3 +29,29 @@ def toy_events(seed=0, n_bkg=30000, n_sig=0, dim=4, mass=3000.0, width=60.0, shi
         mjj, x = np.concatenate([mjj, ms]), np.concatenate([x, xs])
         truth = np.concatenate([truth, np.ones(n_sig, bool)])
     return mjj, x.astype(np.float32), truth
+
+
+def write_dijet_parquet(path, n_events=400, seed=0, weight=1.0, lo=2001.0, hi=4350.0):
+    """A Parquet file of `n_events` synthetic dijet events (two rows each) with just the columns
+    the high-level inputs read, m_JJ from the dijet function on [lo, hi]; `weight`: every
+    event's event_weight (≠ 1: a pT-hat-biased sample). 0 events: an empty file (schema only)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jetfm.schema import OUTPUT_SCHEMA, TRUTH_COLUMNS
+    types = {f.name: f.type for f in list(OUTPUT_SCHEMA) + list(TRUTH_COLUMNS)}
+    rng = np.random.default_rng(seed)
+    n = 2 * n_events
+    tau1 = rng.uniform(0.2, 0.6, n)
+    cols = {"jet_sdmass": rng.uniform(10, 250, n), "jet_tau1": tau1,
+            "jet_tau2": tau1 * rng.uniform(0.2, 1, n), "jet_tau3": tau1 * rng.uniform(0.1, 0.5, n),
+            "jet_tau4": tau1 * rng.uniform(0.05, 0.3, n),
+            "jet_nparticles": rng.integers(5, 80, n), "jet_pt": rng.uniform(800, 2000, n),
+            "event_id": np.repeat(np.arange(n_events), 2), "jet_index": np.tile([0, 1], n_events),
+            "event_mjj": np.repeat(draw_mjj(rng, n_events, lo=lo, hi=hi) if n_events else
+                                   np.zeros(0), 2),
+            "event_weight": np.full(n, weight)}
+    table = pa.table({k: pa.array(np.asarray(v).astype(types[k].to_pandas_dtype()), types[k])
+                      for k, v in cols.items()})
+    pq.write_table(table, path)
+    return path

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from jetfm.cli import main
 from jetfm.io import atomic_path
@@ -184,3 +185,14 @@ def test_evaluate_on_a_full_disk_leaves_no_results_without_figures(trained_run, 
         m.setattr(P, "plot_confusion", full_disk)
         assert main(evaluate_args(trained_run, out)) == 1
     assert listing(out) == kept
+
+
+def test_a_folder_named_like_a_baseline_is_never_silently_the_baseline(tmp_path, monkeypatch):
+    from jetfm.errors import ConfigError
+    from jetfm.transfer.run import TransferConfig
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "random").mkdir()
+    cfg = TransferConfig(backbone="random", task="tagging10", mode="linear", data=("d",),
+                         out="o")
+    with pytest.raises(ConfigError, match=r"--backbone ./random for the run"):
+        cfg.validate()

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +58,16 @@ class Spectrum:
 
 
 def log_bins(lo: float = 2001.0, hi: float = 4350.0, n: int = 15) -> np.ndarray:
-    if not (0 < lo < hi and n >= 1):
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi and n >= 1):
         raise ConfigError(f"m_JJ binning: need 0 < LO < HI and >= 1 bin, got {lo}, {hi}, {n}")
     return np.geomspace(lo, hi, n + 1)
+
+
+def check_sqrt_s(sqrt_s: float) -> None:
+    """--sqrt-s must be a finite, positive energy (inf would put every bin at x = 0)."""
+    if not (math.isfinite(sqrt_s) and sqrt_s > 0):
+        raise ConfigError(f"--sqrt-s {sqrt_s:g}: give the collision energy in GeV, a finite "
+                          "number > 0 (default 13000)")
 
 
 def read_counts(path) -> Spectrum:
@@ -67,9 +75,16 @@ def read_counts(path) -> Spectrum:
     comments). Bins must be contiguous."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        if b"\0" in raw:
+            raise UnicodeError
+        text = raw.decode("utf-8")
+    except UnicodeError:
+        raise DataError(f"{path}: not a text file (binary or not UTF-8); --counts takes one "
+                        "bin per line: low edge, high edge, count") from None
     rows = []
     for k, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].replace(",", " ").strip()
@@ -79,7 +94,8 @@ def read_counts(path) -> Spectrum:
         try:
             vals = [float(v) for v in parts]
         except ValueError:
-            raise DataError(f"{path}:{k}: expected 'low high count', got {line!r}") from None
+            shown = line if len(line) <= 60 else line[:57] + "..."
+            raise DataError(f"{path}:{k}: expected 'low high count', got {shown!r}") from None
         if len(vals) != 3:
             raise DataError(f"{path}:{k}: expected 3 numbers (low edge, high edge, count), "
                             f"got {len(vals)}")
@@ -148,7 +164,9 @@ class FitResult:
 
 def fit_background(spec: Spectrum, mask_region: np.ndarray | None = None,
                    sqrt_s: float = SQRT_S) -> FitResult:
-    """Fit f to the bin densities outside `mask_region` (bool per bin)."""
+    """Fit f to the bin densities outside `mask_region` (bool per bin). A fit that diverges
+    (parameters or predictions beyond the floating-point range) is a DataError saying so."""
+    check_sqrt_s(sqrt_s)
     if not sqrt_s > spec.edges[-1]:
         raise ConfigError(f"--sqrt-s {sqrt_s:g} GeV must exceed the last bin edge "
                           f"{spec.edges[-1]:g} GeV")
@@ -163,27 +181,50 @@ def fit_background(spec: Spectrum, mask_region: np.ndarray | None = None,
     dens = spec.counts / spec.widths
     sigma = np.sqrt(spec.counts + 1.0) / spec.widths
     lo, hi = ex[:-1][use], ex[1:][use]
-    # start from the weighted linear fit of ln density (exact for a straight line in the logs)
     xc = 0.5 * (lo + hi)
-    a = np.stack([np.ones_like(xc), np.log1p(-xc), -np.log(xc)], axis=1)
-    y = np.log(np.maximum(dens[use], 0.5 / spec.widths[use]))
-    w = np.sqrt(np.maximum(spec.counts[use], 1.0))
-    start = np.linalg.lstsq(a * w[:, None], y * w, rcond=None)[0]
 
     def model(_, log_p1, p2, p3):      # bin-averaged density; ln p1 keeps the scale well posed
         return _bin_avg(lo, hi, log_p1, p2, p3)
 
-    try:
-        popt, pcov = curve_fit(model, xc, dens[use], p0=start, sigma=sigma[use],
-                               absolute_sigma=True, maxfev=20000)
-    except (RuntimeError, ValueError) as e:
-        raise DataError(f"the background fit did not converge ({e})") from None
-    if not np.all(np.isfinite(pcov)):
-        raise DataError("the background fit is degenerate (infinite covariance): too few "
-                        "populated sideband bins")
-    resid = (dens[use] - model(xc, *popt)) / sigma[use]
-    return FitResult(np.asarray(popt, float), pcov, spec.edges, spec.counts, use, sqrt_s,
-                     float(resid @ resid), int(use.sum() - 3))
+    # overflow on the way is judged by the result below, not printed as warnings
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            # start from the weighted linear fit of ln density (exact for a line in the logs)
+            a = np.stack([np.ones_like(xc), np.log1p(-xc), -np.log(xc)], axis=1)
+            y = np.log(np.maximum(dens[use], 0.5 / spec.widths[use]))
+            w = np.sqrt(np.maximum(spec.counts[use], 1.0))
+            start = np.linalg.lstsq(a * w[:, None], y * w, rcond=None)[0]
+            popt, pcov = curve_fit(model, xc, dens[use], p0=start, sigma=sigma[use],
+                                   absolute_sigma=True, maxfev=20000)
+        except (RuntimeError, ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
+            raise DataError(f"the background fit failed: it did not converge ({e})") from None
+        _check_diverged(popt)
+        if not np.all(np.isfinite(pcov)):
+            raise DataError("the background fit failed: degenerate (infinite covariance): too "
+                            "few populated sideband bins")
+        resid = (dens[use] - model(xc, *popt)) / sigma[use]
+        fit = FitResult(np.asarray(popt, float), pcov, spec.edges, spec.counts, use, sqrt_s,
+                        float(resid @ resid), int(use.sum() - 3))
+        exp, err = fit.expected_band()
+        if not (np.isfinite(fit.chi2) and np.all(np.isfinite(exp)) and np.all(np.isfinite(err))
+                and np.all(np.isfinite(fit.errors))):
+            _check_diverged(popt, force=True)
+    return fit
+
+
+_MAX_LOG = math.log(np.finfo(float).max)
+
+
+def _check_diverged(theta, force: bool = False) -> None:
+    """DataError unless the fitted ln p1, p2, p3 are finite and p1 = e^(ln p1) is a
+    representable positive number."""
+    t = np.asarray(theta, float)
+    if force or not (np.all(np.isfinite(t)) and abs(t[0]) < _MAX_LOG):
+        raise DataError(f"the background fit failed: it diverged (ln p1 = {t[0]:.4g}, "
+                        f"p2 = {t[1]:.4g}, p3 = {t[2]:.4g}: beyond the floating-point range); "
+                        "the spectrum does not follow the dijet function (check --counts, "
+                        "the binning and --sqrt-s)")
 
 
 def _bin_avg(lo, hi, log_p1, p2, p3):
@@ -234,12 +275,23 @@ def bump_hunt(spec: Spectrum, signal_region: np.ndarray, sqrt_s: float = SQRT_S)
     if sr.shape != spec.counts.shape or not sr.any():
         raise ConfigError("the signal region must contain at least one bin of the spectrum")
     fit = fit_background(spec, sr, sqrt_s)
-    b, sb = fit.predicted(sr)
+    with np.errstate(all="ignore"):
+        b, sb = fit.predicted(sr)
     n = float(spec.counts[sr].sum())
+    if not (math.isfinite(b) and math.isfinite(sb)):
+        raise DataError(f"the background fit failed: its prediction in the signal region "
+                        f"overflows ({b:g} +- {sb:g} events)")
     if not b > 0:
         raise DataError(f"the fit predicts {b:g} background events in the signal region")
-    z = math.sqrt(profile_q0(n, b, sb))
-    zs = float(simple_significance(max(n - b, 0.0), b))
+    try:
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            z = math.sqrt(profile_q0(n, b, sb))
+            zs = float(simple_significance(max(n - b, 0.0), b))
+    except (ArithmeticError, ValueError) as e:
+        raise DataError(f"the significance of n = {n:g} over b = {b:g} +- {sb:g} cannot be "
+                        f"computed in floating point ({e})") from None
+    if not (math.isfinite(z) and math.isfinite(zs)):
+        raise DataError(f"the significance of n = {n:g} over b = {b:g} +- {sb:g} is not finite")
     return BumpResult(fit, sr, n, b, sb, z, zs)
 
 

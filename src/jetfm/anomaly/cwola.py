@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, DataError
 from . import classifiers as C
-from .bumpfit import SQRT_S, BumpResult, Spectrum, bump_hunt, log_bins
+from .bumpfit import SQRT_S, BumpResult, Spectrum, bump_hunt, check_sqrt_s, log_bins
 from .inputs import require_unweighted
 
 EFFICIENCIES = (1.0, 0.1, 0.01, 0.002, 0.001)
@@ -48,6 +48,9 @@ class CwolaConfig:
         if self.sr_bins + 2 * self.sb_bins > n or n - self.sr_bins < 4:
             raise ConfigError(f"{n} m_JJ bins cannot hold a {self.sr_bins}-bin signal region, "
                               f"{self.sb_bins} sideband bins each side and a 4-bin fit")
+        check_sqrt_s(self.sqrt_s)
+        if not np.all(np.isfinite(self.edges)):
+            raise ConfigError("--bins: LO and HI must be finite")
         if not self.sqrt_s > self.edges[-1]:
             raise ConfigError(f"--sqrt-s {self.sqrt_s:g} GeV must exceed the last bin edge "
                               f"{self.edges[-1]:g} GeV")

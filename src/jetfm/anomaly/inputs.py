@@ -22,6 +22,7 @@ import numpy as np
 
 from ..data.config import DataConfig
 from ..data.features import FlatJets, compute_flat
+from ..data.files import check_footer
 from ..data.paths import expand_paths
 from ..data.readers import iter_jets
 from ..errors import ConfigError, DataError
@@ -74,6 +75,8 @@ def _ratio(num, den) -> np.ndarray:
 
 
 def _read_columns(paths: list[Path], columns: list[str]) -> dict[str, np.ndarray]:
+    for path in paths:        # footers first: a file without jets is refused, by name
+        check_footer(path, columns)
     parts: dict[str, list] = {c: [] for c in columns + ["file"]}
     for path, batch in iter_jets(paths, columns=columns):
         for c in columns:
@@ -89,6 +92,7 @@ def load_jets(files, kind: str, backbone=None, extra_columns=(), max_jets: int |
     `backbone` = (model, data config, weights path) for `embedding` and `discriminants`."""
     if kind not in INPUT_KINDS:
         raise ConfigError(f"--inputs {kind!r}: choose one of {', '.join(INPUT_KINDS)}")
+    check_max_jets(max_jets)
     paths = expand_paths(files)
     if not paths:
         raise ConfigError(f"no Parquet/ROOT files found in {files}")
@@ -126,6 +130,12 @@ def load_jets(files, kind: str, backbone=None, extra_columns=(), max_jets: int |
         f = paths[int(cols["file"][bad[0]])]
         raise DataError(f"{f}: {len(bad)} jet(s) give non-finite {kind} inputs")
     return Jets(x, names, cols)
+
+
+def check_max_jets(max_jets: int | None) -> None:
+    """--max-jets is >= 1 or absent (a negative slice would silently drop the last jets)."""
+    if max_jets is not None and max_jets < 1:
+        raise ConfigError(f"--max-jets must be >= 1, got {max_jets}")
 
 
 def _flat_jets(paths: list[Path], cfg: DataConfig, keep: np.ndarray) -> FlatJets:
@@ -178,12 +188,15 @@ def to_events(jets: Jets, what: str = "files") -> Events:
                   c["event_weight"][a].astype(np.float64))
 
 
-def require_unweighted(weight: np.ndarray, what: str) -> None:
-    """The weakly supervised searches treat events as data: every weight must be 1."""
+def require_unweighted(weight: np.ndarray, what: str, signal: bool = False) -> None:
+    """The weakly supervised searches treat events as data (and draw injected signal events
+    uniformly): every weight must be 1."""
     if not np.allclose(weight, 1.0):
+        how = ("generate the signal unweighted, e.g. `jetfm generate --sample wprime`" if signal
+               else "generate the QCD dijets with `jetfm generate --sample dijet-qcd "
+                    "--pthat-min 800`")
         raise DataError(f"{what}: event_weight != 1 (a pT-hat-biased sample); the searches need "
-                        "unweighted, data-like events: generate the QCD dijets with "
-                        "`jetfm generate --sample dijet-qcd --pthat-min 800`")
+                        f"unweighted, data-like events: {how}")
 
 
 def load_events(files, kind: str, backbone=None, progress: bool = True,
@@ -191,7 +204,12 @@ def load_events(files, kind: str, backbone=None, progress: bool = True,
     """Dijet events of `files` (with m_JJ in `mjj_range` if given) and their inputs."""
     jets = load_jets(files, kind, backbone, extra_columns=EVENT_COLUMNS, progress=progress,
                      mjj_range=mjj_range)
-    return to_events(jets, what=", ".join(map(str, files)))
+    what = ", ".join(map(str, files))
+    events = to_events(jets, what=what)
+    if not len(events):
+        where = f" with m_JJ in {mjj_range[0]:g}-{mjj_range[1]:g} GeV" if mjj_range else ""
+        raise DataError(f"{what}: no dijet event{where}")
+    return events
 
 
 def reduce_dimensions(x: np.ndarray, n: int, fit_on: np.ndarray | None = None) -> np.ndarray:

@@ -1,13 +1,20 @@
-"""The `jetfm anomaly` runs: read the files, build every input set, run the search, write
-`results.json`, the figures and the resolved configuration into the output folder (created only
-when everything has worked, files written atomically).
+"""The `jetfm anomaly` runs: read the files, build every input set, run the search, write the
+figures, the resolved configuration and, last, `results.json` into the output folder.
+
+The folder follows the one `--out` contract (`jetfm.outdir.OutputFolder`): claimed for this
+job's identity (the settings that decide its results), refused if it holds a user's files or
+another job's results or is in use by a live run, taken back if the job fails in a folder it
+made. Files are written atomically; a failure while writing them removes what this run wrote,
+so a results.json is never left without its figures.
 
 Input sets are given as strings, parsed (never evaluated): `highlevel`, `embedding:RUN_DIR`,
 `discriminants:RUN_DIR`. Several sets in one run are compared side by side on the same events,
-the same injected signal and the same folds.
+the same injected signal and the same folds. Each gets its own label (`embedding:sup`; two runs
+of one name are told apart by their parent folders: `embedding:runs/sup`, `embedding:old/sup`).
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..io import check_writable_folder, make_output_folder, write_config, write_json
+from ..io import write_config, write_json
+from ..outdir import OutputFolder
 from . import plots
 from .autoencoder import AutoencoderConfig, autoencoder_search
 from .cwola import CwolaConfig, best_hunt, cwola_hunt, max_z
 from .iad import IadConfig, idealised_ad
-from .inputs import (INPUT_KINDS, Events, load_backbone, load_events, load_jets,
+from .inputs import (INPUT_KINDS, Events, check_max_jets, load_backbone, load_events, load_jets,
                      reduce_dimensions, require_unweighted)
 
 
@@ -41,21 +49,58 @@ class InputSpec:
             raise ConfigError(f"--inputs {text!r}: give the pretrain run, {kind}:RUN_DIR")
         return InputSpec(kind, run or None)
 
+    @property
+    def key(self) -> str:
+        """The kind, with the run folder resolved: what decides this input set."""
+        return self.kind if self.run is None else f"{self.kind}:{Path(self.run).resolve()}"
+
     def load(self):
-        """(label, backbone or None)."""
-        if self.run is None:
-            return self.kind, None
-        backbone = load_backbone(self.run)
-        return f"{self.kind}:{Path(self.run).name}", backbone
+        """The backbone (None for highlevel)."""
+        return None if self.run is None else load_backbone(self.run)
 
 
 def _specs(inputs) -> list[InputSpec]:
     specs = [InputSpec.parse(s) for s in inputs]
     if not specs:
         raise ConfigError("--inputs: give at least one input set")
-    if len(set(specs)) != len(specs):
-        raise ConfigError("--inputs: an input set is given twice")
+    keys = [s.key for s in specs]
+    for k, text in zip(keys, inputs):
+        if keys.count(k) > 1:
+            raise ConfigError(f"--inputs {text!r}: this input set is given twice")
     return specs
+
+
+def input_labels(specs: list[InputSpec]) -> list[str]:
+    """One distinct label per input set: the kind, and the run folder's name with as many of
+    its parent folders as it takes to tell runs of the same name apart."""
+    parts = [Path(os.path.normpath(Path(s.run).absolute())).parts[1:] if s.run else ()
+             for s in specs]
+    depth = [1] * len(specs)
+    while True:
+        labels = [s.kind if not p else f"{s.kind}:{'/'.join(p[-d:])}"
+                  for s, p, d in zip(specs, parts, depth)]
+        clash = [i for i, label in enumerate(labels) if labels.count(label) > 1]
+        if not clash:
+            return labels
+        grow = [i for i in clash if depth[i] < len(parts[i])]
+        if not grow:     # distinct resolved runs always differ somewhere in their paths
+            raise ConfigError(f"--inputs: cannot tell {labels[clash[0]]!r} apart; give the "
+                              "runs by different paths")
+        for i in grow:
+            depth[i] += 1
+
+
+def _figure_names(labels: list[str], prefix: str) -> list[str]:
+    """PNG names, one per label, distinct even where two labels differ only in characters a
+    file name cannot hold."""
+    names: list[str] = []
+    for label in labels:
+        base = f"{prefix}{_safe(label)}"
+        name, k = f"{base}.png", 2
+        while name in names:
+            name, k = f"{base}-{k}.png", k + 1
+        names.append(name)
+    return names
 
 
 def _config_record(cfg) -> dict:
@@ -66,10 +111,30 @@ def _config_record(cfg) -> dict:
     return d
 
 
-def _finish(out, results: dict, config: dict) -> None:
-    make_output_folder(out)
-    write_config(Path(out) / "anomaly_config.yaml", config)
-    write_json(Path(out) / "results.json", results)
+def _identity(config: dict, specs: list[InputSpec]) -> dict:
+    """The settings that decide a job's results (its output folder is claimed for them)."""
+    return {**{k: v for k, v in config.items() if k != "out"},
+            "inputs": [s.key for s in specs]}
+
+
+def _finish(out: Path, results: dict, config: dict, figures) -> None:
+    """Figures first, then the configuration, and results.json (the file readers trust) last.
+    A re-run's old results.json goes before its figures are replaced; a failure on the way
+    removes the configuration and every figure this run wrote, so no results.json is ever left
+    without its figures (and a folder the run made is then taken back by the OutputFolder)."""
+    trusted, record = out / "results.json", out / "anomaly_config.yaml"
+    trusted.unlink(missing_ok=True)
+    written = [record]
+    try:
+        for name, draw in figures:
+            written.append(out / name)
+            draw(out / name)
+        write_config(record, config)
+        write_json(trusted, results)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _absolute(files) -> list[str]:
@@ -103,53 +168,61 @@ def _pca(ev: Events, n: int, fit_on=None) -> Events:
 def run_cwola(data, inputs, out, cfg: CwolaConfig, signal=None, inject: int = 0,
               centres_gev=None, pca: int = 0, progress: bool = True) -> dict:
     cfg.validate()
-    check_writable_folder(out)
     specs = _specs(inputs)
+    labels = input_labels(specs)
     _check_pca(pca)
     centres = (cfg.centres() if not centres_gev else
                sorted({cfg.centre_of(m) for m in centres_gev}))
     for c in centres:
         cfg.regions(c)
-    t0 = time.time()
-    window = (float(cfg.edges[0]), float(cfg.edges[-1]))
-    base = load_events(data, "highlevel", progress=progress)
-    require_unweighted(base.weight, ", ".join(map(str, data)))    # before any backbone runs
-    sig_base = load_events(signal, "highlevel", progress=progress) if signal else None
-    res = {"kind": "jetfm.anomaly.cwola", "edges": cfg.edges.tolist(), "inputs": {},
-           "n_data_events": len(base), "injected": inject, "pca": pca}
-    for spec in specs:
-        label, backbone = spec.load()
-        ev, sg = base, sig_base
-        if spec.kind != "highlevel":    # the backbone runs only on events in the fit range
-            ev = load_events(data, spec.kind, backbone, progress, window)
-            sg = load_events(signal, spec.kind, backbone, progress, window) if signal else None
-        elif signal:      # the same events as the backbone inputs see, so injections match
-            sg = sig_base.take(np.flatnonzero((sig_base.mjj >= window[0]) &
-                                              (sig_base.mjj < window[1])))
-        ev, truth, _ = _inject(ev, sg, inject, cfg.seed)
-        ev = _pca(ev, pca)
-        hunts = []
-        for c in centres:
-            h = cwola_hunt(ev.mjj, ev.x, c, cfg, truth=truth if inject else None,
-                           progress=progress)
-            lo, hi = h["signal_region"]
-            sr = (ev.mjj >= lo) & (ev.mjj < hi)
-            h["signal_events_in_sr"] = int((truth & sr).sum())
-            h["background_events_in_sr"] = int((~truth & sr).sum())
-            hunts.append(h)
-        res["inputs"][label] = {
-            "features": ev.names if len(ev.names) <= 20 else f"{len(ev.names)} features",
-            "hunts": hunts,
-            "max_z": {str(e): max_z(hunts, e) for e in cfg.efficiencies}}
-    res["seconds"] = round(time.time() - t0, 1)
     config = {**_config_record(cfg), "data": _absolute(data), "inputs": list(inputs),
               "signal": _absolute(signal or []), "inject": inject, "pca": pca,
               "centres_gev": list(centres_gev or []), "out": str(Path(out).absolute())}
-    res["config"] = config
-    _finish(out, res, config)
-    for label, r in res["inputs"].items():
-        plots.plot_spectra(best_hunt(r["hunts"]), cfg.edges, Path(out) / f"spectra_{_safe(label)}.png",
-                           title=f"CWoLa, {label}")
+    with OutputFolder(out, "anomaly cwola", _identity(config, specs)) as folder:
+        t0 = time.time()
+        window = (float(cfg.edges[0]), float(cfg.edges[-1]))
+        base = load_events(data, "highlevel", progress=progress)
+        require_unweighted(base.weight, "--data " + ", ".join(map(str, data)))  # before backbones
+        sig_base = None
+        if signal:
+            sig_base = load_events(signal, "highlevel", progress=progress)
+            require_unweighted(sig_base.weight, "--signal " + ", ".join(map(str, signal)),
+                               signal=True)
+        res = {"kind": "jetfm.anomaly.cwola", "edges": cfg.edges.tolist(), "inputs": {},
+               "n_data_events": len(base), "injected": inject, "pca": pca}
+        for spec, label in zip(specs, labels):
+            backbone = spec.load()
+            ev, sg = base, sig_base
+            if spec.kind != "highlevel":    # the backbone runs only on events in the fit range
+                ev = load_events(data, spec.kind, backbone, progress, window)
+                sg = load_events(signal, spec.kind, backbone, progress, window) if signal else None
+            elif signal:      # the same events as the backbone inputs see, so injections match
+                sg = sig_base.take(np.flatnonzero((sig_base.mjj >= window[0]) &
+                                                  (sig_base.mjj < window[1])))
+            ev, truth, _ = _inject(ev, sg, inject, cfg.seed)
+            ev = _pca(ev, pca)
+            hunts = []
+            for c in centres:
+                h = cwola_hunt(ev.mjj, ev.x, c, cfg, truth=truth if inject else None,
+                               progress=progress)
+                lo, hi = h["signal_region"]
+                sr = (ev.mjj >= lo) & (ev.mjj < hi)
+                h["signal_events_in_sr"] = int((truth & sr).sum())
+                h["background_events_in_sr"] = int((~truth & sr).sum())
+                hunts.append(h)
+            res["inputs"][label] = {
+                "features": ev.names if len(ev.names) <= 20 else f"{len(ev.names)} features",
+                "hunts": hunts,
+                "max_z": {str(e): max_z(hunts, e) for e in cfg.efficiencies}}
+        res["seconds"] = round(time.time() - t0, 1)
+        res["config"] = config
+
+        def spectra(label):
+            return lambda path: plots.plot_spectra(best_hunt(res["inputs"][label]["hunts"]),
+                                                   cfg.edges, path, title=f"CWoLa, {label}")
+        _finish(folder.path, res, config,
+                [(name, spectra(label)) for label, name in
+                 zip(labels, _figure_names(labels, "spectra_"))])
     return res
 
 
@@ -161,33 +234,44 @@ def run_iad(background, signal, inputs, out, cfg: IadConfig, signal_region: tupl
             pca: int = 0, progress: bool = True) -> dict:
     """IAD in a signal region of m_JJ (GeV) on dijet events."""
     cfg.validate()
-    check_writable_folder(out)
     specs = _specs(inputs)
+    labels = input_labels(specs)
     _check_pca(pca)
     lo, hi = signal_region
     if not 0 < lo < hi:
         raise ConfigError(f"--signal-region {lo:g} {hi:g}: need 0 < LO < HI")
-    t0 = time.time()
-    res = {"kind": "jetfm.anomaly.iad", "signal_region": [lo, hi], "inputs": {}}
-    for spec in specs:
-        label, backbone = spec.load()
-        bkg = load_events(background, spec.kind, backbone, progress, (lo, hi))
-        sig = load_events(signal, spec.kind, backbone, progress, (lo, hi))
-        require_unweighted(bkg.weight, ", ".join(map(str, background)))
-        both = _pca(Events.concat([bkg, sig]), pca, fit_on=np.arange(len(bkg)))
-        r = idealised_ad(both.x[:len(bkg)], both.x[len(bkg):], cfg, progress)
-        r["features"] = both.names if len(both.names) <= 20 else f"{len(both.names)} features"
-        res["inputs"][label] = r
-    res["seconds"] = round(time.time() - t0, 1)
     config = {**_config_record(cfg), "background": _absolute(background),
               "signal": _absolute(signal), "inputs": list(inputs), "pca": pca,
               "signal_region": [lo, hi], "out": str(Path(out).absolute())}
-    res["config"] = config
-    _finish(out, res, config)
-    for label, r in res["inputs"].items():
-        plots.plot_sic_curves(r, Path(out) / f"sic_{_safe(label)}.png", title=f"IAD, {label}")
-    plots.plot_max_sic(res["inputs"], Path(out) / "max_sic.png",
-                       title=f"IAD, SR {lo:g}-{hi:g} GeV")
+    with OutputFolder(out, "anomaly iad", _identity(config, specs)) as folder:
+        t0 = time.time()
+        # weights checked on the high-level inputs, before any backbone runs
+        high = (load_events(background, "highlevel", None, progress, (lo, hi)),
+                load_events(signal, "highlevel", None, progress, (lo, hi)))
+        require_unweighted(high[0].weight, "--background " + ", ".join(map(str, background)))
+        require_unweighted(high[1].weight, "--signal " + ", ".join(map(str, signal)),
+                           signal=True)
+        res = {"kind": "jetfm.anomaly.iad", "signal_region": [lo, hi], "inputs": {}}
+        for spec, label in zip(specs, labels):
+            backbone = spec.load()
+            bkg, sig = high if spec.kind == "highlevel" else (
+                load_events(background, spec.kind, backbone, progress, (lo, hi)),
+                load_events(signal, spec.kind, backbone, progress, (lo, hi)))
+            both = _pca(Events.concat([bkg, sig]), pca, fit_on=np.arange(len(bkg)))
+            r = idealised_ad(both.x[:len(bkg)], both.x[len(bkg):], cfg, progress)
+            r["features"] = both.names if len(both.names) <= 20 else f"{len(both.names)} features"
+            res["inputs"][label] = r
+        res["seconds"] = round(time.time() - t0, 1)
+        res["config"] = config
+
+        def sic(label):
+            return lambda path: plots.plot_sic_curves(res["inputs"][label], path,
+                                                      title=f"IAD, {label}")
+        figures = [(name, sic(label))
+                   for label, name in zip(labels, _figure_names(labels, "sic_"))]
+        figures.append(("max_sic.png", lambda path: plots.plot_max_sic(
+            res["inputs"], path, title=f"IAD, SR {lo:g}-{hi:g} GeV")))
+        _finish(folder.path, res, config, figures)
     return res
 
 
@@ -195,26 +279,31 @@ def run_autoencoder(background, signals: dict[str, list], inputs, out, cfg: Auto
                     max_jets: int | None = None, progress: bool = True) -> dict:
     """AE on SM jets, AUC per signal model, against a supervised classifier."""
     cfg.validate()
-    check_writable_folder(out)
+    check_max_jets(max_jets)
     specs = _specs(inputs)
+    labels = input_labels(specs)
     if not signals:
         raise ConfigError("--signal NAME=FILES: give at least one signal model")
-    t0 = time.time()
-    res = {"kind": "jetfm.anomaly.autoencoder", "inputs": {}}
-    for spec in specs:
-        label, backbone = spec.load()
-        sm = load_jets(background, spec.kind, backbone, max_jets=max_jets, progress=progress)
-        sig = {name: load_jets(files, spec.kind, backbone, max_jets=max_jets,
-                               progress=progress).x for name, files in signals.items()}
-        r = autoencoder_search(sm.x, sig, cfg)
-        r["features"] = sm.names if len(sm.names) <= 20 else f"{len(sm.names)} features"
-        res["inputs"][label] = r
-    res["seconds"] = round(time.time() - t0, 1)
     config = {**_config_record(cfg), "background": _absolute(background),
               "signals": {k: _absolute(v) for k, v in signals.items()}, "inputs": list(inputs),
               "max_jets": max_jets, "out": str(Path(out).absolute())}
-    res["config"] = config
-    _finish(out, res, config)
-    for label, r in res["inputs"].items():
-        plots.plot_ae_roc(r, Path(out) / f"roc_{_safe(label)}.png", title=f"AE, {label}")
+    with OutputFolder(out, "anomaly autoencoder", _identity(config, specs)) as folder:
+        t0 = time.time()
+        res = {"kind": "jetfm.anomaly.autoencoder", "inputs": {}}
+        for spec, label in zip(specs, labels):
+            backbone = spec.load()
+            sm = load_jets(background, spec.kind, backbone, max_jets=max_jets, progress=progress)
+            sig = {name: load_jets(files, spec.kind, backbone, max_jets=max_jets,
+                                   progress=progress).x for name, files in signals.items()}
+            r = autoencoder_search(sm.x, sig, cfg)
+            r["features"] = sm.names if len(sm.names) <= 20 else f"{len(sm.names)} features"
+            res["inputs"][label] = r
+        res["seconds"] = round(time.time() - t0, 1)
+        res["config"] = config
+
+        def roc(label):
+            return lambda path: plots.plot_ae_roc(res["inputs"][label], path,
+                                                  title=f"AE, {label}")
+        _finish(folder.path, res, config,
+                [(name, roc(label)) for label, name in zip(labels, _figure_names(labels, "roc_"))])
     return res

@@ -107,7 +107,8 @@ def _search_options(p, out_help: str, func) -> None:
 
 
 def run_fit(args) -> int:
-    from ..anomaly.bumpfit import bump_hunt, format_bump, read_counts, region_mask
+    from ..anomaly.bumpfit import bump_hunt, check_sqrt_s, format_bump, read_counts, region_mask
+    check_sqrt_s(args.sqrt_s)
     spec = read_counts(args.counts)
     if args.signal_region:
         sr = region_mask(spec.edges, *args.signal_region)

@@ -84,6 +84,11 @@ class TransferConfig:
             raise ConfigError(f"--backbone random (frozen random features) goes with --mode "
                               f"{', '.join(EMBEDDING_MODES)}; a randomly initialised network "
                               "that is trained is --backbone scratch --mode scratch")
+        if self.backbone in (RANDOM, "scratch") and Path(self.backbone).is_dir():
+            raise ConfigError(f"--backbone {self.backbone} is the built-in baseline, but a "
+                              f"folder ./{self.backbone} is here too: write "
+                              f"--backbone ./{self.backbone} for the run in that folder, or "
+                              "run from another folder for the baseline")
         for name, v in (("--seeds", self.seeds), ("--steps", self.steps),
                         ("--batch-size", self.batch_size), ("--lora-rank", self.lora_rank)):
             if v < 1:
