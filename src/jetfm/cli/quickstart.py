@@ -9,9 +9,13 @@ def register(sub) -> None:
     p = sub.add_parser("quickstart", help="the whole chain on a CPU: simulate, pre-train every "
                                           "strategy, evaluate, transfer, report")
     p.add_argument("--out", default="quickstart_out", help="output folder (default quickstart_out)")
-    p.add_argument("--fast", action="store_true",
-                   help="smallest setting (a few minutes): checks that the whole chain works, "
-                        "not a physics result")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--fast", action="store_const", dest="size", const="fast",
+                      help="smallest setting (a few minutes): checks that the whole chain "
+                           "works, not a physics result")
+    size.add_argument("--full", action="store_const", dest="size", const="full",
+                      help="the larger study (about 25 minutes on 2 CPU cores)")
+    p.set_defaults(size="quick")
     add_workers(p, 2, "generator worker processes (default 2)")
     add_progress(p)
     p.set_defaults(func=run)
@@ -19,7 +23,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..quickstart import run_quickstart
-    report = run_quickstart(args.out, fast=args.fast, workers=args.workers,
+    report = run_quickstart(args.out, size=args.size, workers=args.workers,
                             progress=not args.no_progress)
-    print(f"\nquickstart done; open the report: {report}")
+    print(f"\nquickstart done; open the report: {report}\n"
+          f"next: its Markdown summary is {report.with_suffix('.md')}; re-running the same "
+          "command resumes; the guides in docs/ show each command on your own samples "
+          "(jetfm COMMAND --help lists the options)")
     return 0
