@@ -31,7 +31,8 @@ def test_inspect_parquet_counts_and_files(tmp_path, capsys):
     out = tmp_path / "out"
     s = inspect_files(tmp_path / "in", out, batch_size=4)
 
-    assert sorted(p.name for p in out.iterdir()) == sorted(PNGS + ["summary.json"])
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".jetfm")) == \
+        sorted(PNGS + ["summary.json"])
     for name in PNGS:
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     assert json.loads((out / "summary.json").read_text()) == s
@@ -65,7 +66,7 @@ def test_inspect_max_jets_and_root(tmp_path):
     assert set(s["label_counts"]) <= {"label_QCD", "label_Hbb", "label_Hcc", "label_Hgg",
                                       "label_H4q", "label_Hqql", "label_Zqq", "label_Wqq",
                                       "label_Tbqq", "label_Tbl"}
-    assert not [p for p in (tmp_path / "o").iterdir() if p.name.startswith(".")]  # no temps
+    assert not [p for p in (tmp_path / "o").iterdir() if ".tmp-" in p.name]  # no temps
 
 
 def test_inspect_rejects_out_of_range_label(tmp_path):

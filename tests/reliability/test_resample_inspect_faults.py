@@ -198,3 +198,17 @@ def test_inspect_finds_a_flipped_bit_in_a_particle_column(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "in"), "--out", str(out)]) == 2
     one_error_line(capsys, "b.parquet", "column 'part_px'", "corrupt")
     assert not out.exists()
+
+
+def test_inspect_out_follows_the_one_contract(sim_jets, tmp_path, capsys):
+    from jetfm.cli import main
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    assert main(["inspect", str(sim_jets / "qcd"), "--out", str(user)]) == 2
+    assert "not written by jetfm inspect" in capsys.readouterr().err
+    assert sorted(p.name for p in user.iterdir()) == ["notes.txt"]
+    out = tmp_path / "plots"
+    assert main(["inspect", str(sim_jets / "qcd"), "--out", str(out)]) == 0
+    assert main(["inspect", str(sim_jets / "qcd"), "--out", str(out)]) == 0     # same job
+    assert main(["inspect", str(sim_jets / "res2p"), "--out", str(out)]) == 2   # another one

@@ -28,7 +28,8 @@ import awkward as ak
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..io import atomic_path, check_writable_folder, make_output_folder, remove_empty_folders
+from ..io import atomic_path
+from ..outdir import OutputFolder
 from ..schema import JETCLASS2_COLUMNS
 from .files import UNLABELLED, check_batch, check_footer
 from .inspect_read import read_every_column
@@ -264,7 +265,9 @@ def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
         raise ConfigError(f"--max-jets must be >= 1, got {max_jets}")
     files = expand_paths(paths)
     out = Path(out_dir)
-    check_writable_folder(out)
+    folder = OutputFolder(out, "inspect", {"files": [str(f.resolve()) for f in files],
+                                           "max_jets": max_jets})
+    folder.check()      # a user's folder or another job's: refused before anything is read
     for path in files:   # the same footer checks as every command: schema, labels, not empty
         check_footer(path, _required_columns(path), label_names(path))
     acc, read, verified = _Accumulator(), [], 0
@@ -293,21 +296,19 @@ def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
             else:
                 verified += 1
         acc.add_pairs(groups, events)
-    made = make_output_folder(out)   # only after every input was read cleanly
-    try:
+    with folder:    # only after every input was read cleanly; a failure takes it back
         plots = [out / HISTS[k][2] for k in HISTS]
-        for key, p in zip(HISTS, plots):
-            _plot(acc, key, p)
-        summary = _summary(acc, files, read, plots)
-        summary["files_verified"] = verified
-        _atomic_write(out / "summary.json",
-                      lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
-    except BaseException:
-        for p in [out / HISTS[k][2] for k in HISTS] + [out / "summary.json"]:
-            if made:
+        try:
+            for key, p in zip(HISTS, plots):
+                _plot(acc, key, p)
+            summary = _summary(acc, files, read, plots)
+            summary["files_verified"] = verified
+            _atomic_write(out / "summary.json",
+                          lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+        except BaseException:   # no mix of this run's and an earlier run's plots
+            for p in [*plots, out / "summary.json"]:
                 p.unlink(missing_ok=True)
-        remove_empty_folders(made)
-        raise
+            raise
     if verbose:
         print(format_summary(summary))
     return summary
