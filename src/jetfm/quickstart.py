@@ -33,8 +33,8 @@ class QuickstartSize:
     resim_jets: int         # QCD jets with each shower hadronised twice (resim pairs)
 
 
-QUICK = QuickstartSize(jets=1200, steps=300, labels=(10, None), seeds=1, scratch_steps=100,
-                       batch_size=64, resim_jets=600)
+QUICK = QuickstartSize(jets=900, steps=120, labels=(10, None), seeds=1, scratch_steps=60,
+                       batch_size=64, resim_jets=900)
 FULL = QuickstartSize(jets=2400, steps=700, labels=(5, 10, None), seeds=2, scratch_steps=150,
                       batch_size=64, resim_jets=1200)
 # resim: about half the re-simulated jets form clean pairs (the same jet in both replicas),
@@ -57,9 +57,9 @@ def _generate(out: Path, size: QuickstartSize, workers: int, progress: bool) -> 
     for name, kw in plan.items():
         folder = out / "data" / name
         jets = kw.pop("jets")
-        # three files per sample, so train/val/test can be split by file
+        # six files per sample, so train/val/test can be split by file and train keeps four
         cfg = GenerateConfig(sample=name.split("_")[0], jets=jets, out=str(folder), seed=1,
-                             workers=workers, jets_per_file=max(2, jets // 3 // 2 * 2), **kw)
+                             workers=workers, jets_per_file=max(2, jets // 6 // 2 * 2), **kw)
         _say(f"generate {name}: {jets} jets")
         print(format_summary(generate(cfg, progress=progress)), flush=True)
         folders[name] = str(folder)
