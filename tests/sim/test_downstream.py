@@ -15,10 +15,13 @@ from jetfm.labels import LABEL_NAMES
 from jetfm.schema import TRUTH_COLUMNS, sample_schema
 from jetfm.sim.chunk import ChunkTask, run_chunk
 from jetfm.sim.dijets import select_dijets
-from jetfm.sim.downstream import MASS_RATIOS, W_MASS, Z_TO_NEUTRINOS
 from jetfm.sim.processes import ChunkSpec
-from jetfm.sim.downstream_truth import (DROP_REASONS, contained, dark_truth, jet_truth,
-                                        parton_truth, tau_truth)
+from jetfm.sim.samples import EventJets, get_sample
+from jetfm.sim.samples.darkjet import dark_truth
+from jetfm.sim.samples.tau import tau_truth
+from jetfm.sim.samples.xbs import contained
+from jetfm.sim.samples.xww import MASS_RATIOS, W_MASS
+from jetfm.sim.samples.zjets import PARTON_DROP_REASONS, Z_TO_NEUTRINOS, parton_truth
 from jetfm.sim.truth import event_truth, label_jets
 
 from .records import Record
@@ -42,8 +45,8 @@ def test_w_charge_from_the_w_whose_quarks_are_in_the_jet(pid, charge):
     eta, phi = np.array([0.2, -0.4]), np.array([0.5, 0.5 + np.pi])   # W jet, recoil jet
     lab, _ = label_jets(truth, "res2p", eta, phi)
     assert LABEL_NAMES[lab[0]] == "X_qq" and lab[1] == -1
-    cols, keep, _ = jet_truth("wplus" if charge > 0 else "wminus", {}, record, truth, eta, phi,
-                              np.full(2, 600.0), 0.8)
+    sample = get_sample("wplus" if charge > 0 else "wminus")
+    cols, keep, _ = sample.truth(EventJets(record, truth, {}, eta, phi, np.full(2, 600.0), 0.8))
     assert cols["truth_charge"].tolist() == [charge, 0] and keep.all()
 
 
@@ -59,9 +62,10 @@ def test_xbs_jets_are_kept_when_both_quarks_are_inside_and_have_no_label():
     assert lab.tolist() == [-1, -1, -1]         # no X_bs among the 188 labels
     assert sorted(aux["aux_genpart_pid"][0].tolist()) == [-3, 5, 25]
     assert contained(truth, eta, phi, 0.8).tolist() == [True, False, False]
-    cols, keep, reason = jet_truth("xbs", {}, record, truth, eta, phi, np.full(3, 700.0), 0.8)
+    xbs = get_sample("xbs")
+    cols, keep, reason = xbs.truth(EventJets(record, truth, {}, eta, phi, np.full(3, 700.0), 0.8))
     assert cols == {} and keep.tolist() == [True, False, False]
-    assert {DROP_REASONS[r] for r in reason[1:]} == {"decay products not both in the jet"}
+    assert {xbs.drop_reasons[r] for r in reason[1:]} == {"decay products not both in the jet"}
 
 
 def test_x_to_ww_is_labelled_by_the_res34p_rules_with_y_equal_w():
@@ -89,16 +93,22 @@ def test_parton_truth_keeps_one_parton_and_says_why_it_drops():
     record = z_plus_partons((2, 0.0, 3.0), (21, 1.5, -2.0), (21, 1.9, -2.2), (4, -1.5, 1.0))
     eta = np.array([0.05, 1.7, -1.5, -2.0])
     phi = np.array([3.05, -2.1, 1.0, -0.5])    # u quark, two gluons, c quark, nothing
-    pid, keep, reason = parton_truth(record, "quark", eta, phi, 0.8)
+    pid, keep, reason = parton_truth(record, eta, phi, 0.8, light_quarks_only=True)
     assert pid[0] == 2 and keep.tolist() == [True, False, False, False]
-    assert [DROP_REASONS[r] for r in reason[1:]] == [
+    assert [PARTON_DROP_REASONS[r] for r in reason[1:]] == [
         "two hard partons in the jet", "heavy-flavour quark", "no hard parton in the jet"]
+    # the quark sample's rule is that one: the same columns, keep mask and reasons
+    quark = get_sample("quark")
+    cols, keep_q, reason_q = quark.truth(EventJets(record, None, {}, eta, phi, eta, 0.8))
+    assert cols["truth_parton_pid"].tolist() == pid.tolist() and keep_q.tolist() == keep.tolist()
+    assert reason_q.tolist() == reason.tolist() and quark.drop_reasons == PARTON_DROP_REASONS
     # the Z's neutrinos (status 23) are not partons; a gluon sample keeps the lone gluon
-    pid, keep, _ = parton_truth(z_plus_partons((21, 0.0, 0.0)), "gluon", np.array([0.0]),
-                                np.array([0.05]), 0.8)
-    assert pid.tolist() == [21] and keep.tolist() == [True]
+    gluon = get_sample("gluon").truth(EventJets(z_plus_partons((21, 0.0, 0.0)), None, {},
+                                                np.array([0.0]), np.array([0.05]),
+                                                np.array([500.0]), 0.8))
+    assert gluon.columns["truth_parton_pid"].tolist() == [21] and gluon.keep.tolist() == [True]
     # a smaller cone (AK4) no longer reaches the parton
-    assert not parton_truth(record, "quark", np.array([0.6]), np.array([3.0]), 0.4)[1][0]
+    assert not parton_truth(record, np.array([0.6]), np.array([3.0]), 0.4)[1][0]
 
 
 def tau_event(prongs: int, pi0s: int, phi: float = 1.0):
@@ -127,12 +137,12 @@ def test_tau_decay_mode_and_the_tau_jet(prongs, pi0s, mode):
     eta, phi = np.array([0.1, 0.0]), np.array([1.0, 1.0 + np.pi])   # τ jet, recoil jet
     got, keep, reason = tau_truth(record, eta, phi, 0.8)
     assert got.tolist() == [mode, -1] and keep.tolist() == [True, False]
-    assert DROP_REASONS[reason[1]] == "not the tau_h jet"
+    assert get_sample("tau").drop_reasons[reason[1]] == "not the tau_h jet"
 
 
 def test_mass_ratio_truth_and_schema():
-    cols, keep, _ = jet_truth("xww", {"mass_ratio": 0.4}, None, None, np.zeros(3), np.zeros(3),
-                              np.ones(3), 0.8)
+    cols, keep, _ = get_sample("xww").truth(EventJets(None, None, {"mass_ratio": 0.4},
+                                                      np.zeros(3), np.zeros(3), np.ones(3), 0.8))
     assert cols["truth_mass_ratio"].tolist() == pytest.approx([0.4] * 3) and keep.all()
     assert [f.name for f in sample_schema(["truth_charge"])][-1] == "truth_charge"
     assert W_MASS / np.array(MASS_RATIOS) == pytest.approx([402.0, 201.0, 125.0, 100.5], abs=0.1)
@@ -304,7 +314,7 @@ def test_dark_jet_truth_invisible_fraction_and_the_dark_quark():
     fraction, keep, reason = dark_truth(rec.numpy(), eta, phi, pt, 0.8)
     assert fraction[:2] == pytest.approx([100 / 400, 50 / 500])
     assert keep.tolist() == [True, True, False]
-    assert DROP_REASONS[reason[2]] == "no dark quark in the jet"
+    assert get_sample("darkjet").drop_reasons[reason[2]] == "no dark quark in the jet"
 
 
 def test_dark_jet_models_differ(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from jetfm.sim.chunk import ChunkTask, run_chunk
-from jetfm.sim.processes import res2p_chunk
+from jetfm.sim.samples.jetclass2 import res2p_chunk
 
 
 def test_charged_x_is_written_as_h_plus_minus():
@@ -39,13 +39,14 @@ def test_v0_daughters_are_tracked_with_displaced_impact_parameters():
 
 
 def test_kinematic_grids_follow_the_jetclass2_cards():
-    from jetfm.sim import processes as P
+    from jetfm.sim.processes import RESONANCE_PT_CUTS
+    from jetfm.sim.samples import jetclass2 as P
     # gen_configs/jetclass2/train_higgspm2p/mg5_params.dat: 50 pt_min_pdg values
     published = [100, 106, 114, 121, 130, 138, 148, 158, 169, 180, 192, 205, 219, 234, 250, 267,
                  286, 305, 326, 348, 372, 397, 424, 453, 483, 516, 551, 589, 629, 671, 717, 766,
                  818, 873, 933, 996, 1064, 1136, 1213, 1296, 1384, 1478, 1578, 1685, 1800, 1922,
                  2052, 2192, 2341, 2499]
-    assert P.RESONANCE_PT_CUTS.tolist() == published
+    assert RESONANCE_PT_CUTS.tolist() == published
     # train_qcd/py8_params.dat: 200 pTHatMin values 100.0 ... 5000.0
     assert len(P.QCD_PTHAT_GRID) == 200 and P.QCD_PTHAT_GRID[[0, -1]].tolist() == [100.0, 5000.0]
     rng = np.random.default_rng(1)

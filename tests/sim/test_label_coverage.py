@@ -1,9 +1,9 @@
 """Every one of the 188 labels is producible by the generator's own decay tables.
 
-The decay channels are read from `jetfm.sim.processes` (the PDG ids Pythia is given), turned into
-label tokens, and every in-cone configuration the JetClass-II rules allow is pushed through the
-family-restricted label look-up. The union must be the full label list — so a channel missing
-from a card (or a label rule that no card can reach) fails here.
+The decay channels are read from `jetfm.sim.samples.jetclass2` (the PDG ids Pythia is given),
+turned into label tokens, and every in-cone configuration the JetClass-II rules allow is pushed
+through the family-restricted label look-up. The union must be the full label list — so a
+channel missing from a card (or a label rule that no card can reach) fails here.
 """
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from jetfm.labels import FAMILIES, LABEL_NAMES, qcd_label, resonance_label
-from jetfm.sim.processes import (CHARGED_EMU_TABLE, CHARGED_QUARKS, CHARGED_QUARKS_TABLE,
-                                 CHARGED_Y_TABLE, NEUTRAL_HADRONIC_TABLE, NEUTRAL_TABLE,
-                                 RES2P_X_DECAYS, RES34P_Y_DECAYS, res2p_chunk, res34p_chunk)
+from jetfm.sim.samples.jetclass2 import (CHARGED_EMU_TABLE, CHARGED_QUARKS,
+                                         CHARGED_QUARKS_TABLE, CHARGED_Y_TABLE,
+                                         NEUTRAL_HADRONIC_TABLE, NEUTRAL_TABLE, RES2P_X_DECAYS,
+                                         RES34P_Y_DECAYS, res2p_chunk, res34p_chunk)
 
 _QUARK = {1: "q", 2: "q", 3: "s", 4: "c", 5: "b", 21: "g", 11: "e", 13: "m"}
 _TAU_MODES = ("tauh", "taue", "taum")

@@ -5,11 +5,12 @@ from .options import add_out, add_progress, add_workers
 
 
 def register(sub) -> None:
-    from ..sim.downstream import HV_MODELS, MASS_RATIOS
-    from ..sim.processes import RES2P_X_DECAYS, RES34P_Y_DECAYS
     from ..sim.generate import DEFAULT_JETS_PER_FILE, DEFAULT_PILEUP
     from ..sim.pileup_library import LIBRARY_EVENTS
     from ..sim.samples import SAMPLES
+    from ..sim.samples.darkjet import HV_MODELS
+    from ..sim.samples.jetclass2 import RES2P_X_DECAYS, RES34P_Y_DECAYS
+    from ..sim.samples.xww import MASS_RATIOS
     p = sub.add_parser("generate", help="simulate JetClass-II-compatible jets (Pythia 8 + "
                                         "FastJet + CMS-like detector)")
     p.add_argument("--sample", required=True, choices=list(SAMPLES), metavar="SAMPLE",
@@ -80,19 +81,18 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..sim.generate import GenerateConfig, format_summary, generate
+    from ..sim.samples import option_names
+    # every sample's options; the chosen sample validates its own and refuses the others'
+    options = {k: tuple(v) if isinstance(v, list) else v
+               for k, v in ((k, getattr(args, k)) for k in option_names())}
     cfg = GenerateConfig(sample=args.sample, jets=args.jets, out=args.out, seed=args.seed,
                          workers=args.workers, shard=args.shard, num_shards=args.num_shards,
                          resim=args.resim, pileup=args.pileup,
                          pileup_library=args.pileup_library, jets_per_file=args.jets_per_file,
                          chunk_events=args.chunk_events, detector_card=args.detector_card,
                          jet_pt_min=args.jet_pt_min, jet_r=args.jet_r,
-                         mass_ratios=tuple(args.mass_ratios) if args.mass_ratios else None,
-                         hv_model=args.hv_model,
-                         mass_range=tuple(args.mass_range) if args.mass_range else None,
-                         pthat_min=args.pthat_min, y_decays=args.y_decays,
-                         x_decays=args.x_decays,
                          row_group_jets=args.row_group_jets,
-                         long_lived=args.long_lived)
+                         long_lived=args.long_lived, **options)
     summary = generate(cfg, progress=not args.no_progress)
     print(format_summary(summary))
     return 0

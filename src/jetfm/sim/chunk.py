@@ -24,12 +24,10 @@ from ..schema import sample_schema
 from .detector import DetectorConfig, simulate_detector
 from .detector_card import default_detector
 from .dijets import select_dijets
-from .downstream import UNLABELLED_FAMILY
-from .downstream_truth import DROP_REASONS, jet_truth
 from .jets import build_jets
 from .pileup import apply_chs_puppi
-from .processes import LONG_LIVED_TO_DETECTOR, ChunkSpec
-from .samples import SampleOptions, draw_chunk, get_sample
+from .processes import LONG_LIVED_TO_DETECTOR, UNLABELLED_FAMILY, ChunkSpec
+from .samples import EventJets, SampleOptions, draw_chunk, get_sample
 from .pileup_library import LIBRARY_EVENTS, load_library, overlay, pileup_library_file
 from .pythia_run import (EventRecords, final_state, generate_events, is_invisible,
                          merge_particles, seed_for_pythia)
@@ -52,7 +50,7 @@ class ChunkTask:
     pileup: float = 0.0
     mpi_file: str | None = None
     detector: DetectorConfig | None = None     # None: the built-in CMS card
-    options: SampleOptions = SampleOptions()
+    options: SampleOptions | None = None       # the sample's own (None: its defaults)
     jet_pt_min: float = 200.0                  # GeV
     jet_r: float = 0.8                         # anti-kT radius, also the truth-matching cone
     long_lived: str = "pythia"                 # who decays K0S, Lambda...: pythia | detector
@@ -157,9 +155,9 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
         record = records.event(int(ev))
         lab, aux_ev, truth = _jetclass2_truth(spec, record, jet_eta[idx], jet_phi[idx], task.jet_r)
         labels[idx] = lab
-        if truth_names or not sample.labelled:
-            cols, ok, why = jet_truth(task.sample, spec.params, record, truth, jet_eta[idx],
-                                      jet_phi[idx], jet_pt[idx], task.jet_r)
+        if sample.truth is not None:
+            cols, ok, why = sample.truth(EventJets(record, truth, spec.params, jet_eta[idx],
+                                                   jet_phi[idx], jet_pt[idx], task.jet_r))
             for c, values in cols.items():
                 truth_cols[c][idx] = values
             # jets the labelling rules already drop are not counted against the sample's rules
@@ -179,8 +177,8 @@ def _label_and_assemble(task: ChunkTask, spec: ChunkSpec, records: EventRecords,
     keep = ((labels >= 0) | unlabelled) & truth_ok
     if sample.dijet:
         keep = _dijet_selection(jets, jet_event, records, keep, truth_cols)
-    dropped = {DROP_REASONS[i]: int((drop_reason == i).sum())
-               for i in range(len(DROP_REASONS)) if (drop_reason == i).any()}
+    dropped = {why: int((drop_reason == i).sum())
+               for i, why in enumerate(sample.drop_reasons) if (drop_reason == i).any()}
     # aux rows were appended in visiting order; map them back to jet order, keep labelled jets
     rank = np.empty(n_jets, dtype=np.int64)
     rank[aux_order] = np.arange(n_jets)

@@ -35,12 +35,9 @@ from ..schema import sample_schema
 from .chunk import ChunkTask
 from .folder_record import META_KEY, check_existing, check_folder_record
 from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
-from .downstream import HV_MODELS, MASS_RATIOS
 from .pileup_library import LIBRARY_EVENTS, pileup_library_file
-from .processes import (LONG_LIVED_MODES, LONG_LIVED_TO_DETECTOR, RES2P_MASSES, RES34P_MX,
-                        DEFAULT_X_DECAYS, DEFAULT_Y_DECAYS, RES2P_X_DECAYS, RES34P_Y_DECAYS,
-                        in_range)
-from .samples import SampleOptions, get_sample
+from .processes import LONG_LIVED_MODES, LONG_LIVED_TO_DETECTOR
+from .samples import SampleOptions, get_sample, option_names, sample_options
 from .pythia_run import mpi_init_file
 from .schedule import ChunkScheduler, make_pool
 
@@ -50,6 +47,9 @@ DEFAULT_PILEUP = 50.0
 # pretrain splits by whole file (showers and events never straddle splits), so a sample needs
 # at least 3 files to reach train, val and test: 10k jets per file gives 10 files for 100k jets
 DEFAULT_JETS_PER_FILE = 10_000
+# the first sample options are in every folder's settings (None when unset); the later ones
+# only when set, so folders made before them keep their settings
+ALWAYS_RECORDED_OPTIONS = ("mass_ratios", "hv_model")
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,14 @@ class GenerateConfig:
     detector_card: str = "cms"      # built-in card name or a YAML file
     jet_pt_min: float = 200.0       # GeV
     jet_r: float = 0.8              # anti-kT radius (and truth-matching cone)
-    mass_ratios: tuple[float, ...] | None = None   # xww only: subset of MASS_RATIOS
-    hv_model: str | None = None     # darkjet only: one of HV_MODELS (None: "B")
-    mass_range: tuple[float, float] | None = None   # res2p/res34p: only m_X grid points in range
-    pthat_min: float | None = None  # dijet-qcd only: unbiased above it, unit weights
-    y_decays: str | None = None     # res34p only: a RES34P_Y_DECAYS key (None: jetclass2)
-    x_decays: str | None = None     # res2p only: a RES2P_X_DECAYS key (None: jetclass2)
+    # the samples' own options (None: unset), one field per option of any sample's Options
+    # (samples/*.py: meaning and validation); a sample refuses the others'
+    mass_ratios: tuple[float, ...] | None = None   # xww
+    hv_model: str | None = None                    # darkjet
+    mass_range: tuple[float, float] | None = None  # res2p, res34p
+    pthat_min: float | None = None                 # dijet-qcd
+    y_decays: str | None = None                    # res34p
+    x_decays: str | None = None                    # res2p
     row_group_jets: int = 20_000    # Parquet row-group size (layout only, not in the settings)
     long_lived: str = "pythia"      # K0S, Lambda...: decayed by Pythia (JetClass-II) | detector
 
@@ -82,40 +84,7 @@ class GenerateConfig:
         if get_sample(self.sample).dijet and (self.jets % 2 or self.jets_per_file % 2):
             raise ConfigError(f"--sample {self.sample} writes both jets of an event to one "
                               "file: --jets and --jets-per-file must be even")
-        if self.mass_ratios is not None:
-            if self.sample != "xww":
-                raise ConfigError("--mass-ratios applies to --sample xww only")
-            bad = [r for r in self.mass_ratios if r not in MASS_RATIOS]
-            if bad or not self.mass_ratios:
-                raise ConfigError(f"--mass-ratios {list(self.mass_ratios)}: each must be one "
-                                  f"of {list(MASS_RATIOS)}")
-        if self.mass_range is not None:
-            grids = {"res2p": RES2P_MASSES, "res34p": RES34P_MX}
-            if self.sample not in grids:
-                raise ConfigError("--mass-range applies to --sample res2p and res34p only")
-            lo, hi = self.mass_range
-            if not len(in_range(grids[self.sample], (lo, hi))):
-                raise ConfigError(f"--mass-range {lo:g} {hi:g}: no m_X grid point of "
-                                  f"{self.sample} in it (grid {grids[self.sample].min():g}-"
-                                  f"{grids[self.sample].max():g} GeV)")
-        if self.pthat_min is not None:
-            if self.sample != "dijet-qcd":
-                raise ConfigError("--pthat-min applies to --sample dijet-qcd only")
-            if not (math.isfinite(self.pthat_min) and self.pthat_min > 0):
-                raise ConfigError(f"--pthat-min {self.pthat_min}: must be a finite number of GeV > 0")
-        decay_options = (("--y-decays", self.y_decays, "res34p", RES34P_Y_DECAYS),
-                         ("--x-decays", self.x_decays, "res2p", RES2P_X_DECAYS))
-        for option, value, sample, tables in decay_options:
-            if value is not None:
-                if self.sample != sample:
-                    raise ConfigError(f"{option} applies to --sample {sample} only")
-                if value not in tables:
-                    raise ConfigError(f"{option} {value!r}: choose one of {sorted(tables)}")
-        if self.hv_model is not None:
-            if self.sample != "darkjet":
-                raise ConfigError("--hv-model applies to --sample darkjet only")
-            if self.hv_model not in HV_MODELS:
-                raise ConfigError(f"--hv-model {self.hv_model!r}: choose one of {sorted(HV_MODELS)}")
+        self.sample_options()       # validated by the sample's own rules
         checks = [
             (self.jets > 0, "--jets must be > 0"),
             (self.workers >= 1, "--workers must be >= 1"),
@@ -159,24 +128,19 @@ class GenerateConfig:
             d["resim_pairing"] = 2
         if not self.pileup:
             d.pop("pileup_library")      # no overlay: the library does not matter
-        # the default decays given explicitly = unset: the same files
-        for k, default in (("y_decays", DEFAULT_Y_DECAYS), ("x_decays", DEFAULT_X_DECAYS)):
-            if d[k] == default:
-                d[k] = None
-        # options added later: absent when unset, so folders made before them keep their settings
-        for k in ("mass_range", "pthat_min", "y_decays", "x_decays"):
-            if d[k] is None:
+        # each option as its sample records it (e.g. a default given explicitly = unset)
+        recorded = asdict(self.sample_options().canonical())
+        for k in option_names():
+            value = recorded.get(k)
+            d[k] = list(value) if isinstance(value, tuple) else value   # as YAML reads back
+            if value is None and k not in ALWAYS_RECORDED_OPTIONS:
                 d.pop(k)
-        if d["mass_ratios"] is not None:
-            d["mass_ratios"] = sorted(d["mass_ratios"])
-        if d.get("mass_range") is not None:   # a list, as the folder's YAML record reads back
-            d["mass_range"] = list(d["mass_range"])
         return d
 
     def sample_options(self) -> SampleOptions:
-        return SampleOptions(mass_ratios=self.mass_ratios, hv_model=self.hv_model,
-                             mass_range=self.mass_range, pthat_min=self.pthat_min,
-                             y_decays=self.y_decays, x_decays=self.x_decays)
+        """The sample's own options, validated (ConfigError for another sample's option)."""
+        # an option without a field here (a sample registered at run time) stays unset
+        return sample_options(self.sample, {k: getattr(self, k, None) for k in option_names()})
 
 
 def plan_files(cfg: GenerateConfig) -> list[tuple[int, int, Path]]:

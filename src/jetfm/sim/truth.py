@@ -45,6 +45,7 @@ RES2P_X_IDS = (25, 24)      # neutral X; W-like spin-1 stand-in for the charged 
 RES34P_X_IDS = (25,)
 RES34P_Y_IDS = (35, 37)     # H⁰-like and H±-like Y
 QCD_PARTON_STATUS = -71     # partons just before hadronisation
+HARD_STATUS = 23            # |status| of the outgoing particles of the hard process
 QCD_PARTON_PT_MIN = 10.0
 MATCH_R = 0.8
 
@@ -93,8 +94,8 @@ def event_records(batch) -> list[dict[str, np.ndarray]]:
     return [{k: split[k][i] for k in flat} for i in range(len(counts))]
 
 
-# ---- helpers on the record (called for the few particles that matter; shared with
-#      downstream_truth.py) -----------------------------------------------------------------
+# ---- helpers on the record (called for the few particles that matter; shared with the
+#      samples' own truth rules, samples/*.py) -------------------------------------------------
 
 def bottom_copy(rec, i: int) -> int:
     # Like Pythia's iBotCopyId: follow recoil copies and also emissions (τ → τ γ in the QED
