@@ -96,3 +96,49 @@ def test_inspect_counts_clean_resim_pairs(tmp_path, capsys):
     write_jetclass2_parquet(tmp_path / "plain" / "b.parquet", table=t)
     s = inspect_files(tmp_path / "plain", tmp_path / "o2")
     assert s["resim_pairs"] is None and "clean pairs" not in capsys.readouterr().out
+
+
+def _with_sample(table: pa.Table, name: str) -> pa.Table:
+    i = table.schema.get_field_index("sample")
+    return table.set_column(i, "sample", pa.array([name] * len(table), pa.string()))
+
+
+def test_inspect_groups_by_the_sample_column_and_says_where_the_plots_are(tmp_path, capsys,
+                                                                          monkeypatch):
+    # W+ jets carry Res2P labels (0-14), tau jets none (-1): each is its own sample, not a
+    # label family and not "unassigned"
+    wplus = _with_sample(jetclass2_table(12, seed=5, labels=[3] * 12), "wplus")
+    tau = _with_sample(jetclass2_table(7, seed=6, labels=[-1] * 7), "tau")
+    qcd = _with_sample(jetclass2_table(9, seed=7, labels=[170] * 9), "qcd")
+    write_jetclass2_parquet(tmp_path / "in" / "a.parquet", table=pa.concat_tables([wplus, tau]))
+    write_jetclass2_parquet(tmp_path / "in" / "b.parquet", table=qcd)
+    from jetfm.data import inspect as I
+    drawn = {}
+    real = I._figure
+    monkeypatch.setattr(I, "_figure", lambda acc, key: drawn.setdefault(key, real(acc, key)))
+    out = tmp_path / "out"
+    s = inspect_files(tmp_path / "in", out, batch_size=5)
+    assert s["jets_per_sample"] == {"wplus": 12, "tau": 7, "qcd": 9}
+    assert s["samples_from_label_family"] == [] and s["jets_unassigned"] == 0
+    assert s["jets_per_family"] == {"res2p": 12, "res34p": 0, "qcd": 9}   # labels still counted
+    for key in HISTS:     # every sample given is a curve of every plot
+        labels = drawn[key].axes[0].get_legend_handles_labels()[1]
+        if key == "tau21":   # jets with tau1 = 0 have no tau21
+            assert [lab.split(" ")[0] for lab in labels] == ["wplus", "tau", "qcd"]
+        else:
+            assert labels == ["wplus (12 jets)", "tau (7 jets)", "qcd (9 jets)"]
+    printed = capsys.readouterr().out
+    assert "wplus" in printed and "tau" in printed
+    assert f"written to    {out}/: sdmass.png, jet_pt.png, nparticles.png, tau21.png, " \
+           "summary.json" in printed
+
+
+def test_inspect_without_a_sample_column_falls_back_to_the_label_family(tmp_path, capsys):
+    w = write_jetclass_root(tmp_path / "j.root", 30, seed=8)     # JetClass: no sample column
+    s = inspect_files(tmp_path / "j.root", tmp_path / "o")
+    lab = w["labels"]
+    expected = {"qcd": int((lab == 0).sum()), "res34p": int(np.isin(lab, [4, 5, 8, 9]).sum())}
+    expected["res2p"] = 30 - sum(expected.values())
+    assert s["jets_per_sample"] == {k: v for k, v in expected.items() if v}
+    assert sorted(s["samples_from_label_family"]) == sorted(k for k, v in expected.items() if v)
+    assert "(label family: no sample column)" in capsys.readouterr().out

@@ -191,13 +191,13 @@ def _row(table, *first):
 def test_transfer_table_values(report):
     _, page = report
     table = page.tables[0]
-    assert table[0][:5] == ["Strategy", "Mode", "Labels/class", "Seeds", "Accuracy"]
+    assert table[0][:6] == ["Run", "Strategy", "Mode", "Labels/class", "Seeds", "Accuracy"]
     # clip finetune at 10/class: 0.70 + 0.05 + {0, 0.02} -> 0.760 ± 0.010
-    assert _row(table, "clip", "finetune", "10") == [
-        "clip", "finetune", "10", "2", "0.760 ± 0.010", "0.880 ± 0.005", "7.6 ± 0.1",
+    assert _row(table, "clip", "clip", "finetune", "10") == [
+        "clip", "clip", "finetune", "10", "2", "0.760 ± 0.010", "0.880 ± 0.005", "7.6 ± 0.1",
         "+20.0 pts"]
-    assert _row(table, "scratch", "scratch", "all")[-1] == "baseline"
-    assert _row(table, "jepa", "linear", "all")[4] == "0.760 ± 0.010"
+    assert _row(table, "-", "scratch", "scratch", "all")[-1] == "baseline"
+    assert _row(table, "jepa", "jepa", "linear", "all")[5] == "0.760 ± 0.010"
     assert len(table) == 1 + 5 * 3
 
 
@@ -226,7 +226,7 @@ def test_pretrain_and_evaluate_tables(report, tree):
 def test_markdown_summary(report):
     out, _ = report
     md = out.with_suffix(".md").read_text()
-    assert "| clip | finetune | 10 | 2 | 0.760 ± 0.010 | 0.880 ± 0.005 | 7.6 ± 0.1 | " \
+    assert "| clip | clip | finetune | 10 | 2 | 0.760 ± 0.010 | 0.880 ± 0.005 | 7.6 ± 0.1 | " \
            "+20.0 pts |" in md
     assert "- tagging, 10 labels/class: best clip / finetune" in md
     assert "## Pre-training" in md and "## Evaluation" in md and "data:image" not in md
@@ -242,7 +242,7 @@ def test_only_transfer_results_without_summary(tmp_path):
     assert "pretrain" not in page.ids and "evaluate" not in page.ids
     assert len(page.imgs) == 2
     # computed from the runs (no summary): the same numbers
-    assert _row(page.tables[0], "clip", "linear", "10")[4] == "0.660 ± 0.010"
+    assert _row(page.tables[0], "clip", "clip", "linear", "10")[5] == "0.660 ± 0.010"
     assert rep["headlines"][0].endswith("+10.0 points (AUC +0.050, rejection@30% x1.18)")
 
 

@@ -1,9 +1,12 @@
 """`inspect_files`: the first look a physicist takes at a jet sample.
 
 Streams Parquet (JetClass-II) and/or JetClass ROOT files batch by batch, fills fixed-binning
-histograms per label family (res2p / res34p / qcd) and writes four normalised plots --
-soft-drop mass, jet pT, number of constituents, tau21 -- plus `summary.json`. Memory stays
-at one batch plus the histograms, whatever the sample size. It is also the check a user runs
+histograms per sample and writes four normalised plots -- soft-drop mass, jet pT, number of
+constituents, tau21, one curve per sample -- plus `summary.json`, and prints where they went.
+The sample of a jet is the `sample` column jetfm writes (`jetfm generate --sample wplus`: W+
+jets, although their labels are Res2P ones); files without it (published JetClass-II, JetClass
+ROOT) fall back to the label family (res2p / res34p / qcd). Memory stays at one batch plus the
+histograms, whatever the sample size. It is also the check a user runs
 on their files: every page of every column (particle lists too) is read, its checksum verified
 (`inspect_read.py`); a damaged file is a DataError naming it and the column. With `--max-jets`
 only what is read is verified (`files_verified` in the summary says how many files in full).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ from .paths import PathsLike, expand_paths, format_of
 UNLABELLED_NAME = "(unlabelled: -1)"
 COLUMNS = ["jet_pt", "jet_sdmass", "jet_tau1", "jet_tau2", "jet_nparticles", "jet_label"]
 GROUP_COLUMN = "resim_group"
+SAMPLE_COLUMN = "sample"     # jetfm's own files: the --sample that made the jet
 FAMILIES = ("res2p", "res34p", "qcd")
 # name -> (bin edges, x label, file name); fixed so per-batch histograms can be summed.
 HISTS: dict[str, tuple[np.ndarray, str, str]] = {
@@ -49,7 +54,6 @@ HISTS: dict[str, tuple[np.ndarray, str, str]] = {
     "nparticles": (np.arange(-0.5, 201.0, 2.0), "Number of constituents", "nparticles.png"),
     "tau21": (np.linspace(0.0, 1.2, 61), r"$\tau_{21} = \tau_{2}/\tau_{1}$", "tau21.png"),
 }
-_COLORS = {"res2p": "tab:blue", "res34p": "tab:orange", "qcd": "tab:green"}
 TOP_LABELS = 10
 
 
@@ -61,10 +65,11 @@ def _fill(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 class _Accumulator:
     def __init__(self) -> None:
-        self.hists = {f: {k: np.zeros(len(e) - 1, np.int64) for k, (e, _, _) in HISTS.items()}
-                      for f in FAMILIES}
+        self.hists: dict[str, dict[str, np.ndarray]] = {}   # sample -> histogram -> counts
+        self.sample_jets: dict[str, int] = {}                # in order of first appearance
+        self.from_family: set[str] = set()   # samples named after a label family (no column)
         self.family_jets = dict.fromkeys(FAMILIES, 0)
-        self.unassigned = 0
+        self.unassigned = 0                  # jets in no sample: no column and no family
         self.labels: dict[str, int] = {}
         self.nconst = np.zeros(1, np.int64)  # exact multiplicity counts -> mean and median
         self.ranges = {"jet_pt": [np.inf, -np.inf], "jet_sdmass": [np.inf, -np.inf]}
@@ -83,7 +88,8 @@ class _Accumulator:
         self.resim_paired_jets += jets
 
     def add(self, b: dict[str, np.ndarray], names: tuple[str, ...],
-            family_of: np.ndarray, path: Path) -> None:
+            family_of: np.ndarray, path: Path, samples: np.ndarray | None = None) -> None:
+        """One batch; `samples`: its `sample` column (None: the file has none)."""
         lab = b["jet_label"]
         if lab.size and (lab.min() < UNLABELLED or lab.max() >= len(names)):
             raise DataError(f"{path}: column 'jet_label' has values outside "
@@ -110,11 +116,23 @@ class _Accumulator:
                           where=ok)
         values = {"sdmass": b["jet_sdmass"], "pt": b["jet_pt"], "nparticles": npart}
         fam = np.where(labelled, family_of[np.maximum(lab, 0)], -1)
-        self.unassigned += int((fam < 0).sum())
         for fi, f in enumerate(FAMILIES):
-            sel = fam == fi
-            self.family_jets[f] += int(sel.sum())
-            h = self.hists[f]
+            self.family_jets[f] += int((fam == fi).sum())
+        if samples is None:     # published files: the label family stands in for the sample
+            samples = np.where(fam >= 0, np.array(FAMILIES)[np.maximum(fam, 0)], "")
+            self.from_family.update(FAMILIES[i] for i in np.unique(fam[fam >= 0]))
+        self.unassigned += int((samples == "").sum())
+        found, first = np.unique(samples, return_index=True)
+        for name in map(str, found[np.argsort(first)]):     # first appearance first
+            if not name:
+                continue
+            sel = samples == name
+            if name not in self.hists:
+                self.hists[name] = {k: np.zeros(len(e) - 1, np.int64)
+                                    for k, (e, _, _) in HISTS.items()}
+                self.sample_jets[name] = 0
+            self.sample_jets[name] += int(sel.sum())
+            h = self.hists[name]
             for k, x in values.items():
                 h[k] += _fill(HISTS[k][0], x[sel])
             h["tau21"] += _fill(HISTS["tau21"][0], tau21[sel & ok])
@@ -140,6 +158,13 @@ def _pair_columns(path: Path) -> list[str]:
     return [GROUP_COLUMN] + ([EVENT_COLUMN] if EVENT_COLUMN in names else [])
 
 
+def _has_sample_column(path: Path) -> bool:
+    if format_of(path) != "parquet":
+        return False
+    with open_parquet(path) as pf:
+        return SAMPLE_COLUMN in pf.schema_arrow.names
+
+
 def _family_lookup(path: Path, n_labels: int) -> np.ndarray:
     """label index -> family index in FAMILIES (-1: in no family)."""
     out = np.full(n_labels, -1, np.int64)
@@ -162,34 +187,45 @@ def _atomic_write(path: Path, write) -> None:
         write(tmp)
 
 
-def _plot(acc: _Accumulator, key: str, out: Path) -> None:
+def _figure(acc: _Accumulator, key: str):
+    """The normalised histogram `key`, one curve per sample (matplotlib Figure)."""
+    import matplotlib
     import matplotlib.style
     import mplhep
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
 
     edges, xlabel, _ = HISTS[key]
+    cmap = matplotlib.colormaps["tab10" if len(acc.hists) <= 10 else "tab20"]
     # style.context == mplhep.style.use("CMS") scoped to this plot (no global rcParams change)
     with matplotlib.style.context(mplhep.style.CMS):
         fig = Figure(figsize=(10, 8))
         ax = fig.add_subplot()
-        for f in FAMILIES:
-            h = acc.hists[f][key]
+        for i, (name, hists) in enumerate(acc.hists.items()):
+            h = hists[key]
             n = h.sum()
             if n == 0:
                 continue
             norm = n * np.diff(edges)
+            family = "label family, " if name in acc.from_family else ""
             mplhep.histplot(h / norm, edges, yerr=np.sqrt(h) / norm, ax=ax, histtype="step",
-                            color=_COLORS[f], label=f"{f} ({acc.family_jets[f]} jets)")
+                            color=cmap(i % cmap.N),
+                            label=f"{name} ({family}{acc.sample_jets[name]} jets)")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("Normalised to unit area")
         # Zoom the x axis to the filled bins (e.g. JetClass pT stops at 1 TeV), keeping 0.
-        filled = np.flatnonzero(sum(acc.hists[f][key] for f in FAMILIES))
+        filled = np.flatnonzero(sum((h[key] for h in acc.hists.values()),
+                                    np.zeros(len(edges) - 1, np.int64)))
         hi = edges[min(filled[-1] + 2, len(edges) - 1)] if filled.size else edges[-1]
         ax.set_xlim(edges[0], hi)
         ax.set_ylim(bottom=0)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper right")
-        _atomic_write(out, lambda p: fig.savefig(p, format="png", dpi=80, bbox_inches="tight"))
+            ax.legend(loc="upper right", fontsize="small" if len(acc.hists) > 4 else None)
+    return fig
+
+
+def _plot(acc: _Accumulator, key: str, out: Path) -> None:
+    fig = _figure(acc, key)
+    _atomic_write(out, lambda p: fig.savefig(p, format="png", dpi=80, bbox_inches="tight"))
 
 
 def _summary(acc: _Accumulator, files: list[Path], read: list[Path],
@@ -208,6 +244,9 @@ def _summary(acc: _Accumulator, files: list[Path], read: list[Path],
         "files": [str(p) for p in files],
         "files_read": len(read),
         "jets": acc.jets,
+        "jets_per_sample": dict(acc.sample_jets),    # the plots' curves
+        # samples named after the label family: their files have no `sample` column
+        "samples_from_label_family": [s for s in acc.sample_jets if s in acc.from_family],
         "jets_per_family": dict(acc.family_jets),
         "jets_unassigned": acc.unassigned,
         "label_counts": labels,
@@ -233,12 +272,18 @@ def format_summary(s: dict[str, Any]) -> str:
              f"verified      {s['files_verified']} of {len(s['files'])} files: every page of "
              "every column" + ("" if s["files_verified"] == len(s["files"])
                                else " (--max-jets stopped the reading early)"),
-             f"jets          {s['jets']}"]
-    for f, n in s["jets_per_family"].items():
+             f"jets          {s['jets']} (per sample: one curve in each plot)"]
+    family_named = set(s["samples_from_label_family"])
+    for name, n in s["jets_per_sample"].items():
         frac = n / s["jets"] if s["jets"] else 0.0
-        lines.append(f"  {f:<11} {n:>10}  {frac:6.1%}")
+        note = "  (label family: no sample column)" if name in family_named else ""
+        lines.append(f"  {name:<22} {n:>10}  {frac:6.1%}{note}")
     if s["jets_unassigned"]:
-        lines.append(f"  {'unassigned':<11} {s['jets_unassigned']:>10}")
+        lines.append(f"  {'in no sample':<22} {s['jets_unassigned']:>10}  (no sample column, "
+                     "no label family)")
+    families = [f"{f} {n}" for f, n in s["jets_per_family"].items() if n]
+    if families:
+        lines.append(f"label family  {', '.join(families)}")
     lines.append(f"labels        {s['n_labels_present']} present; top {TOP_LABELS}:")
     for name, n in list(s["label_counts"].items())[:TOP_LABELS]:
         lines.append(f"  {name:<22} {n:>10}")
@@ -251,6 +296,10 @@ def format_summary(s: dict[str, Any]) -> str:
     if s.get("resim_pairs") is not None:
         share = s["resim_paired_jets"] / s["jets"] if s["jets"] else 0.0
         lines.append(f"clean pairs: {s['resim_pairs']} ({100 * share:.1f} % of jets)")
+    if s["plots"]:
+        folder = Path(s["plots"][0]).parent
+        lines.append(f"written to    {folder}{os.sep}: "
+                     + ", ".join(Path(p).name for p in s["plots"]) + ", summary.json")
     return "\n".join(lines)
 
 
@@ -278,15 +327,19 @@ def inspect_files(paths: PathsLike, out_dir, max_jets: int | None = None,
         names = label_names(path)
         family_of = _family_lookup(path, len(names))
         pair_cols = _pair_columns(path)
+        sample_cols = [SAMPLE_COLUMN] if _has_sample_column(path) else []
         groups, events = [], []
         # every page of every column is read (and its checksum verified), not only COLUMNS
-        with contextlib.closing(read_every_column(path, COLUMNS + pair_cols, batch_size)) as it:
+        with contextlib.closing(read_every_column(path, COLUMNS + pair_cols + sample_cols,
+                                                  batch_size)) as it:
             for batch, row in it:
                 if max_jets is not None:
                     batch = batch[: max_jets - acc.jets]
                 check_batch(batch, path, row, "jet_label", len(names), None,
                             allow_unlabelled=True)
-                acc.add(_batch_numpy(batch), names, family_of, path)
+                samples = (np.asarray(ak.to_list(batch[SAMPLE_COLUMN]), dtype=str)
+                           if sample_cols else None)
+                acc.add(_batch_numpy(batch), names, family_of, path, samples)
                 if pair_cols:
                     groups.append(ak.to_numpy(batch[GROUP_COLUMN]))
                 if len(pair_cols) == 2:

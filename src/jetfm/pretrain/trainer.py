@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.strategies import DDPStrategy
@@ -69,6 +71,31 @@ class CheckpointOnSigterm(Callback):
         if isinstance(exception, SIGTERMException):
             trainer.save_checkpoint(self.path, weights_only=False)
             self.saved = True
+
+
+class StepProgressBar(TQDMProgressBar):
+    """One training bar for the whole run, in optimizer steps out of max_steps, that starts at
+    the step a resumed run starts from. Lightning's counts the batches of an epoch, and the
+    stream is one endless epoch: a resumed run's bar counted its batches against the steps left
+    (4 of 10 left after step 6: "7/4") and so lost its total ("7/?")."""
+
+    def init_train_tqdm(self) -> Tqdm:
+        # made with its total and first step: tqdm prints a bar as soon as it is made
+        max_steps = self.trainer.max_steps
+        return Tqdm(desc="Training", position=2 * self.process_position,
+                    disable=self.is_disabled, leave=True, dynamic_ncols=True, file=sys.stdout,
+                    smoothing=0, bar_format=self.BAR_FORMAT,
+                    total=max_steps if max_steps > 0 else None,
+                    initial=self.trainer.global_step)
+
+    def on_train_epoch_start(self, trainer, *_) -> None:
+        pass     # no per-epoch reset: the bar made at on_train_start counts steps throughout
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        bar, step = self.train_progress_bar, trainer.global_step
+        if self._should_update(step, bar.total) and not bar.disable:
+            bar.n = step
+            bar.set_postfix(self.get_metrics(trainer, pl_module))   # refreshes the bar
 
 
 def quiet_lightning() -> None:
@@ -129,7 +156,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, run_config: dict, progress: b
                  SafetensorsExport(run_dir, run_config, cfg.checkpoint_every_steps)]
     callbacks += list(extra_callbacks)
     if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_steps // 2)))
+        callbacks.append(StepProgressBar(refresh_rate=max(1, cfg.log_every_steps // 2)))
     return L.Trainer(
         default_root_dir=str(run_dir), accelerator=cfg.accelerator, devices=cfg.devices,
         strategy=resolve_strategy(cfg, find_unused_parameters), num_nodes=cfg.num_nodes, precision=resolve_precision(cfg), max_steps=cfg.max_steps,

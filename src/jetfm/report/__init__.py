@@ -24,7 +24,8 @@ from .collect import (BUILTIN_BACKBONES, METRICS, Inputs, TransferResult, collec
 from .groups import by_test_set
 from .output import check_outputs
 
-__all__ = ["build_report", "Series", "task_series", "headline", "scratch_reference"]
+__all__ = ["build_report", "Series", "task_series", "headline", "scratch_reference",
+           "signal_background", "baseline_description", "delta_note"]
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Series:
     mode: str
     result: TransferResult
     points: dict               # lpc -> {metric: (mean | None, std | None, n)}
+    run: str = "-"             # the backbone's run folder (shortest unique); "-": a baseline
 
     @property
     def mode_label(self) -> str:
@@ -80,11 +82,24 @@ def task_series(inputs: Inputs) -> dict[str, list[Series]]:
     """task (with its test-set settings when a task has several, see groups.py) -> its series,
     pre-trained strategies (alphabetical) first, scratch last."""
     out = {}
+    runs = _run_names(inputs.transfer)
     for task, results in by_test_set(inputs.transfer)[0].items():
         names = _display_names(results)
-        series = [Series(names[i], r.mode, r, aggregate(r)) for i, r in enumerate(results)]
+        series = [Series(names[i], r.mode, r, aggregate(r), runs.get(r.backbone, "-"))
+                  for i, r in enumerate(results)]
         out[task] = sorted(series, key=lambda s: (s.is_scratch, s.strategy, s.mode_label))
     return out
+
+
+def _run_names(results: list[TransferResult]) -> dict[str, str]:
+    """backbone -> the fewest trailing parts of its run folder that tell it from the other
+    runs of the report; "not recorded" for an older file without a backbone (none for a
+    baseline: it has no pre-training run)."""
+    recorded = sorted({r.backbone for r in results if not r.is_scratch and "backbone" in r.data})
+    names = dict(zip(recorded, short_names(recorded)))
+    names.update({r.backbone: "not recorded" for r in results
+                  if not r.is_scratch and "backbone" not in r.data})
+    return names
 
 
 def _display_names(results: list[TransferResult]) -> list[str]:
@@ -118,6 +133,74 @@ def scratch_reference(series: list[Series], lpc, metric: str = "accuracy"):
         if s.is_scratch and mean is not None and (best is None or mean > best[0]):
             best = (mean, std, s)
     return best
+
+
+def signal_background(result: TransferResult) -> str | None:
+    """"signal: Hbb vs background: QCD": the two classes behind a result's ROC and rejection
+    (the task's signal class against the first; a task without one: the second class against
+    the first, scored p_S/(p_S + p_B)); None where the file does not say."""
+    classes, sig = result.data.get("classes"), result.data.get("signal_class")
+    if not (isinstance(classes, list) and len(classes) >= 2
+            and all(isinstance(c, str) and c for c in classes)):
+        return None
+    if sig is None:
+        sig = 1
+    if isinstance(sig, bool) or not isinstance(sig, int) or not 0 < sig < len(classes):
+        return None
+    text = f"signal: {classes[sig]} vs background: {classes[0]}"
+    if len(classes) > 2:    # a multi-class task: the other classes are not in the ROC
+        others = len(classes) - 2
+        text += (f" (score p_S/(p_S + p_B); the other {others} "
+                 f"class{'es' if others > 1 else ''} left out)")
+    return text
+
+
+def baseline_description(s: Series) -> str:
+    """"random / linear (frozen random features, cls)", "scratch (network trained from
+    scratch)": which baseline a Δ is measured against."""
+    r = s.result
+    if r.mode == "scratch":
+        what = "network trained from scratch"
+    elif r.backbone == "random" or r.strategy == "random":
+        what = f"frozen random features, {r.representation or 'cls'}"
+    else:
+        what = "no pre-training"
+    name = s.strategy if s.strategy == s.mode_label else s.label
+    return f"{name} ({what})"
+
+
+def _lpc_list(lpcs) -> str:
+    shown = [str(v) for v in sorted(lpcs, key=lpc_key)]
+    return (", ".join(shown[:-1]) + " and " if len(shown) > 1 else "") + shown[-1] + \
+        " labels/class"
+
+
+def delta_note(series: list[Series]) -> str:
+    """What the Δ column of a task's table is measured against: the baseline actually used at
+    each labels per class (the best one there), and where there is none."""
+    used: dict[int, tuple[Series, list]] = {}
+    missing = []
+    for lpc in sorted({lpc for s in series if not s.is_scratch for lpc in s.points},
+                      key=lpc_key):
+        ref = scratch_reference(series, lpc)
+        if ref is None:
+            missing.append(lpc)
+        else:
+            used.setdefault(id(ref[2]), (ref[2], []))[1].append(lpc)
+    if not used:
+        return ("Δ: no baseline (a network trained from scratch or frozen random features) "
+                "among these results, so no Δ ('-').")
+    if len(used) == 1 and not missing:
+        (ref, _), = used.values()
+        text = f"Δ vs {baseline_description(ref)}"
+    else:
+        text = "Δ vs the best baseline at each labels per class: " + "; ".join(
+            f"{baseline_description(ref)} at {_lpc_list(lpcs)}" for ref, lpcs in used.values())
+    text += (": accuracy minus the baseline's at the same labels per class, in percentage "
+             "points; 'baseline' marks the row compared against.")
+    if missing:
+        text += f" No baseline result at {_lpc_list(missing)}: Δ '-' there."
+    return text
 
 
 def headline(task: str, series: list[Series]) -> dict | None:

@@ -7,16 +7,22 @@ import datetime as _dt
 import re
 from html import escape
 
-from . import fmt, scratch_reference
+from . import delta_note, fmt, scratch_reference, signal_background
 from .output import MARKER
+from .plots import probe_caption
 
 __all__ = ["render_html", "render_markdown", "transfer_rows", "pretrain_rows", "eval_rows"]
 
-TRANSFER_HEADERS = ["Strategy", "Mode", "Labels/class", "Seeds", "Accuracy", "AUC",
+TRANSFER_HEADERS = ["Run", "Strategy", "Mode", "Labels/class", "Seeds", "Accuracy", "AUC",
                     "Rejection @30%", "Δ accuracy vs baseline"]
+UNMEASURABLE = "*"   # marks a rejection of which some seeds had no background jet left
 PRETRAIN_HEADERS = ["Run", "Strategy", "Preset", "Last step", "train/loss (last 20)",
                     "val/loss (last)", "probe/acc (last)", "probe/acc (best)"]
 EVAL_HEADERS = ["Result", "Strategy", "Jets", "Accuracy", "Macro AUC"]
+PRETRAIN_NOTE = ("probe/acc: the online linear probe on the run's own validation jets (see the "
+                 "figure); '-': the run logged no such value (yet).")
+EVAL_NOTE = ("'-': not defined (a macro AUC needs jets of at least two classes) or not "
+             "recorded; 'inf' rejection: no background jet was left at the cut.")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
@@ -40,8 +46,19 @@ def _slug(text: str) -> str:
 
 # --- rows shared by the HTML and the Markdown ---
 
+def _rejection_cell(s, lpc) -> str:
+    """Mean ± std of the rejection at ε_S = 30 %, marked where some seeds had no background
+    jet of the test set left at that cut (ε_B = 0: beyond what the test set can measure; the
+    transfer results hold no value for them and the mean leaves them out)."""
+    cell = fmt(*s.get(lpc, "rejection_at_30")[:2], digits=1)
+    runs = [r for r in s.result.runs if r["labels_per_class"] == lpc]
+    if any(r["roc"] is not None and r["metrics"]["rejection_at_30"] is None for r in runs):
+        cell += f" {UNMEASURABLE}"
+    return cell
+
+
 def transfer_rows(series) -> list[tuple[list[str], bool]]:
-    """(cells, is_scratch) per (strategy, mode, labels-per-class)."""
+    """(cells, is_scratch) per (run, strategy, mode, labels-per-class)."""
     rows = []
     for s in series:
         for lpc in s.lpcs():
@@ -53,10 +70,32 @@ def transfer_rows(series) -> list[tuple[list[str], bool]]:
                 delta = "-"
             else:
                 delta = f"{100 * (acc[0] - ref[0]):+.1f} pts"
-            rows.append(([s.strategy, s.mode_label, str(lpc), str(acc[2]), fmt(*acc[:2]),
-                          fmt(*s.get(lpc, "auc")[:2]),
-                          fmt(*s.get(lpc, "rejection_at_30")[:2], digits=1), delta], s.is_scratch))
+            rows.append(([s.run, s.result.strategy, s.mode_label, str(lpc), str(acc[2]),
+                          fmt(*acc[:2]), fmt(*s.get(lpc, "auc")[:2]), _rejection_cell(s, lpc),
+                          delta], s.is_scratch))
     return rows
+
+
+def _signals(series) -> list[str]:
+    return list(dict.fromkeys(t for s in series if (t := signal_background(s.result))))
+
+
+def transfer_notes(series) -> list[str]:
+    """The legend of a task's table: what each column, '-' and the marks mean."""
+    signals = _signals(series)
+    which = f" ({'; '.join(signals)})" if signals else ""
+    return [
+        "Run: the pre-training run (its folder) whose backbone was transferred; '-': a "
+        "baseline, which has none. Values: mean ± std over seeds.",
+        f"Rejection = 1/ε_B at ε_S = 30 %{which}. It is measured on the background jets of "
+        "the test set, so it is capped by their number: no finite value above about that "
+        "many can be measured, and a value near it is a lower bound. '-': no value (no "
+        "background jet of the test set was left at the cut in any seed, or the test set "
+        f"lacks signal or background jets); '{UNMEASURABLE}': no background jet was left in "
+        "some seeds (rejection beyond what the test set measures), which the mean leaves out.",
+        delta_note(series) + (" Δ '-' on a baseline row: not the baseline compared against."
+                              if any(s.is_scratch for s in series) else ""),
+    ]
 
 
 def _last(points, n: int = 1):
@@ -168,11 +207,9 @@ def render_html(title, inputs, tasks, heads, figures, warnings=()) -> str:
         if task in by_task:
             p.append(f'<p class="headline">{escape(by_task[task]["text"])}</p>')
         rows = transfer_rows(series)
-        p.append(_table(TRANSFER_HEADERS, [r for r, _ in rows], text_cols=2,
+        p.append(_table(TRANSFER_HEADERS, [r for r, _ in rows], text_cols=3,
                         row_classes=["scratch" if s else "" for _, s in rows]))
-        p.append('<p class="note">mean ± std over seeds; rejection = 1/ε<sub>B</sub> at '
-                 "ε<sub>S</sub> = 30 %; Δ = accuracy minus the best scratch result at the "
-                 "same labels per class, in percentage points.</p>")
+        p += [f'<p class="note">{escape(n)}</p>' for n in transfer_notes(series)]
         skipped = [f"{s.label} at {k.get('labels_per_class')}/class ({k.get('reason', '?')})"
                    for s in series for k in s.result.data.get("skipped") or []
                    if isinstance(k, dict)]
@@ -181,21 +218,26 @@ def render_html(title, inputs, tasks, heads, figures, warnings=()) -> str:
         figs = figures["tasks"].get(task, {})
         p.append(_img(figs.get("accuracy"), f"{task} accuracy vs labels",
                       "Accuracy vs labelled jets per class; band: mean ± std over seeds."))
+        signals = _signals(series)
+        which = f" ({'; '.join(signals)})" if signals else ""
         p.append(_img(figs.get("roc"), f"{task} ROC",
-                      "ROC at the largest labels per class of each strategy/mode, first seed."))
+                      f"ROC{which} at the largest labels per class of each strategy/mode, "
+                      "first seed."))
         p.append("</section>")
     if inputs.pretrain:
         p.append('<section id="pretrain"><h2>Pre-training</h2>')
         p.append(_table(PRETRAIN_HEADERS, pretrain_rows(inputs.pretrain), text_cols=3))
         p.append(_img(figures.get("loss"), "pre-training losses",
                       "train/loss (window-averaged) and val/loss per run."))
+        p.append(f'<p class="note">{escape(PRETRAIN_NOTE)}</p>')
         if figures.get("probe"):
             p.append(_img(figures["probe"], "online probe accuracy",
-                          "Online linear probe (probe/acc) on each run's validation jets."))
+                          probe_caption(inputs.pretrain)))
         p.append("</section>")
     if inputs.evaluate:
         p.append('<section id="evaluate"><h2>Evaluation</h2>')
         p.append(_table(EVAL_HEADERS, eval_rows(inputs.evaluate), text_cols=2))
+        p.append(f'<p class="note">{escape(EVAL_NOTE)}</p>')
         rows = _discriminant_rows(inputs.evaluate)
         if rows:
             p.append("<h3>Discriminants: AUC / rejection at ε<sub>S</sub> = 30 %</h3>")
@@ -229,8 +271,8 @@ def _md_table(headers, rows) -> str:
 
 
 def render_markdown(title, inputs, tasks, heads, html_name: str, warnings=()) -> str:
-    md = [MARKER, f"# {title}", "", f"Figures: see `{html_name}`. Values: mean ± std over seeds; "
-          "rejection = 1/eps_B at eps_S = 30 %; Δ vs the best scratch result, in points.", ""]
+    md = [MARKER, f"# {title}", "", f"Figures: see `{html_name}`. What the columns, '-' and the "
+          "marks mean: the notes under each table.", ""]
     if warnings:
         md += ["## Warnings", ""] + [f"- {w}" for w in warnings] + [""]
     if heads:
@@ -239,11 +281,13 @@ def render_markdown(title, inputs, tasks, heads, html_name: str, warnings=()) ->
         note = _group_note(task, series)
         md += [f"## Transfer: {task}", ""] + ([note, ""] if note else []) + \
             [_md_table(TRANSFER_HEADERS, [r for r, _ in transfer_rows(series)]), ""]
+        md += [f"- {n}" for n in transfer_notes(series)] + [""]
     if inputs.pretrain:
         md += ["## Pre-training", "", _md_table(PRETRAIN_HEADERS, pretrain_rows(inputs.pretrain)),
-               ""]
+               "", PRETRAIN_NOTE, ""]
     if inputs.evaluate:
-        md += ["## Evaluation", "", _md_table(EVAL_HEADERS, eval_rows(inputs.evaluate)), ""]
+        md += ["## Evaluation", "", _md_table(EVAL_HEADERS, eval_rows(inputs.evaluate)), "",
+               EVAL_NOTE, ""]
     if inputs.anomaly:
         from .anomaly import sections
         md += ["## Anomaly detection", ""]

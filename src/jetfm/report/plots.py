@@ -14,9 +14,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from . import signal_background
 from .collect import lpc_key
 
-__all__ = ["all_figures", "accuracy_vs_labels", "roc_curves", "loss_curves", "probe_curves"]
+__all__ = ["all_figures", "accuracy_vs_labels", "roc_curves", "loss_curves", "probe_curves",
+           "probe_caption"]
 
 _DPI = 80
 _MODE_STYLE = {"finetune": ("-", "D"), "linear": ("--", "o"), "frozen": ("-.", "s"),
@@ -115,22 +117,30 @@ def roc_curves(task: str, series) -> bytes | None:
         return None
     same = len({lpc for _, lpc, _ in curves}) == 1
     colors = _colors(s.strategy for s, _, _ in curves)
+    # which class is signal: in the title when every curve has the same, else in each label
+    signals = {s.label: signal_background(s.result) for s, _, _ in curves}
+    one_signal = len(set(signals.values())) == 1
     with _figure(figsize=(12, 6.5)) as (fig, ax, png):
         for s, lpc, run in curves:
             fpr, tpr = np.asarray(run["roc"]["fpr"]), np.asarray(run["roc"]["tpr"])
             ok = (fpr > 0) & (tpr > 0)
             ls, _ = _MODE_STYLE.get(s.mode, ("-", "o"))
             label = s.label + ("" if same else f" ({lpc}/class)")
+            if not one_signal:
+                label += f" [{signals[s.label] or 'signal not recorded'}]"
             ax.plot(tpr[ok], 1.0 / fpr[ok], linestyle=ls, color=colors[s.strategy], label=label)
         grid = np.linspace(0.01, 1, 100)
-        ax.plot(grid, 1 / grid, color="grey", linestyle=":", label="random")
+        # not "random": that is also the name of the random-features baseline
+        ax.plot(grid, 1 / grid, color="grey", linestyle=":", label="random guess")
         ax.set_yscale("log")
         ax.set_xlim(0, 1)
         ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
         ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
         lpc = curves[0][1]
         at = ("" if not same else ", all labels" if lpc == "all" else f", {lpc} labels/class")
-        ax.set_title(f"{task}{at}, first seed", fontsize="medium")
+        which = next(iter(signals.values())) if one_signal else None
+        ax.set_title(f"{task}{at}, first seed" + (f"\n{which}" if which else ""),
+                     fontsize="medium")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(**_LEGEND)
     return png[0]
@@ -180,19 +190,64 @@ def loss_curves(runs) -> bytes | None:
     return png[0]
 
 
+def _validation_sets(runs) -> dict[str, int | None]:
+    """run name -> number (1, 2, ...) of its set of validation files; None: not recorded."""
+    sets: dict[tuple, int] = {}
+    out = {}
+    for run in runs:
+        splits = run.config.get("splits")
+        val = splits.get("val") if isinstance(splits, dict) else None
+        if not isinstance(val, list) or not all(isinstance(f, str) for f in val):
+            out[run.name] = None
+            continue
+        out[run.name] = sets.setdefault(tuple(sorted(val)), len(sets) + 1)
+    return out
+
+
+def _probed(runs) -> list:
+    return [r for r in runs if r.curves.get("probe/acc")]
+
+
+def probe_caption(runs) -> str:
+    """Says on which jets the probe curves were measured, and when those differ by run."""
+    runs = _probed(runs)
+    sets = _validation_sets(runs)
+    text = ("Online probe: validation jets. probe/acc, an online linear probe fitted and "
+            "scored on each run's validation jets")
+    numbered = sorted({k for k in sets.values() if k is not None})
+    if len(numbered) > 1:
+        groups = "; ".join(f"val set {k}: " + ", ".join(n for n, v in sets.items() if v == k)
+                           for k in numbered)
+        text += (f": {len(numbered)} different sets of jets ({groups}), so curves of "
+                 "different sets are not measured on the same jets")
+    elif numbered:
+        text += ": the same validation files for every run"
+    unknown = [n for n, v in sets.items() if v is None]
+    if unknown:
+        text += f" (validation files not recorded: {', '.join(unknown)})"
+    return text + "."
+
+
 def probe_curves(runs) -> bytes | None:
-    """Online linear-probe accuracy (probe/acc) over training steps, one line per run."""
-    runs = [r for r in runs if r.curves.get("probe/acc")]
+    """Online linear-probe accuracy (probe/acc) over training steps, one line per run, each
+    on its run's validation jets (labelled by set where the runs' sets differ)."""
+    runs = _probed(runs)
     if not runs:
         return None
+    sets = _validation_sets(runs)
+    several = len({v for v in sets.values() if v is not None}) > 1
     colors = _colors(_run_label(r, runs) for r in runs)
     with _figure() as (fig, ax, png):
         for run in runs:
             x, y = zip(*run.curves["probe/acc"])
             label = _run_label(run, runs)
-            ax.plot(x, y, marker="o", markersize=4, color=colors[label], label=label)
+            shown = label + (f" · val set {sets[run.name] or '?'}" if several else "")
+            ax.plot(x, y, marker="o", markersize=4, color=colors[label], label=shown)
         ax.set_xlabel("Step")
         ax.set_ylabel("Online probe accuracy")
+        ax.set_title("Online probe: validation jets"
+                     + ("\n(not the same jets for every run)" if several else ""),
+                     fontsize="medium")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="x-small")
     return png[0]

@@ -29,12 +29,14 @@ the StandardScaler does for the frozen modes.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import lightning as L
 import numpy as np
 import torch
 import torch.nn as nn
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 
 from ..data.features import FlatJets
 from ..errors import ConfigError
@@ -43,6 +45,7 @@ from ..pretrain.trainer import quiet_lightning
 PROBE_FRACTION = 1 / 3        # default probe phase: a third of --steps
 LR_WARMUP_FRACTION = 0.1      # linear warm-up: 10 % of each phase
 HEAD_HIDDEN = 128
+EVAL_MODE_WARNING = r"Found \d+ module\(s\) in eval mode at the start of training"
 # every nn.Linear of the transformer blocks (attention in/out projections, feed-forward)
 LORA_TARGETS = r".*(blocks|cls_blocks)\.\d+\.(attn\.in_proj|attn\.out_proj|fc1|fc2)"
 
@@ -177,8 +180,14 @@ def fit_module(module: TransferModule, loader, steps: int, progress: bool,
     kw = dict(max_steps=steps, max_epochs=epochs, accelerator="auto", devices=1, logger=False,
               enable_checkpointing=False, enable_model_summary=False,
               enable_progress_bar=progress, num_sanity_val_steps=0)
+    quiet_lightning()    # no accelerator/tips INFO lines, as in pretrain
     trainer = L.Trainer(**{**kw, **trainer_kw})
-    trainer.fit(module, loader)
+    with warnings.catch_warnings():
+        # Lightning warns when a module is in eval mode as training starts: the frozen backbone
+        # of the probe phase (and LoRA's base, always) is, on purpose (see _set_phase)
+        warnings.filterwarnings("ignore", message=EVAL_MODE_WARNING,
+                                category=PossibleUserWarning)
+        trainer.fit(module, loader)
 
 
 def train_network(module: TransferModule, jets: FlatJets, train: np.ndarray, max_particles: int,
