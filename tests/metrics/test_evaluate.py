@@ -138,7 +138,7 @@ def test_invalid_history(tmp_path, history):
 
 
 def test_console_summary_is_readable():
-    from jetfm.metrics.run_eval import format_results
+    from jetfm.evaluate_run import format_results
 
     text = format_results({"n_jets": 3, "accuracy": 0.5, "auc_macro": 0.7, "discriminants": {
         "Xbb_vs_QCD": {"auc": 0.9, "rejection": {"50": 233.33333, "30": "inf"}},

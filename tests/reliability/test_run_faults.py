@@ -15,7 +15,6 @@ import textwrap
 import pytest
 import torch
 import yaml
-import yaml
 
 from jetfm.cli import main
 from jetfm.run_logs import csv_logs
@@ -204,11 +203,12 @@ def test_run_files_are_world_readable_like_everything_else(trained_run):
 
 
 def test_nan_model_outputs_name_the_files(trained_run, tmp_path, capsys):
-    from jetfm.metrics.run_eval import load_run
     from jetfm.models.export import save_checkpoint
+    from jetfm.runs import RunDir
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
-    model, config, _ = load_run(run)
+    loaded = RunDir(run).load()
+    model, config = loaded.model, loaded.config
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))
     save_checkpoint(model, config, run / "model.safetensors")

@@ -2,7 +2,7 @@
 import pytest
 
 from jetfm.errors import DataError
-from jetfm.metrics.run_eval import read_history
+from jetfm.evaluate_run import read_history
 from jetfm.run_logs import csv_logs, metric_curves
 
 HEADER = "epoch,step,train/loss,val/acc\n"
@@ -21,7 +21,7 @@ def test_a_row_cut_by_a_kill_is_dropped_and_stray_folders_skipped(tmp_path):
     (tmp_path / "logs" / "tb").mkdir()
     assert [p.parent.name for p in csv_logs(tmp_path)] == ["csv-0", "csv-1"]
     assert metric_curves(tmp_path)["train/loss"] == [(0, 2.0), (1, 1.5), (2, 1.25)]
-    assert read_history(tmp_path)
+    assert read_history(metric_curves(tmp_path))
 
 
 def test_a_malformed_row_inside_a_log_names_the_file_and_line(tmp_path):

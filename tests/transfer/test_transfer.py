@@ -13,7 +13,8 @@ from jetfm.errors import ConfigError
 from jetfm.labels import LABEL_NAMES
 from jetfm.models.presets import build_model
 from jetfm.transfer import modes as M
-from jetfm.transfer.data import compute_embeddings, draw_per_class, load_task_jets, split
+from jetfm.embeddings import compute_embeddings
+from jetfm.transfer.data import draw_per_class, load_task_jets, split
 from jetfm.transfer.run import TransferConfig, transfer
 from jetfm.transfer.tasks import TASKS, ClassDef, Cut, Task, _label_mask, assign_classes
 

@@ -25,9 +25,11 @@ from ..data.features import FlatJets, compute_flat
 from ..data.files import check_footer
 from ..data.paths import expand_paths
 from ..data.readers import iter_jets
+from ..embeddings import cached_embeddings, dataset_key
 from ..errors import ConfigError, DataError
 from ..metrics.discriminants import builtin_discriminants
-from ..transfer.data import cached_embeddings, dataset_key
+from ..pretrained import PretrainedRun
+from ..runs import RunDir
 
 INPUT_KINDS = ("highlevel", "embedding", "discriminants")
 HIGH_LEVEL = ("m_J", "tau21", "tau32", "tau43", "n_particles")
@@ -85,11 +87,12 @@ def _read_columns(paths: list[Path], columns: list[str]) -> dict[str, np.ndarray
     return {c: np.concatenate(v) for c, v in parts.items()}
 
 
-def load_jets(files, kind: str, backbone=None, extra_columns=(), max_jets: int | None = None,
-              progress: bool = True, mjj_range: tuple[float, float] | None = None) -> Jets:
+def load_jets(files, kind: str, backbone: PretrainedRun | None = None, extra_columns=(),
+              max_jets: int | None = None, progress: bool = True,
+              mjj_range: tuple[float, float] | None = None) -> Jets:
     """Inputs of every jet in `files` (the first `max_jets`; with `mjj_range`, only jets of
     dijet events with m_JJ in [lo, hi), so the backbone runs only on events a search uses).
-    `backbone` = (model, data config, weights path) for `embedding` and `discriminants`."""
+    `backbone`: the trained run (`load_backbone`) for `embedding` and `discriminants`."""
     if kind not in INPUT_KINDS:
         raise ConfigError(f"--inputs {kind!r}: choose one of {', '.join(INPUT_KINDS)}")
     check_max_jets(max_jets)
@@ -112,17 +115,16 @@ def load_jets(files, kind: str, backbone=None, extra_columns=(), max_jets: int |
     else:
         if backbone is None:
             raise ConfigError(f"--inputs {kind} needs --backbone RUN_DIR (a pretrain run)")
-        model, data_cfg, weights = backbone
+        data_cfg = backbone.data_config
         flat = _flat_jets(paths, data_cfg, keep)
         key = {"files": dataset_key(paths), "features": data_cfg.name, "anomaly": True,
                "max_particles": data_cfg.max_particles,
                "rows": hashlib.sha256(np.packbits(keep).tobytes()).hexdigest()}
         if kind == "embedding":
-            x, _ = cached_embeddings(weights, model, flat, key, data_cfg.max_particles, progress)
+            x, _ = cached_embeddings(backbone, flat, key, progress)
             names = [f"emb{i}" for i in range(x.shape[1])]
         else:
-            probs, _ = cached_embeddings(weights, model, flat, key, data_cfg.max_particles,
-                                         progress, output="probs")
+            probs, _ = cached_embeddings(backbone, flat, key, progress, output="probs")
             x, names = class_discriminants(probs, list(data_cfg.labels.names))
     x = np.asarray(x, np.float32)
     bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
@@ -222,9 +224,6 @@ def reduce_dimensions(x: np.ndarray, n: int, fit_on: np.ndarray | None = None) -
     return pca.transform(x).astype(np.float32)
 
 
-def load_backbone(run_dir):
-    """(model, data config, weights path) of a pretrain run, loaded strictly."""
-    from ..metrics.run_eval import load_run
-    from ..runs import RunDir
-    model, _, data_cfg = load_run(run_dir)
-    return model, data_cfg, RunDir.existing(run_dir).weights_path
+def load_backbone(run_dir) -> PretrainedRun:
+    """The `--backbone` run, opened by the one seam for trained runs (strict weights)."""
+    return RunDir(run_dir).load()

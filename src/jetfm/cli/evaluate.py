@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..metrics.run_eval import evaluate_run, format_results
+    from ..evaluate_run import evaluate_run, format_results
     res = evaluate_run(args.run_dir, args.data, args.out, batch_size=args.batch_size,
                        max_jets=args.max_jets, progress=not args.no_progress)
     print(format_results(res))

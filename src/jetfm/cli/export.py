@@ -16,11 +16,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..metrics.run_eval import load_run
     from ..models.export import check_export_target, export_onnx
+    from ..runs import RunDir
     check_export_target(args.out, force=args.force)
-    model, _, data_cfg = load_run(args.run_dir)
-    info = export_onnx(model, args.out, n_features=data_cfg.num_features, opset=args.opset)
+    run = RunDir(args.run_dir).load()
+    info = export_onnx(run.model, args.out, n_features=run.data_config.num_features,
+                       opset=args.opset)
     diffs = [f"{k} {info[f'max_abs_diff_{k}']:.2e}" for k in ("probs", "embedding")
              if info[f"max_abs_diff_{k}"] is not None]
     print(f"wrote {args.out}; onnxruntime vs PyTorch max |diff|: {', '.join(diffs)}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError, DataError
-from ..run_logs import csv_logs, metric_curves
+from ..run_logs import csv_logs
 from ..runs import CONFIG_NAME, LOGS_DIR, WEIGHTS_NAME, RunDir
 from .checks import check_evaluate, check_transfer_fields, transfer_runs, transfer_summary
 
@@ -221,17 +221,10 @@ def _looks_like_run(folder: Path) -> bool:
 
 
 def load_run(path: Path) -> PretrainRun:
-    cfg = RunDir.existing(path).config()
-    train = cfg["train"] if isinstance(cfg["train"], dict) else {}
-    strategy = train.get("strategy")
-    if not isinstance(strategy, str) or not strategy:
-        raise ConfigError(f"{path / CONFIG_NAME}: no train.strategy")
-    return PretrainRun(Path(path), strategy, cfg, read_curves(path))
-
-
-def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """metric -> [(step, value)] over every metrics.csv of the run (oldest first)."""
-    return metric_curves(run_dir)
+    """What the run's config.yaml and logs say (`RunDir.load(weights=False)`): the report
+    draws no weights, and a run still training may have none yet."""
+    run = RunDir(path).load(weights=False)
+    return PretrainRun(Path(path), run.strategy, run.config, run.history())
 
 
 def load_results(path: Path):

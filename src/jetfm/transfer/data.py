@@ -1,4 +1,4 @@
-"""Jets of a task, the fixed test split, the label sweep and cached frozen embeddings.
+"""Jets of a task, the fixed test split and the label sweep.
 
 - `load_task_jets`: every jet of the files that belongs to a class of the task, as model inputs
   (the backbone's feature config, no selection cuts, no labels of its own) with `label` = the
@@ -6,29 +6,24 @@
 - `split`: a stratified test set fixed by `test_seed` (the same for every mode, strategy and
   labels-per-class), a validation set (model/k selection) and the training pool.
 - `draw_per_class`: exactly N training jets per class for one (N, seed).
-- `embeddings`: the frozen backbone's embeddings of all jets — the chosen representation
-  (`models.heads.representation`: cls, mean, projection, bottleneck) — computed once and cached
-  in jetfm's cache folder by a hash of (backbone weights and heads, files, task, feature
-  config, representation).
+
+The frozen backbone's embeddings of these jets are computed and cached by `jetfm.embeddings`
+(shared with the anomaly searches).
 """
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from ..cache import cache_dir, cached_file, file_sha256
 from ..data.config import DataConfig
 from ..data.features import FlatJets, compute_flat
 from ..data.files import list_units
 from ..data.paths import expand_paths
 from ..data.readers import iter_jets
 from ..errors import ConfigError, DataError
-from ..models.heads import representation as represent
 from .tasks import Task, assign_classes
 
 
@@ -114,71 +109,3 @@ def draw_per_class(labels: np.ndarray, pool: np.ndarray, n: int | None,
             return None
         out.append(rng.choice(idx, n, replace=False))
     return np.sort(np.concatenate(out))
-
-
-def dataset_key(paths: list[Path]) -> list:
-    return [[str(p.resolve()), os.stat(p).st_size, os.stat(p).st_mtime_ns] for p in paths]
-
-
-@torch.inference_mode()
-def compute_embeddings(model, jets: FlatJets, max_particles: int, batch_size: int = 512,
-                       progress: bool = True, output: str = "embedding",
-                       representation: str = "cls", heads: dict | None = None) -> np.ndarray:
-    """Embeddings of every jet, the backbone (and heads) in eval mode (frozen: BatchNorm,
-    dropout fixed): the `representation` (see `models.heads.representation`; `projection` /
-    `bottleneck` need that head in `heads`); `output="probs"`: the class probabilities of its
-    classification head instead."""
-    if output == "probs" and model.config.num_classes is None:
-        raise ConfigError("the backbone has no classification head: class scores need a "
-                          "supervised or clip run")
-    model.eval()
-    for head in (heads or {}).values():
-        head.eval()
-    out = []
-    n = len(jets)
-    desc = output if output != "embedding" else f"embedding ({representation})"
-    with tqdm(total=n, unit="jet", desc=desc, disable=not progress, dynamic_ncols=True) as bar:
-        for a in range(0, n, batch_size):
-            b = jets.take(np.arange(a, min(n, a + batch_size))).pad(max_particles)
-            mask = torch.from_numpy(b["mask"])
-            res = model(torch.from_numpy(b["x"]), torch.from_numpy(b["v"]), mask)
-            out.append(represent(res, mask, representation, heads).float().numpy()
-                       if output == "embedding"
-                       else torch.softmax(res.logits.float(), dim=1).numpy())
-            bar.update(len(b["x"]))
-    return np.concatenate(out)
-
-
-def cached_embeddings(weights: Path, model, jets: FlatJets, key: dict, max_particles: int,
-                      progress: bool = True, output: str = "embedding",
-                      representation: str = "cls",
-                      heads: dict | None = None) -> tuple[np.ndarray, bool]:
-    """(embeddings, from_cache): computed once per (backbone weights, dataset, task, features,
-    representation); `output`, `representation`, `heads` as in `compute_embeddings`. The heads
-    are part of the weights file, so its digest covers them."""
-    full = {**key, "weights": file_sha256(weights), "n": len(jets)}
-    if output != "embedding":
-        full["output"] = output
-    else:
-        full["representation"] = representation
-    built = {}
-
-    def compute() -> np.ndarray:
-        return compute_embeddings(model, jets, max_particles, progress=progress, output=output,
-                                  representation=representation, heads=heads)
-
-    def build(tmp: Path) -> None:
-        built["emb"] = compute()
-        with open(tmp, "wb") as f:
-            np.save(f, built["emb"])
-
-    # verified against its .sha256 on every read: a damaged entry is rebuilt (with a warning)
-    try:
-        path = cached_file(cache_dir() / "embeddings", "emb", ".npy", full, build)
-        if "emb" not in built:
-            emb = np.load(path)
-            if emb.shape[0] == len(jets) and np.isfinite(emb).all():
-                return emb, True
-    except (OSError, ConfigError, ValueError):
-        pass       # an unwritable cache only costs the computation
-    return (built["emb"] if "emb" in built else compute()), False

@@ -28,17 +28,17 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from ..data.config import load_data_config
+from ..embeddings import cached_embeddings, compute_embeddings, dataset_key
 from ..errors import ConfigError
 from ..io import write_json
 from ..metrics.core import rejection_at, roc, thinned_roc
 from ..metrics.evaluate import naming_the_file
-from ..models.export import load_checkpoint
 from ..models.heads import HEAD_REPRESENTATIONS, REPRESENTATIONS
 from ..models.presets import build_model
 from ..outdir import OutputFolder
+from ..pretrained import PretrainedRun
 from ..runs import RunDir
-from .data import (cached_embeddings, compute_embeddings, data_paths, dataset_key,
-                   draw_per_class, load_task_jets, split)
+from .data import data_paths, draw_per_class, load_task_jets, split
 from .modes import EMBEDDING_MODES, MODES, NETWORK_MODES, fit_on_embeddings
 from .network import (Schedule, TransferModule, add_lora, predict_network, train_network,
                       trainable_parameters)
@@ -132,35 +132,29 @@ class Backbone:
     model: object                # None for --backbone random (built per seed)
     data_cfg: object
     strategy: str
-    weights: Path | None         # the run's model.safetensors
-    heads: dict                  # its representation heads (name -> MLPHead)
+    run: PretrainedRun | None    # the trained run (RunDir.load); None for the baselines
     representation: str          # what the frozen modes read (cls for network modes)
 
 
 def _backbone(cfg: TransferConfig) -> Backbone:
     if cfg.backbone == RANDOM:    # built per seed, in _random_embeddings
-        return Backbone(None, load_data_config(cfg.data_config), RANDOM, None, {},
+        return Backbone(None, load_data_config(cfg.data_config), RANDOM, None,
                         cfg.representation or "cls")
     if cfg.backbone == "scratch":
         data_cfg = load_data_config(cfg.data_config)
         return Backbone(build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg,
-                        "scratch", None, {}, "cls")
-    path = RunDir.existing(cfg.backbone).weights_path
-    if not path.is_file():
-        raise ConfigError(f"{path}: missing; the pretrain run has not saved weights yet")
-    model, run_cfg, heads = load_checkpoint(path, with_heads=True)   # strict: every key
-    strategy = (run_cfg.get("train") or {}).get("strategy", "unknown")
-    return Backbone(model, load_data_config(run_cfg["data"]), strategy, path, heads,
-                    _representation(cfg, run_cfg, heads))
+                        "scratch", None, "cls")
+    run = RunDir(cfg.backbone).load()      # strict: every key, every head, both checksums
+    return Backbone(run.model, run.data_config, run.strategy, run, _representation(cfg, run))
 
 
-def _representation(cfg: TransferConfig, run_cfg: dict, heads: dict) -> str:
+def _representation(cfg: TransferConfig, run: PretrainedRun) -> str:
     """--representation, else the run's default (`"representation"` in its config), else
     cls; cls for network modes. A head representation the run did not save is an error."""
     if cfg.mode in NETWORK_MODES:
         return "cls"
-    name = cfg.representation
-    default = run_cfg.get("representation") or "cls"
+    name, heads = cfg.representation, run.heads
+    default = run.representation
     if name is None and default not in REPRESENTATIONS:
         raise ConfigError(f"run {cfg.backbone}: its config names representation {default!r}, "
                           f"not one of {', '.join(REPRESENTATIONS)}; pass --representation")
@@ -250,7 +244,7 @@ def transfer(cfg: TransferConfig, progress: bool = True) -> dict:
 def _transfer(cfg: TransferConfig, progress: bool) -> dict:
     task = get_task(cfg.task)
     bb = _backbone(cfg)
-    model, data_cfg, strategy, weights = bb.model, bb.data_cfg, bb.strategy, bb.weights
+    model, data_cfg, strategy = bb.model, bb.data_cfg, bb.strategy
     jets, paths = load_task_jets(list(cfg.data), task, data_cfg, cfg.max_per_class, progress)
     # classes without jets (e.g. a mass window the sample does not reach) are left out; the
     # others are renumbered 0..K-1 for training and keep their names in the results
@@ -270,11 +264,10 @@ def _transfer(cfg: TransferConfig, progress: bool) -> dict:
     names = [task.class_names[k] for k in present]
     t0 = time.time()
     emb, random_emb = None, {}
-    if cfg.mode in EMBEDDING_MODES and weights is not None:
+    if cfg.mode in EMBEDDING_MODES and bb.run is not None:
         key = {"files": dataset_key(paths), "task": task.name, "features": data_cfg.name,
                "max_particles": data_cfg.max_particles, "max_per_class": cfg.max_per_class}
-        emb, _ = cached_embeddings(weights, model, jets, key, data_cfg.max_particles, progress,
-                                   representation=bb.representation, heads=bb.heads)
+        emb, _ = cached_embeddings(bb.run, jets, key, progress, representation=bb.representation)
     runs, skipped, n_params = [], [], None
     for n in cfg.labels_per_class:
         for seed in range(cfg.seeds):
@@ -307,7 +300,7 @@ def _transfer(cfg: TransferConfig, progress: bool) -> dict:
            "classes_absent": [c for k, c in enumerate(task.class_names) if k not in present],
            "jets_per_class": {task.class_names[k]: int(counts[k]) for k in present},
            "signal_class": task.signal_class,
-           "backbone": str(RunDir(cfg.backbone).path) if weights else cfg.backbone,
+           "backbone": str(bb.run.path) if bb.run else cfg.backbone,
            "strategy": strategy, "mode": cfg.mode, "representation": bb.representation,
            "schedule": cfg.schedule().to_dict() if cfg.mode in NETWORK_MODES else None,
            "test_seed": cfg.test_seed,
