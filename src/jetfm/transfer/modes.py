@@ -1,6 +1,6 @@
 """How a backbone is adapted to a task: one function per family of modes.
 
-- on frozen embeddings (computed once, `data.cached_embeddings`): `linear` (logistic
+- on frozen embeddings (computed once, `jetfm.embeddings.cached_embeddings`): `linear` (logistic
   regression), `frozen` (MLP head), `knn` (cosine kNN, k chosen on the validation split);
 - through the network (Lightning, `network.py`): `finetune` (whole model), `lora` (peft LoRA
   adapters on every attention projection and feed-forward linear of the particle and class
