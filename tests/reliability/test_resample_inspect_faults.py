@@ -16,7 +16,7 @@ import yaml
 from jetfm.cli import main
 
 from ..data.fixtures import jetclass2_table
-from .conftest import one_error_line
+from .conftest import flip_byte_in_column, one_error_line
 
 
 def _write(path, pt, eta, seed=0):
@@ -42,22 +42,6 @@ def ref(tmp_path):
 def _resample(data, ref, out, *extra):
     return main(["resample", *map(str, data), "--reference", str(ref), "--out", str(out),
                  "--pt-bins", "6", "--eta-bins", "4", *extra])
-
-
-def flip_in_data_page(path, column):
-    """Flip one byte in the middle of `column`'s first data page (row group 0). Not
-    conftest's flip_byte_in_column: it starts from data_page_offset but adds half of the
-    chunk's size including the dictionary page, so with dictionary encoding (pyarrow's
-    default) it lands in the *next* column's chunk."""
-    md = pq.ParquetFile(path).metadata
-    col = next(md.row_group(0).column(i) for i in range(md.num_columns)
-               if md.row_group(0).column(i).path_in_schema.split(".")[0] == column)
-    start = col.dictionary_page_offset if col.has_dictionary_page else col.data_page_offset
-    end = start + col.total_compressed_size
-    offset = (col.data_page_offset + end) // 2
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 def _snapshot(folder):
@@ -172,7 +156,7 @@ def test_resample_names_the_input_with_a_flipped_bit(tmp_path, ref, capsys):
     t = t.set_column(t.schema.get_field_index("jet_pt"), "jet_pt",
                      pa.array(np.linspace(250, 650, 200), pa.float32()))
     pq.write_table(t, bad, compression="zstd", write_page_checksum=True)
-    flip_in_data_page(bad, "part_px")
+    flip_byte_in_column(bad, "part_px")
     assert _resample([bad], ref, tmp_path / "out") == 2
     one_error_line(capsys, "bad.parquet", "corrupt")
     assert not (tmp_path / "out").exists()
@@ -193,7 +177,7 @@ def test_inspect_finds_a_flipped_bit_in_a_particle_column(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "in"), "--out", str(tmp_path / "ok")]) == 0
     assert "verified      2 of 2 files: every page of every column" in capsys.readouterr().out
 
-    flip_in_data_page(tmp_path / "in" / "b.parquet", "part_px")
+    flip_byte_in_column(tmp_path / "in" / "b.parquet", "part_px")
     out = tmp_path / "o"
     assert main(["inspect", str(tmp_path / "in"), "--out", str(out)]) == 2
     one_error_line(capsys, "b.parquet", "column 'part_px'", "corrupt")
