@@ -23,3 +23,28 @@ def test_bench_runs_and_reports_every_row(tmp_path, capsys, phases):
     for phase in phases:
         assert res["rows"]["jetfm[b8]"][f"{phase}_jets_s"] > 0
     assert "paired" in capsys.readouterr().out
+
+
+def test_ssl_study_runs_its_plan_and_its_tables_read_every_job(tmp_path, capsys):
+    """bench/ssl_study.py is `jetfm study ssl-study` plus its tables; the tables read the
+    folders the plan's transfer jobs write (a renamed job would show as '–')."""
+    import ssl_study
+    from jetfm.study import load_plan, plan_steps
+    out = tmp_path / "ssl"
+    assert ssl_study.main(["--out", str(out), "--print"]) == 0
+    commands = [line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("jetfm ")]
+    assert len(commands) == len(plan_steps(load_plan("ssl-study"), out)) and not out.exists()
+    assert sum(c.startswith("jetfm transfer ") for c in commands) == 58
+    row = {"accuracy_mean": 0.5, "accuracy_std": 0.01, "auc_mean": 0.6,
+           "recall": {c: {"mean": 0.7} for c in ("quark", "gluon", "tau_h")}}
+    for step in plan_steps(load_plan("ssl-study"), out):
+        if step.command == "transfer":
+            step.marker.parent.mkdir(parents=True)
+            step.marker.write_text(json.dumps({"summary": [
+                {"labels_per_class": n, **row} for n in (10, 100, 1000)]}))
+    assert ssl_study.main(["--out", str(out), "--tables"]) == 0
+    text = capsys.readouterr().out
+    results = text[text.index("### tagging10: linear probe"):]
+    assert "–" not in results and "| scratch | 0.500 ± 0.010 |" in results
+    assert "| qg | resim-lora1 | 0.500 ± 0.010 | 0.600 |" in results

@@ -29,6 +29,9 @@ assert card.b_field == 3.8 and len(card.ip_d0_resolution) == 3, card
 assert len(published_label_names()) == 188 and LABEL_NAMES == rule_label_names()
 assert "jetclass2" in builtin_configs(), builtin_configs()
 load_data_config("jetclass2")
+from jetfm.study import builtin_plans, load_plan
+assert "quickstart" in builtin_plans(), builtin_plans()
+load_plan("quickstart")
 print("ok", len(LABEL_NAMES), card.b_field)
 """
 
@@ -55,8 +58,9 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_lists_the_package_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
+    plans = ("quickstart-fast", "quickstart", "quickstart-full", "transfer-study", "ssl-study")
     for data in ("jetfm/jetclass2_labels.txt", "jetfm/sim/cards/cms.yaml",
-                 "jetfm/data/configs/jetclass2.yaml"):
+                 "jetfm/data/configs/jetclass2.yaml", *(f"jetfm/plans/{p}.yaml" for p in plans)):
         assert data in names, data
 
 

@@ -15,10 +15,10 @@ from ..interrupt import EXIT_CODE, Interrupted, sigterm_raises
 from ..threads import set_threads
 from .options import check_shared
 from . import (anomaly, evaluate, export, generate, inspect, pretrain, quickstart, report, resample,
-               transfer)
+               study, transfer)
 
 COMMANDS = (generate, inspect, resample, pretrain, evaluate, export, transfer, anomaly, report,
-            quickstart)
+            study, quickstart)
 
 
 def build_parser() -> argparse.ArgumentParser:

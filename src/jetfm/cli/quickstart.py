@@ -1,8 +1,10 @@
 """`jetfm quickstart`: the whole chain on a 2-core CPU — simulate, pre-train every strategy,
-evaluate, transfer to tagging10 and bb-dR, and write the side-by-side report."""
+evaluate, transfer to tagging10 and bb-dR, and write the side-by-side report. It runs the
+built-in plan quickstart (--fast: quickstart-fast, --full: quickstart-full) as
+`jetfm study PLAN --out OUT` would."""
 from __future__ import annotations
 
-from .options import add_progress, add_workers
+from .options import add_workers
 
 
 def register(sub) -> None:
@@ -17,14 +19,17 @@ def register(sub) -> None:
                       help="the larger study (about 25 minutes on 2 CPU cores)")
     p.set_defaults(size="quick")
     add_workers(p, 2, "generator worker processes (default 2)")
-    add_progress(p)
+    p.add_argument("--no-progress", action="store_true",
+                   help="print only the step lines (== ...); each step's own output stays in "
+                        "OUT/logs/")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..quickstart import run_quickstart
+    from . import main
     report = run_quickstart(args.out, size=args.size, workers=args.workers,
-                            progress=not args.no_progress)
+                            echo=not args.no_progress, main=main)
     print(f"\nquickstart done; open the report: {report}\n"
           f"next: its Markdown summary is {report.with_suffix('.md')}; re-running the same "
           "command resumes; the guides in docs/ show each command on your own samples "
