@@ -130,8 +130,7 @@ def test_no_module_but_the_seam_reads_a_runs_weights():
                 callers.add(rel)
     assert {c for c in callers if not c.startswith("models/")} == {"pretrained.py"}
     for path in (SRC / "metrics").glob("*.py"):
-        if path.name != "run_eval.py":     # the old names, kept for quickstart.py for now
-            assert not _jetfm_imports(path) & {"models", "runs", "pretrained"}, path
+        assert not _jetfm_imports(path) & {"models", "runs", "pretrained"}, path
     for package, other in (("anomaly", "transfer"), ("transfer", "anomaly")):
         for path in (SRC / package).glob("*.py"):
             assert other not in _jetfm_imports(path), path

@@ -269,6 +269,21 @@ def test_random_features_count_as_a_baseline(tmp_path):
     assert h["diff"] == pytest.approx(0.02)
 
 
+def test_an_explicit_baseline_field_decides_and_older_files_fall_back(tmp_path):
+    from jetfm.report.collect import TransferResult
+
+    def result(**data):
+        return TransferResult(tmp_path, "t", "clip", data.pop("mode", "centroid"),
+                              data.get("backbone", "/runs/clip"), data, [])
+    # a baseline mode with any name, on a pre-trained run's architecture: as recorded
+    assert result(baseline="scratch", backbone="/runs/clip").is_scratch
+    assert not result(baseline=None, backbone="/runs/clip").is_scratch
+    # older files (no "baseline"): the mode's and the backbone's names, as before
+    assert result(mode="scratch", backbone="/runs/clip").is_scratch
+    assert result(backbone="random").is_scratch
+    assert not result(backbone="/runs/clip").is_scratch
+
+
 def test_all_is_placed_right_of_the_counts():
     pos, ticks, labels = _positions({"all", 1000, 10, 100})
     assert labels == ["10", "100", "1000", "all"] and pos["all"] > pos[1000]

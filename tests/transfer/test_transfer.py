@@ -42,6 +42,8 @@ def test_every_mode_trains_and_scores_the_same_test_set(backbone_run, sim_jets, 
     res = transfer(_cfg(backbone_run, sim_jets, tmp_path, mode, **kw), progress=False)
     saved = json.loads((tmp_path / mode / "results.json").read_text())
     assert saved["kind"] == "jetfm.transfer" and saved["mode"] == mode
+    assert saved["baseline"] == ("scratch" if mode == "scratch" else None)
+    assert sum(saved["n_test_per_class"].values()) == saved["n_test"]
     assert [(r["labels_per_class"], r["seed"]) for r in res["runs"]] == [(5, 0), (5, 1), (10, 0), (10, 1)]
     assert all(r["n_train"] == 2 * r["labels_per_class"] for r in res["runs"])
     for r in res["runs"]:

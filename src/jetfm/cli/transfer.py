@@ -38,15 +38,19 @@ def _probe_steps(probe_steps: int | None, warmup_steps: int | None) -> int | Non
 
 
 def register(sub) -> None:
+    from ..transfer.modes import EMBEDDING, MODES, RANDOM, SCRATCH, modes_accepting, modes_of
     p = sub.add_parser("transfer", help="transfer a pre-trained backbone to a task "
                                         "(linear probe, frozen, fine-tune, LoRA, scratch, kNN)")
-    p.add_argument("--backbone", help="a `jetfm pretrain` run directory; 'scratch' (with "
-                                      "--mode scratch: a randomly initialised network, trained) "
-                                      "or 'random' (with --mode linear/frozen/knn: frozen "
+    p.add_argument("--backbone", help=f"a `jetfm pretrain` run directory; '{SCRATCH}' (with "
+                                      f"--mode {'/'.join(modes_accepting(SCRATCH))}: a randomly "
+                                      f"initialised network, trained) or '{RANDOM}' (with "
+                                      f"--mode {'/'.join(modes_accepting(RANDOM))}: frozen "
                                       "random features, one initialisation per seed)")
-    p.add_argument("--task", help="task name (see --list-tasks)")
+    p.add_argument("--task", help="task name (see --list-tasks) or a task file (YAML, the form "
+                                  "of the built-in table: docs/transfer.md)")
     p.add_argument("--mode", default="linear",
-                   help="linear | frozen | finetune | lora | scratch | knn (default linear)")
+                   help=f"{' | '.join(MODES)} (default linear; on embeddings: "
+                        f"{', '.join(modes_of(EMBEDDING))}; the others train the network)")
     add_data(p, help="files or folders holding the task's jets")
     add_out(p, "folder for results.json", required=False)
     p.add_argument("--labels-per-class", default="10,100,1000,10000,all",

@@ -87,8 +87,11 @@ class TransferResult:
     @property
     def is_scratch(self) -> bool:
         """A baseline without pre-training: a network trained from scratch, or frozen random
-        features (`--backbone random`), told by the recorded backbone, not by a name a
-        pre-training run could also have; older files without a backbone: by the strategy."""
+        features (`--backbone random`): what results.json records under "baseline"; older
+        files without it: by the recorded backbone, not by a name a pre-training run could
+        also have, and files without a backbone by the strategy."""
+        if "baseline" in self.data:
+            return self.data["baseline"] is not None
         if self.mode == "scratch":
             return True
         if "backbone" in self.data:

@@ -111,6 +111,8 @@ class TransferModule(L.LightningModule):
                  schedule: Schedule | None = None):
         super().__init__()
         self.backbone, self.mode = backbone, mode
+        # a backbone with LoRA adapters (modes.py: `lora`) trains only them, its base frozen
+        self.adapters_only = any("lora_" in n for n, _ in backbone.named_parameters())
         self.schedule = schedule or Schedule.make(300, 0, 1e-3, 1e-3)
         self.head = classifier_head(backbone.config.embed_dims[-1], n_classes)
         self._set_phase(probe=False)     # trainable = what the full phase trains
@@ -119,7 +121,7 @@ class TransferModule(L.LightningModule):
         return self.head(self.backbone(x, v, mask).embedding)
 
     def _trains(self, name: str) -> bool:
-        return self.mode != "lora" or "lora_" in name
+        return not self.adapters_only or "lora_" in name
 
     def in_probe(self) -> bool:
         return self.global_step < self.schedule.probe_steps
@@ -127,7 +129,7 @@ class TransferModule(L.LightningModule):
     def _set_phase(self, probe: bool) -> None:
         # frozen = no gradient AND eval mode (BatchNorm statistics and dropout fixed); LoRA's
         # base is always frozen, so always in eval mode
-        self.backbone.train(not probe and self.mode != "lora")
+        self.backbone.train(not probe and not self.adapters_only)
         for name, p in self.backbone.named_parameters():
             p.requires_grad = not probe and self._trains(name)
 

@@ -18,7 +18,6 @@ Every run reports per-class recall (Rieck et al. compare kNN recall per class).
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,14 +38,17 @@ from ..outdir import OutputFolder
 from ..pretrained import PretrainedRun
 from ..runs import RunDir
 from .data import data_paths, draw_per_class, load_task_jets, split
-from .modes import EMBEDDING_MODES, MODES, NETWORK_MODES, fit_on_embeddings
-from .network import (Schedule, TransferModule, add_lora, predict_network, train_network,
+from .modes import (EMBEDDING, RANDOM, RUN, SCRATCH, TransferMode, get_mode,
+                    modes_accepting, modes_of)
+from .network import (Schedule, TransferModule, predict_network, train_network,
                       trainable_parameters)
-from .tasks import get_task
+from .tasks import cache_key, get_task
 
 RESULTS_FORMAT = 1
 DEFAULT_LABELS = (10, 100, 1000, 10000, None)     # None: all
-RANDOM = "random"      # --backbone random: frozen random features, the probes' baseline
+# --backbone random (RANDOM): frozen random features, the probes' baseline; so it is named
+# under "baseline" in results.json
+RANDOM_FEATURES = "random-features"
 MIN_CLASS_JETS = 5     # fewer jets than this (test + validation + training): class left out
 
 
@@ -74,17 +76,33 @@ class TransferConfig:
     def _counts(self) -> str:
         return ",".join("all" if n is None else str(n) for n in self.labels_per_class)
 
+    @property
+    def backbone_kind(self) -> str:
+        """RUN, RANDOM or SCRATCH (modes.py): what `backbone` names."""
+        return self.backbone if self.backbone in (RANDOM, SCRATCH) else RUN
+
+    @property
+    def transfer_mode(self) -> TransferMode:
+        return get_mode(self.mode)
+
+    @property
+    def baseline(self) -> str | None:
+        """What results.json records under "baseline": None for a pre-trained backbone."""
+        return RANDOM_FEATURES if self.backbone == RANDOM else self.transfer_mode.baseline
+
     def validate(self) -> None:
         get_task(self.task)
-        if self.mode not in MODES:
-            raise ConfigError(f"--mode {self.mode!r}: choose one of {', '.join(MODES)}")
-        if self.backbone == "scratch" and self.mode not in ("scratch",):
-            raise ConfigError("--backbone scratch goes with --mode scratch")
-        if self.backbone == RANDOM and self.mode not in EMBEDDING_MODES:
-            raise ConfigError(f"--backbone random (frozen random features) goes with --mode "
-                              f"{', '.join(EMBEDDING_MODES)}; a randomly initialised network "
-                              "that is trained is --backbone scratch --mode scratch")
-        if self.backbone in (RANDOM, "scratch") and Path(self.backbone).is_dir():
+        mode, kind = self.transfer_mode, self.backbone_kind
+        if kind not in mode.backbones:
+            if kind == RUN:
+                raise ConfigError(f"--mode {self.mode} takes --backbone "
+                                  f"{' or '.join(mode.backbones)}, not a pretrain run")
+            what = " (frozen random features)" if kind == RANDOM else ""
+            hint = ("; a randomly initialised network that is trained is --backbone scratch "
+                    "--mode scratch" if kind == RANDOM else "")
+            raise ConfigError(f"--backbone {kind}{what} goes with --mode "
+                              f"{', '.join(modes_accepting(kind))}{hint}")
+        if kind != RUN and Path(self.backbone).is_dir():
             raise ConfigError(f"--backbone {self.backbone} is the built-in baseline, but a "
                               f"folder ./{self.backbone} is here too: write "
                               f"--backbone ./{self.backbone} for the run in that folder, or "
@@ -106,23 +124,24 @@ class TransferConfig:
         if not 0 < self.backbone_lr_factor <= 1:
             raise ConfigError(f"--backbone-lr-factor must be in (0, 1], got "
                               f"{self.backbone_lr_factor}")
-        if self.mode in NETWORK_MODES:
+        if not mode.on_embeddings:
             self.schedule()      # --probe-steps within [0, --steps)
         rep = self.representation
         if rep is not None and rep not in REPRESENTATIONS:
             raise ConfigError(f"--representation {rep!r}: choose one of "
                               f"{', '.join(REPRESENTATIONS)}")
-        if rep not in (None, "cls") and self.mode in NETWORK_MODES:
+        if rep is not None and mode.representation not in (None, rep):
             raise ConfigError(f"--representation {rep} is for the frozen modes "
-                              f"({', '.join(EMBEDDING_MODES)}); --mode {self.mode} trains its "
-                              "own head on the class token (cls)")
+                              f"({', '.join(modes_of(EMBEDDING))}); --mode {self.mode} trains "
+                              f"its own head on {mode.representation}")
         if rep in HEAD_REPRESENTATIONS and self.backbone == RANDOM:
             raise ConfigError(f"--representation {rep} reads a head saved by a `jetfm "
                               "pretrain` run; --backbone random has none: use cls or mean")
 
     def schedule(self) -> Schedule:
         """The LP-FT schedule of a network-mode run (network.py)."""
-        factor = self.backbone_lr_factor if self.mode == "finetune" else 1.0
+        uses = "--backbone-lr-factor" in self.transfer_mode.options
+        factor = self.backbone_lr_factor if uses else 1.0
         return Schedule.make(self.steps, self.probe_steps, self.lr, self.lr * factor)
 
 
@@ -140,19 +159,20 @@ def _backbone(cfg: TransferConfig) -> Backbone:
     if cfg.backbone == RANDOM:    # built per seed, in _random_embeddings
         return Backbone(None, load_data_config(cfg.data_config), RANDOM, None,
                         cfg.representation or "cls")
-    if cfg.backbone == "scratch":
+    if cfg.backbone == SCRATCH:
         data_cfg = load_data_config(cfg.data_config)
         return Backbone(build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg,
-                        "scratch", None, "cls")
+                        SCRATCH, None, cfg.transfer_mode.representation or "cls")
     run = RunDir(cfg.backbone).load()      # strict: every key, every head, both checksums
     return Backbone(run.model, run.data_config, run.strategy, run, _representation(cfg, run))
 
 
 def _representation(cfg: TransferConfig, run: PretrainedRun) -> str:
     """--representation, else the run's default (`"representation"` in its config), else
-    cls; cls for network modes. A head representation the run did not save is an error."""
-    if cfg.mode in NETWORK_MODES:
-        return "cls"
+    cls; the mode's own for a mode that fixes it (network modes: cls). A head representation
+    the run did not save is an error."""
+    if cfg.transfer_mode.representation is not None:
+        return cfg.transfer_mode.representation
     name, heads = cfg.representation, run.heads
     default = run.representation
     if name is None and default not in REPRESENTATIONS:
@@ -221,8 +241,10 @@ def identity(cfg: TransferConfig) -> dict:
     every option but --out, the backbone run as an absolute path (or the baseline's name), the
     data files in their canonical order."""
     ident = {k: v for k, v in asdict(cfg).items() if k != "out"}
-    if cfg.backbone not in (RANDOM, "scratch"):
+    if cfg.backbone_kind == RUN:
         ident["backbone"] = str(Path(cfg.backbone).resolve())
+    if Path(cfg.task).exists():     # a task file (tasks.get_task)
+        ident["task"] = str(Path(cfg.task).resolve())
     ident["data"] = [str(p) for p in data_paths(cfg.data)]
     ident["labels_per_class"] = ["all" if n is None else n for n in cfg.labels_per_class]
     return ident
@@ -264,8 +286,9 @@ def _transfer(cfg: TransferConfig, progress: bool) -> dict:
     names = [task.class_names[k] for k in present]
     t0 = time.time()
     emb, random_emb = None, {}
-    if cfg.mode in EMBEDDING_MODES and bb.run is not None:
-        key = {"files": dataset_key(paths), "task": task.name, "features": data_cfg.name,
+    mode = cfg.transfer_mode
+    if mode.on_embeddings and bb.run is not None:
+        key = {"files": dataset_key(paths), "task": cache_key(task), "features": data_cfg.name,
                "max_particles": data_cfg.max_particles, "max_per_class": cfg.max_per_class}
         emb, _ = cached_embeddings(bb.run, jets, key, progress, representation=bb.representation)
     runs, skipped, n_params = [], [], None
@@ -281,7 +304,7 @@ def _transfer(cfg: TransferConfig, progress: bool) -> dict:
                     random_emb[seed] = _random_embeddings(cfg, data_cfg, jets, seed, progress)
                 emb = random_emb[seed]
             if emb is not None:
-                clf, n_params, extra = fit_on_embeddings(cfg.mode, emb, y, train, parts.val, seed)
+                clf, n_params, extra = mode.fit(emb, y, train, parts.val, seed)
                 probs = clf.predict_proba(emb[parts.test])
             else:
                 module = _network(cfg, model, len(present), data_cfg)
@@ -301,10 +324,12 @@ def _transfer(cfg: TransferConfig, progress: bool) -> dict:
            "jets_per_class": {task.class_names[k]: int(counts[k]) for k in present},
            "signal_class": task.signal_class,
            "backbone": str(bb.run.path) if bb.run else cfg.backbone,
-           "strategy": strategy, "mode": cfg.mode, "representation": bb.representation,
-           "schedule": cfg.schedule().to_dict() if cfg.mode in NETWORK_MODES else None,
+           "strategy": strategy, "mode": cfg.mode, "mode_kind": mode.kind,
+           "baseline": cfg.baseline, "representation": bb.representation,
+           "schedule": None if mode.on_embeddings else cfg.schedule().to_dict(),
            "test_seed": cfg.test_seed,
-           "n_test": int(len(parts.test)), "n_val": int(len(parts.val)),
+           "n_test": int(len(parts.test)),
+           "n_test_per_class": dict(zip(names, np.bincount(y[parts.test], minlength=len(names)).tolist())), "n_val": int(len(parts.val)),
            "n_pool": int(len(parts.pool)), "trainable_parameters": n_params,
            "runs": runs, "summary": _summary(runs), "skipped": skipped,
            "rejection_note": (f"signal = {task.class_names[task.signal_class]} vs background = "
@@ -328,12 +353,9 @@ def _random_embeddings(cfg: TransferConfig, data_cfg, jets, seed: int, progress:
 
 
 def _network(cfg: TransferConfig, model, n_classes: int, data_cfg) -> TransferModule:
-    """A fresh trainable copy per run, so runs never share weights."""
-    if cfg.mode == "scratch":     # a given backbone: its architecture, new initialisation
-        backbone = (build_model(cfg.preset, input_dim=data_cfg.num_features)
-                    if cfg.backbone == "scratch" else type(model)(model.config))
-    else:
-        backbone = copy.deepcopy(model)
-        if cfg.mode == "lora":
-            backbone = add_lora(backbone, cfg.lora_rank)
-    return TransferModule(backbone, n_classes, cfg.mode, cfg.schedule())
+    """The network the mode trains (a fresh one per run, so runs never share weights)."""
+    def fresh():     # a randomly initialised network: --preset, or the given run's architecture
+        return (build_model(cfg.preset, input_dim=data_cfg.num_features)
+                if cfg.backbone == SCRATCH else type(model)(model.config))
+    return TransferModule(cfg.transfer_mode.start(model, fresh, cfg), n_classes, cfg.mode,
+                          cfg.schedule())

@@ -5,17 +5,20 @@ was generated as (`sample` column), its JetClass-II label (names or glob pattern
 `QCD_*`), and cuts on per-jet quantities (`QUANTITIES`: truth columns and values derived from
 `aux_genpart_*`, e.g. the resonance mass or ΔR(b, b̄)). A jet in no class is not used; a jet in
 two classes is an error in the task. Tasks that use only labels and `aux_genpart` run on
-published JetClass-II files too. To add a task, add an entry to `TASKS`.
+published JetClass-II files too. To add a task, add an entry to `TASKS`; a user's own task is
+a YAML file of the same form (`load_task_file`, `jetfm transfer --task FILE.yaml`).
 """
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..io import load_yaml
 from ..labels import LABEL_NAMES
 
 
@@ -185,11 +188,115 @@ TASKS: dict[str, Task] = {t.name: t for t in [
 
 
 def get_task(name: str) -> Task:
+    """`--task`: a path that exists is a task file (`load_task_file`), else a built-in name."""
+    if Path(name).exists():
+        if name in TASKS:      # never silently one or the other
+            raise ConfigError(f"--task {name} is a built-in task, but a file ./{name} is here "
+                              f"too: write --task ./{name} for the file, or run from another "
+                              "folder for the built-in task")
+        return load_task_file(name)
     try:
         return TASKS[name]
     except KeyError:
         raise ConfigError(f"--task {name!r} is not known; choose one of {sorted(TASKS)} "
-                          "(jetfm transfer --list-tasks)") from None
+                          "(jetfm transfer --list-tasks) or give a task file (.yaml)") from None
+
+
+def cache_key(task: Task) -> str:
+    """What the task's jets depend on (embedding cache): a built-in's name, else its classes
+    (a task file may reuse a built-in's name with other classes)."""
+    return task.name if TASKS.get(task.name) == task else f"file:{task.classes!r}"
+
+
+# ---------------------------------------------------------------------------------------------
+# a user's task: a YAML file in the form of the table above
+#   name: xbb-qcd                 (default: the file's stem)
+#   description: ...
+#   signal_class: 1               (optional: binary tasks' positive class, by index)
+#   classes:
+#     - {name: QCD, labels: ["QCD_*"]}
+#     - name: X->bb
+#       labels: [X_bb]            (and/or samples: [...])
+#       cuts: [{quantity: m_X, lo: 100, hi: 150}]    (lo inclusive, hi exclusive; either optional)
+
+_TASK_KEYS = ("name", "description", "signal_class", "classes")
+_CLASS_KEYS = ("name", "samples", "labels", "cuts")
+_CUT_KEYS = ("quantity", "lo", "hi")
+
+
+def load_task_file(path: str | Path) -> Task:
+    doc = load_yaml(path, "--task")
+
+    def fail(key: str, problem: str):
+        raise ConfigError(f"--task {path}: {key}: {problem}")
+
+    def mapping(value, key: str, allowed: tuple[str, ...]) -> dict:
+        if not isinstance(value, dict):
+            fail(key, f"expected a mapping with keys {', '.join(allowed)}")
+        unknown = [str(k) for k in value if k not in allowed]
+        if unknown:
+            fail(f"{key}.{unknown[0]}" if key else unknown[0],
+                 f"unknown key; known: {', '.join(allowed)}")
+        return value
+
+    def text(value, key: str) -> str:
+        if not isinstance(value, str) or not value:
+            fail(key, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def strings(value, key: str) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            fail(key, f"expected a string or a list of strings, got {value!r}")
+        return tuple(text(v, f"{key}[{i}]") for i, v in enumerate(items))
+
+    def number(value, key: str, default: float) -> float:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail(key, f"expected a number, got {value!r}")
+        return float(value)
+
+    doc = mapping(doc, "", _TASK_KEYS)
+    raw = doc.get("classes")
+    if not isinstance(raw, list) or len(raw) < 2:
+        fail("classes", "expected a list of at least two classes")
+    classes = []
+    for i, entry in enumerate(raw):
+        where = f"classes[{i}]"
+        entry = mapping(entry, where, _CLASS_KEYS)
+        name = text(entry.get("name"), f"{where}.name")
+        if name in [c.name for c in classes]:
+            fail(f"{where}.name", f"{name!r} names two classes")
+        labels = strings(entry.get("labels", []), f"{where}.labels")
+        for j, pattern in enumerate(labels):
+            if not any(fnmatch.fnmatchcase(label, pattern) for label in LABEL_NAMES):
+                fail(f"{where}.labels[{j}]", f"{pattern!r} matches no JetClass-II label")
+        cuts = []
+        raw_cuts = entry.get("cuts", [])
+        if not isinstance(raw_cuts, list):
+            fail(f"{where}.cuts", "expected a list of {quantity, lo, hi}")
+        for j, cut in enumerate(raw_cuts):
+            key = f"{where}.cuts[{j}]"
+            cut = mapping(cut, key, _CUT_KEYS)
+            quantity = text(cut.get("quantity"), f"{key}.quantity")
+            if quantity not in QUANTITIES:
+                fail(f"{key}.quantity", f"{quantity!r} is not known; known: "
+                     f"{', '.join(QUANTITIES)}")
+            lo, hi = number(cut.get("lo"), f"{key}.lo", -np.inf), number(cut.get("hi"),
+                                                                          f"{key}.hi", np.inf)
+            if not lo < hi:
+                fail(key, f"lo {lo:g} must be below hi {hi:g}")
+            cuts.append(Cut(quantity, lo, hi))
+        classes.append(ClassDef(name, strings(entry.get("samples", []), f"{where}.samples"),
+                                labels, tuple(cuts)))
+    signal = doc.get("signal_class")
+    if signal is not None and (isinstance(signal, bool) or not isinstance(signal, int)
+                               or not 0 <= signal < len(classes)):
+        fail("signal_class", f"expected a class index in [0, {len(classes)}), got {signal!r}")
+    name = text(doc.get("name", Path(path).stem), "name")
+    description = doc.get("description", f"from {path}")
+    return Task(name, text(str(description), "description"), tuple(classes), signal)
 
 
 def _label_mask(labels: np.ndarray, patterns: tuple[str, ...]) -> np.ndarray:
