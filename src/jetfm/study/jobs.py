@@ -87,7 +87,8 @@ class JobParser:
 
     def _transfer(self, entry, where: str) -> list[Job]:
         from ..models.heads import REPRESENTATIONS
-        from ..transfer.modes import EMBEDDING_MODES, MODES
+        from ..transfer.modes import EMBEDDING, MODES, modes_of
+        EMBEDDING_MODES = modes_of(EMBEDDING)
         from ..transfer.tasks import TASKS
         mapping(entry, where, ("task", "mode", "backbones", "data", "labels", "seeds",
                                "representation", "suffix", "options"),
@@ -151,13 +152,13 @@ class JobParser:
 
     @staticmethod
     def _pairing(backbone: str, mode: str, where: str) -> None:
-        from ..transfer.modes import EMBEDDING_MODES
-        if (backbone == "scratch") != (mode == "scratch"):
-            fail(where, f"backbone {backbone!r} with mode {mode!r}: the scratch baseline "
-                 "is backbone scratch with mode scratch")
-        if backbone == "random" and mode not in EMBEDDING_MODES:
-            fail(where, f"backbone 'random' (frozen random features) goes with the modes "
-                 f"{', '.join(EMBEDDING_MODES)}")
+        """Ask the mode's record which backbones it takes (a registered mode included)."""
+        from ..transfer.modes import RANDOM, RUN, SCRATCH, get_mode, modes_accepting
+        kind = {"random": RANDOM, "scratch": SCRATCH}.get(backbone, RUN)
+        if kind not in get_mode(mode).backbones:
+            fail(where, f"backbone {backbone!r} with mode {mode!r}: this mode takes "
+                 f"{', '.join(get_mode(mode).backbones)} backbones; backbone {backbone!r} "
+                 f"goes with {', '.join(modes_accepting(kind))}")
 
     @staticmethod
     def _labels(value, where: str) -> str | None:
