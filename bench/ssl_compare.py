@@ -23,7 +23,7 @@ import yaml
 from jetfm.data.config import load_data_config
 from jetfm.data.dataset import make_dataloader
 from jetfm.data.label_groups import group_of_label
-from jetfm.models import load_backbone
+from jetfm.pretrained import load_backbone
 from jetfm.pretrain.probe import embedding_diagnostics, probe_accuracy
 from jetfm.report.collect import read_curves
 from jetfm.runs import RunDir

@@ -1,4 +1,4 @@
-"""One seam opens a trained run: `RunDir(path).load()` -> `PretrainedRun`, for evaluate, export,
+"""One seam opens a trained run: `pretrained.open_run(path)` -> `PretrainedRun`, for evaluate, export,
 transfer, anomaly and the report alike."""
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from jetfm.io import write_config
 from jetfm.models.export import save_checkpoint
 from jetfm.models.heads import MLPHead
 from jetfm.models.presets import build_model
-from jetfm.pretrained import PretrainedRun
-from jetfm.runs import RunDir
+from jetfm import pretrained
+from jetfm.pretrained import PretrainedRun, open_run
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "jetfm"
 HEADER = "epoch,step,train/loss,val/loss\n"
@@ -47,7 +47,7 @@ def _tiny_run(folder: Path) -> dict:
 
 def test_the_seam_loads_everything_a_reader_needs(tmp_path):
     made = _tiny_run(tmp_path / "run")
-    run = RunDir(tmp_path / "run").load()
+    run = open_run(tmp_path / "run")
     assert isinstance(run, PretrainedRun) and run.path == tmp_path / "run"
     assert not run.model.training and set(run.heads) == {"projection"}
     assert not run.heads["projection"].training
@@ -75,27 +75,27 @@ def test_a_run_whose_weights_were_edited_is_refused(tmp_path):
     data[-5] ^= 0xFF                     # a byte of the last tensor's data
     weights.write_bytes(bytes(data))
     with pytest.raises(DataError, match=r"model.safetensors: checkpoint is corrupt"):
-        RunDir(tmp_path / "run").load()
+        open_run(tmp_path / "run")
 
 
 def test_what_is_not_a_loadable_run_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="no such run directory"):
-        RunDir(tmp_path / "absent").load()
+        open_run(tmp_path / "absent")
     _tiny_run(tmp_path / "run")
     (tmp_path / "run" / "model.safetensors").unlink()
     with pytest.raises(ConfigError, match="has not saved weights yet"):
-        RunDir(tmp_path / "run").load()
+        open_run(tmp_path / "run")
     (tmp_path / "run" / "config.yaml").unlink()
     with pytest.raises(ConfigError, match="no config.yaml"):
-        RunDir(tmp_path / "run").load(weights=False)
+        open_run(tmp_path / "run", weights=False)
 
 
 def test_without_weights_the_seam_reads_config_yaml_and_never_torch(tmp_path):
     """The report opens runs that may have no weights yet, and without importing torch."""
     _tiny_run(tmp_path / "run")
     (tmp_path / "run" / "model.safetensors").write_bytes(b"")   # a run still starting
-    code = ("import sys; from jetfm.runs import RunDir; "
-            f"r = RunDir({str(tmp_path / 'run')!r}).load(weights=False); "
+    code = ("import sys; from jetfm.pretrained import open_run; "
+            f"r = open_run({str(tmp_path / 'run')!r}, weights=False); "
             "assert r.model is None and r.strategy == 'resim', r; "
             "assert r.history()['val/loss'] == [(1, 1.7)]; "
             "assert 'torch' not in sys.modules, 'torch imported'")
@@ -150,14 +150,14 @@ def trained(sim_jets, tmp_path_factory):
 
 @pytest.fixture
 def opened(monkeypatch):
-    """Every RunDir.load call: (run folder, weights read)."""
+    """Every open_run call: (run folder, weights read)."""
     calls = []
-    real = RunDir.load
+    real = pretrained.open_run
 
-    def spy(self, device="cpu", weights=True):
-        calls.append((self.path, weights))
-        return real(self, device, weights)
-    monkeypatch.setattr(RunDir, "load", spy)
+    def spy(run, device="cpu", weights=True):
+        calls.append((Path(getattr(run, "path", run)).absolute(), weights))
+        return real(run, device, weights)
+    monkeypatch.setattr(pretrained, "open_run", spy)
     return calls
 
 
@@ -194,7 +194,7 @@ def test_transfer_and_anomaly_open_the_run_through_the_seam(trained, sim_jets, t
 
 
 def test_models_load_backbone_is_the_seams_model(trained, opened):
-    from jetfm.models import load_backbone
+    from jetfm.pretrained import load_backbone
     full = load_backbone(trained)
     bare = load_backbone(trained, drop_head=True)
     assert opened == [(trained, True), (trained, True)]

@@ -64,7 +64,7 @@ def compute_embeddings(model, jets: FlatJets, max_particles: int, batch_size: in
 def cached_embeddings(run: PretrainedRun, jets: FlatJets, key: dict, progress: bool = True,
                       output: str = "embedding",
                       representation: str = "cls") -> tuple[np.ndarray, bool]:
-    """(embeddings, from_cache) of `jets` by the trained `run` (`RunDir.load()`): computed once
+    """(embeddings, from_cache) of `jets` by the trained `run` (`pretrained.open_run`): computed once
     per (its weights file, `key`: dataset, task, features..., representation); `output`,
     `representation` as in `compute_embeddings`, with the run's heads and max_particles. The
     heads are part of the weights file, so its digest covers them."""

@@ -1,4 +1,4 @@
-"""`jetfm evaluate RUN_DIR --data FILES`: open the run (`RunDir.load`), stream the files through
+"""`jetfm evaluate RUN_DIR --data FILES`: open the run (`pretrained.open_run`), stream the files through
 its model, then compute every docs/design.md metric with `metrics.evaluate_scores` (the same
 code that scores published JetClass-II). Kept out of `metrics/`, which holds only the metrics
 themselves and never loads a model."""
@@ -13,6 +13,7 @@ from .data.paths import expand_paths
 from .errors import ConfigError, DataError
 from .metrics.evaluate import evaluate_scores
 from .outdir import OutputFolder
+from . import pretrained
 from .pretrained import PretrainedRun
 from .runs import RunDir
 
@@ -84,7 +85,7 @@ def evaluate_run(run_dir, data=None, out=None, batch_size: int = 512,
     identity = {"run_dir": str(run_dir.path.resolve()), "max_jets": max_jets,
                 "data": names if max_jets else sorted(names)}
     with OutputFolder(out, "evaluate", identity) as folder:
-        return _evaluate(run_dir.load(), files, folder.path, batch_size, max_jets, progress)
+        return _evaluate(pretrained.open_run(run_dir), files, folder.path, batch_size, max_jets, progress)
 
 
 def _evaluate(run: PretrainedRun, files, out, batch_size, max_jets, progress) -> dict:

@@ -1,4 +1,4 @@
-"""A trained `jetfm pretrain` run, opened in one place for every reader: `RunDir(path).load()`.
+"""A trained `jetfm pretrain` run, opened in one place for every reader: `open_run(path)`.
 
 evaluate, export, transfer, anomaly and the report all open a run through this module, so a
 run means the same to each of them: the same strict weights check, the same strategy, default
@@ -8,7 +8,7 @@ The settings (strategy, representation, data config, label names) come from the 
 *with the weights* (model.safetensors' `jetfm.config`, covered by its checksum): they are what
 trained those weights, and a hand-edited setting is refused like a flipped weight. The splits
 are config.yaml's record (`RunDir.split`), the one pretrain's resume keeps and evaluate's
-default test set reads before any weights are. `load(weights=False)` reads config.yaml alone
+default test set reads before any weights are. `open_run(path, weights=False)` reads config.yaml alone
 and no weights (the report: a run still training may have none yet).
 
 Kept apart from `runs.py` so that `import jetfm.runs` stays light (yaml only): torch is
@@ -16,12 +16,13 @@ imported here, and only when weights are read.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .data.config import DataConfig, load_data_config
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .run_logs import metric_curves
 from .runs import RunDir
 
@@ -60,10 +61,11 @@ class PretrainedRun:
         return metric_curves(self.run.path)
 
 
-def load_run(run: RunDir, device: str = "cpu", weights: bool = True) -> PretrainedRun:
-    """`RunDir.load`: the run at `run`, its weights loaded strictly (every tensor, every
-    representation head, both checksums) unless `weights=False`."""
-    run = RunDir.existing(run.path)     # a folder with a jetfm run's config.yaml
+def open_run(run: str | os.PathLike | RunDir, device: str = "cpu",
+             weights: bool = True) -> PretrainedRun:
+    """The trained run at `run` (a folder or a RunDir), its weights loaded strictly (every
+    tensor, every representation head, both checksums) unless `weights=False`."""
+    run = RunDir.existing(run.path if isinstance(run, RunDir) else run)
     record = run.config()
     if not weights:
         return _describe(run, record, record, run.config_path)
@@ -105,4 +107,27 @@ def _describe(run: RunDir, config: dict, record: dict, source: Path,
                          tuple(str(n) for n in labels or ()))
 
 
-__all__ = ["PretrainedRun", "load_run"]
+
+def load_backbone(run_dir: str | os.PathLike, drop_head: bool = False, device: str = "cpu"):
+    """The run's exported backbone (whatever the strategy: `jepa` saves its target encoder),
+    loaded strictly through `open_run`, in eval mode: for your own code (bench/, notebooks).
+
+    `drop_head=True` returns it without the classification head (an embedding-only model);
+    every other tensor must still load, which is checked key by key."""
+    from .models.part import ParticleTransformer
+    run = open_run(run_dir, device)
+    model = run.model
+    if not drop_head or model.config.num_classes is None:
+        return model
+    bare = ParticleTransformer(model.config.replace(num_classes=None, fc_params=()))
+    state = {k: v for k, v in model.state_dict().items() if k in bare.state_dict()}
+    missing, unexpected = bare.load_state_dict(state, strict=False)
+    dropped = set(model.state_dict()) - set(state)
+    if missing or unexpected or not all(k.startswith("fc.") for k in dropped):
+        raise DataError(f"{run.weights_path}: backbone keys do not match (missing "
+                        f"{missing[:3]}, unexpected {unexpected[:3]}, dropped "
+                        f"{sorted(dropped)[:3]})")
+    return bare.to(device).eval()
+
+
+__all__ = ["PretrainedRun", "open_run", "load_backbone"]

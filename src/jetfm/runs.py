@@ -11,9 +11,9 @@ RUN/logs/csv-N/metrics.csv one per invocation; logs/tb TensorBoard
 a run works from any working directory; a relative path (older runs) is taken relative to
 the run directory, never to the current directory.
 
-`RunDir.load()` opens a trained run for every reader (jetfm.pretrained.PretrainedRun). Its
-code lives in `pretrained.py` and is imported only when called, so `import jetfm.runs` stays
-light (no torch) for the report, the logs reader and pretrain's folder checks.
+`jetfm.pretrained.open_run(path)` opens a trained run for every reader (a PretrainedRun); it
+sits above this module, so `import jetfm.runs` stays light (no torch) for the report, the
+logs reader and pretrain's folder checks.
 """
 from __future__ import annotations
 
@@ -94,13 +94,6 @@ class RunDir:
         return [self.resolve(f) for f in files]
 
     # --- opening ---
-    def load(self, device: str = "cpu", weights: bool = True):
-        """The trained run: model (strict, eval mode, on `device`), representation heads,
-        config, data config, strategy, splits, label names; `weights=False`: what config.yaml
-        says, no weights read. Returns a `jetfm.pretrained.PretrainedRun`."""
-        from .pretrained import load_run   # deferred: the one way up, keeps this module light
-        return load_run(self, device, weights)
-
     @classmethod
     def existing(cls, path: str | os.PathLike) -> "RunDir":
         """A run directory that must already hold a run (evaluate, export)."""

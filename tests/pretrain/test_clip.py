@@ -11,7 +11,8 @@ from jetfm.cli import main
 from jetfm.data.config import load_data_config
 from jetfm.data.dataset import JetDataset
 from jetfm.run_logs import csv_logs
-from jetfm.models import build_model, load_backbone
+from jetfm.models import build_model
+from jetfm.pretrained import load_backbone
 from jetfm.pretrain.clip import ClipModule, ClipOptions
 from jetfm.pretrain.config import OptimConfig
 from jetfm.pretrain.supervised import SupervisedModule

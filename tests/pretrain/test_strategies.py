@@ -13,7 +13,7 @@ from jetfm.cli import main
 from jetfm.data.config import load_data_config
 from jetfm.data.dataset import JetDataset
 from jetfm.run_logs import csv_logs
-from jetfm.models import load_backbone
+from jetfm.pretrained import load_backbone
 from jetfm.pretrain.registry import REGISTRY
 
 torch.set_num_threads(1)

@@ -204,10 +204,10 @@ def test_run_files_are_world_readable_like_everything_else(trained_run):
 
 def test_nan_model_outputs_name_the_files(trained_run, tmp_path, capsys):
     from jetfm.models.export import save_checkpoint
-    from jetfm.runs import RunDir
+    from jetfm.pretrained import open_run
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
-    loaded = RunDir(run).load()
+    loaded = open_run(run)
     model, config = loaded.model, loaded.config
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))

@@ -130,12 +130,12 @@ def evaluate_args(run, out, *extra):
 def test_evaluate_refuses_users_files_other_jobs_and_a_live_writer(trained_run, tmp_path,
                                                                    capsys, monkeypatch):
     from jetfm import evaluate_run as E
-    from jetfm.runs import RunDir
+    from jetfm import pretrained
     mine = tmp_path / "analysis"
     mine.mkdir()
     (mine / "notes.txt").write_text("mine")
     with monkeypatch.context() as m:
-        m.setattr(RunDir, "load", no_work("loading the model"))
+        m.setattr(pretrained, "open_run", no_work("loading the model"))
         assert main(evaluate_args(trained_run, mine)) == 2
     one_error_line(capsys, f"--out {mine}", "not written by jetfm evaluate", "notes.txt")
     assert listing(mine) == {"notes.txt": b"mine"}

@@ -28,8 +28,8 @@ from ..data.readers import iter_jets
 from ..embeddings import cached_embeddings, dataset_key
 from ..errors import ConfigError, DataError
 from ..metrics.discriminants import builtin_discriminants
+from .. import pretrained
 from ..pretrained import PretrainedRun
-from ..runs import RunDir
 
 INPUT_KINDS = ("highlevel", "embedding", "discriminants")
 HIGH_LEVEL = ("m_J", "tau21", "tau32", "tau43", "n_particles")
@@ -226,4 +226,4 @@ def reduce_dimensions(x: np.ndarray, n: int, fit_on: np.ndarray | None = None) -
 
 def load_backbone(run_dir) -> PretrainedRun:
     """The `--backbone` run, opened by the one seam for trained runs (strict weights)."""
-    return RunDir(run_dir).load()
+    return pretrained.open_run(run_dir)

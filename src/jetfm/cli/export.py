@@ -17,9 +17,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..models.export import check_export_target, export_onnx
-    from ..runs import RunDir
+    from .. import pretrained
     check_export_target(args.out, force=args.force)
-    run = RunDir(args.run_dir).load()
+    run = pretrained.open_run(args.run_dir)
     info = export_onnx(run.model, args.out, n_features=run.data_config.num_features,
                        opset=args.opset)
     diffs = [f"{k} {info[f'max_abs_diff_{k}']:.2e}" for k in ("probs", "embedding")

@@ -1,6 +1,5 @@
 """ParT backbone (weaver-core weight-compatible), presets and helpers."""
 
-from jetfm.models.backbone import load_backbone
 from jetfm.models.config import ParTConfig
 from jetfm.models.pair_features import PAIR_FEATURE_NAMES, pair_features
 from jetfm.models.padding import trim_padding
@@ -21,7 +20,6 @@ __all__ = [
     "ParTOutput",
     "ParticleTransformer",
     "build_model",
-    "load_backbone",
     "config_from_weaver_state_dict",
     "convert_weaver_state_dict",
     "count_parameters",

@@ -21,6 +21,7 @@ import yaml
 
 from ..errors import ConfigError, DataError
 from ..run_logs import csv_logs
+from .. import pretrained
 from ..runs import CONFIG_NAME, LOGS_DIR, WEIGHTS_NAME, RunDir
 from .checks import check_evaluate, check_transfer_fields, transfer_runs, transfer_summary
 
@@ -224,9 +225,9 @@ def _looks_like_run(folder: Path) -> bool:
 
 
 def load_run(path: Path) -> PretrainRun:
-    """What the run's config.yaml and logs say (`RunDir.load(weights=False)`): the report
+    """What the run's config.yaml and logs say (`pretrained.open_run(path, weights=False)`): the report
     draws no weights, and a run still training may have none yet."""
-    run = RunDir(path).load(weights=False)
+    run = pretrained.open_run(path, weights=False)
     return PretrainRun(Path(path), run.strategy, run.config, run.history())
 
 

@@ -35,8 +35,8 @@ from ..metrics.evaluate import naming_the_file
 from ..models.heads import HEAD_REPRESENTATIONS, REPRESENTATIONS
 from ..models.presets import build_model
 from ..outdir import OutputFolder
+from .. import pretrained
 from ..pretrained import PretrainedRun
-from ..runs import RunDir
 from .data import data_paths, draw_per_class, load_task_jets, split
 from .modes import (EMBEDDING, RANDOM, RUN, SCRATCH, TransferMode, get_mode,
                     modes_accepting, modes_of)
@@ -151,7 +151,7 @@ class Backbone:
     model: object                # None for --backbone random (built per seed)
     data_cfg: object
     strategy: str
-    run: PretrainedRun | None    # the trained run (RunDir.load); None for the baselines
+    run: PretrainedRun | None    # the trained run (pretrained.open_run); None for the baselines
     representation: str          # what the frozen modes read (cls for network modes)
 
 
@@ -163,7 +163,7 @@ def _backbone(cfg: TransferConfig) -> Backbone:
         data_cfg = load_data_config(cfg.data_config)
         return Backbone(build_model(cfg.preset, input_dim=data_cfg.num_features), data_cfg,
                         SCRATCH, None, cfg.transfer_mode.representation or "cls")
-    run = RunDir(cfg.backbone).load()      # strict: every key, every head, both checksums
+    run = pretrained.open_run(cfg.backbone)      # strict: every key, every head, both checksums
     return Backbone(run.model, run.data_config, run.strategy, run, _representation(cfg, run))
 
 
