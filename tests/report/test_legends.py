@@ -98,3 +98,13 @@ def test_probe_curves_say_on_which_validation_jets(tmp_path):
     build_report([tmp_path / "runs"], tmp_path / "other.html")
     text = _page(tmp_path / "other.html")[1]
     assert "2 different sets of jets (val set 1: one; val set 2: two)" in text
+
+
+def test_the_delta_note_reads_the_recorded_baseline_kind(tmp_path):
+    """results.json says which baseline an arm is ("baseline"); the note follows it, not the
+    names (here a random-features arm whose backbone and strategy are named otherwise)."""
+    write_transfer(tmp_path / "a" / "clip", "clip", "linear")
+    res = write_transfer(tmp_path / "a" / "feat", "jepa", "linear", backbone="/x/untrained")
+    _edit(res, baseline="random-features")
+    build_report([tmp_path / "a"], tmp_path / "a.html")
+    assert "(frozen random features, cls): accuracy minus" in _page(tmp_path / "a.html")[1]

@@ -159,9 +159,13 @@ def baseline_description(s: Series) -> str:
     """"random / linear (frozen random features, cls)", "scratch (network trained from
     scratch)": which baseline a Δ is measured against."""
     r = s.result
-    if r.mode == "scratch":
+    kind = r.data.get("baseline")     # recorded by transfer; older files: from the names
+    if kind is None and "baseline" not in r.data:
+        kind = ("scratch" if r.mode == "scratch" else
+                "random-features" if r.backbone == "random" or r.strategy == "random" else None)
+    if kind == "scratch":
         what = "network trained from scratch"
-    elif r.backbone == "random" or r.strategy == "random":
+    elif kind == "random-features":
         what = f"frozen random features, {r.representation or 'cls'}"
     else:
         what = "no pre-training"
