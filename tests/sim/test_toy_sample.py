@@ -130,3 +130,17 @@ def test_no_module_outside_samples_names_a_sample():
     pattern = re.compile("|".join(f"[\"']{re.escape(n)}[\"']" for n in names))
     for path in modules:
         assert not pattern.search(path.read_text()), path.name
+
+
+def test_the_order_of_mass_ratios_does_not_change_the_jets(tmp_path):
+    """The settings record --mass-ratios sorted, so the jets must not depend on the order."""
+    import hashlib
+    from jetfm.sim.generate import GenerateConfig, generate
+    digests = []
+    for ratios in ((0.8, 0.4), (0.4, 0.8)):
+        out = tmp_path / "-".join(map(str, ratios))
+        generate(GenerateConfig(sample="xww", jets=6, out=str(out), seed=3, pileup=0.0,
+                                chunk_events=20, mass_ratios=ratios), progress=False)
+        digests.append([hashlib.sha256(p.read_bytes()).hexdigest()
+                        for p in sorted(out.glob("*.parquet"))])
+    assert digests[0] and digests[0] == digests[1]

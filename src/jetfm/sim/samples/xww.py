@@ -54,8 +54,9 @@ def mass_ratio_truth(jets: EventJets) -> JetTruth:
 
 
 SAMPLES = (
-    # the ratios are drawn in the order given (the settings record them sorted)
+    # drawn from the ratios in the order the settings record them (sorted): `--mass-ratios
+    # 0.8 0.4` and `0.4 0.8` are one setting, so they must give the same jets
     Sample("xww", "X -> WW(*) -> 4 quarks at m_W/m_X in {0.2, 0.4, 0.6432, 0.8}", "res34p",
-           lambda rng, o: xww_chunk(rng, o.mass_ratios or MASS_RATIOS),
+           lambda rng, o: xww_chunk(rng, o.canonical().mass_ratios or MASS_RATIOS),
            truth=mass_ratio_truth, truth_columns=("truth_mass_ratio",), options=XWWOptions),
 )
