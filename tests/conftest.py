@@ -35,3 +35,15 @@ def resim_jets(tmp_path_factory):
     generate(GenerateConfig(sample="qcd", jets=240, out=str(out), seed=5, jets_per_file=60,
                             chunk_events=20, resim=2), progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(sim_jets, tmp_path_factory):
+    """A 4-step supervised run of the tiny ParT on sim_jets: a trained run for the tests that
+    only need one (transfer, the run seam, quiet output)."""
+    from jetfm.cli import main
+    out = tmp_path_factory.mktemp("tiny_run") / "sup"
+    assert main(["pretrain", "--strategy", "supervised", "--data", str(sim_jets), "--preset",
+                 "tiny", "--max-steps", "4", "--batch-size", "16", "--out", str(out),
+                 "--no-progress"]) == 0
+    return out

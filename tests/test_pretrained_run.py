@@ -140,12 +140,8 @@ def test_no_module_but_the_seam_reads_a_runs_weights():
 
 # ------------------------------------------------------------------ every consumer uses it
 @pytest.fixture(scope="module")
-def trained(sim_jets, tmp_path_factory):
-    out = tmp_path_factory.mktemp("seam") / "sup"
-    assert main(["pretrain", "--strategy", "supervised", "--data", str(sim_jets), "--preset",
-                 "tiny", "--max-steps", "2", "--batch-size", "16", "--out", str(out),
-                 "--no-progress"]) == 0
-    return out
+def trained(tiny_run):
+    return tiny_run
 
 
 @pytest.fixture

@@ -9,16 +9,11 @@ import sys
 
 import pytest
 
-from jetfm.cli import main
 
 
 @pytest.fixture(scope="module")
-def backbone_run(sim_jets, tmp_path_factory):
-    out = tmp_path_factory.mktemp("quiet") / "sup"
-    assert main(["pretrain", "--strategy", "supervised", "--data", str(sim_jets), "--preset",
-                 "tiny", "--max-steps", "2", "--batch-size", "16", "--out", str(out),
-                 "--no-progress"]) == 0
-    return out
+def backbone_run(tiny_run):
+    return tiny_run
 
 
 @pytest.mark.parametrize("mode", ["finetune", "lora"])

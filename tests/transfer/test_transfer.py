@@ -20,12 +20,8 @@ from jetfm.transfer.tasks import TASKS, ClassDef, Cut, Task, _label_mask, assign
 
 
 @pytest.fixture(scope="module")
-def backbone_run(sim_jets, tmp_path_factory):
-    out = tmp_path_factory.mktemp("tr") / "sup"
-    assert main(["pretrain", "--strategy", "supervised", "--data", str(sim_jets), "--preset",
-                 "tiny", "--max-steps", "4", "--batch-size", "16", "--out", str(out),
-                 "--no-progress"]) == 0
-    return out
+def backbone_run(tiny_run):
+    return tiny_run
 
 
 def _cfg(backbone_run, sim_jets, tmp_path, mode, **kw):
