@@ -3,20 +3,18 @@ from __future__ import annotations
 
 import json
 
-import awkward as ak
 import numpy as np
 import pytest
 import torch
 
 from jetfm.cli import main
 from jetfm.errors import ConfigError
-from jetfm.labels import LABEL_NAMES
 from jetfm.models.presets import build_model
 from jetfm.transfer import modes as M
 from jetfm.embeddings import compute_embeddings
 from jetfm.transfer.data import draw_per_class, load_task_jets, split
 from jetfm.transfer.run import TransferConfig, transfer
-from jetfm.transfer.tasks import TASKS, ClassDef, Cut, Task, _label_mask, assign_classes
+from jetfm.transfer.tasks import TASKS, ClassDef, Task
 
 
 @pytest.fixture(scope="module")
@@ -104,62 +102,6 @@ def test_knn_beats_chance_on_a_separable_toy():
     assert (clf.predict(emb[test]) == y[test]).mean() > 0.9
 
 
-def _toy_batch(n=6, p=5, d=7):
-    torch.manual_seed(0)
-    x = torch.randn(n, d, p)
-    v = torch.rand(n, 4, p) * 10 + 1
-    v[:, 3] = v[:, :3].norm(dim=1) + 1
-    return {"x": x, "v": v, "mask": torch.ones(n, 1, p, dtype=torch.bool),
-            "label": torch.arange(n) % 2}
-
-
-def _fit_recording(module, n_steps):
-    """Train `module` with Lightning on toy batches; per step: (backbone state, head state,
-    backbone in train mode, backbone parameters with requires_grad)."""
-    import lightning as L
-    from jetfm.transfer.network import fit_module
-
-    record = []
-
-    class Record(L.Callback):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            record.append(({k: v.clone() for k, v in pl_module.backbone.state_dict().items()},
-                           {k: v.clone() for k, v in pl_module.head.state_dict().items()},
-                           pl_module.backbone.training,
-                           any(p.requires_grad for p in pl_module.backbone.parameters())))
-
-    batches = [_toy_batch() for _ in range(2)]
-    loader = torch.utils.data.DataLoader(batches, batch_size=None)
-    fit_module(module, loader, n_steps, progress=False, accelerator="cpu", callbacks=[Record()])
-    return record
-
-
-def _same(a, b):
-    return all(torch.equal(a[k], b[k]) for k in a)
-
-
-@pytest.mark.parametrize("mode", ["finetune", "scratch"])
-def test_lp_ft_probe_moves_only_the_head_then_everything(mode):
-    # BatchNorm running statistics move in train mode even without gradients: frozen must
-    # also mean eval mode; scratch runs the very same schedule as finetune
-    torch.manual_seed(0)
-    backbone = build_model("tiny", input_dim=7)
-    before = {k: v.clone() for k, v in backbone.state_dict().items()}
-    module = M.TransferModule(backbone, 2, mode, M.Schedule.make(6, 3, 1e-2, 1e-2))
-    head0 = {k: v.clone() for k, v in module.head.state_dict().items()}
-    record = _fit_recording(module, 6)
-    assert len(record) == 6
-    heads = [head0] + [r[1] for r in record]
-    for step, (back, head, training, grad) in enumerate(record[:3]):     # probe phase
-        assert _same(before, back), step                   # bit-identical, BN buffers too
-        assert not training and not grad, step             # eval mode, no gradient
-        assert not _same(heads[step], head), step          # the head learns
-    for step, (back, head, training, grad) in enumerate(record[3:], start=3):
-        assert training and grad, step
-        assert not _same(record[step - 1][0], back), step   # the backbone learns
-    assert isinstance(module.head[0], torch.nn.LayerNorm)   # the same head for every mode
-
-
 def test_lp_ft_schedule_is_the_same_for_finetune_and_scratch(backbone_run, sim_jets, tmp_path):
     kw = dict(steps=30, lr=2e-3)
     fine = _cfg(backbone_run, sim_jets, tmp_path, "finetune", **kw).schedule()
@@ -191,73 +133,6 @@ def test_embeddings_leave_the_backbone_untouched(sim_jets):
     emb = compute_embeddings(model, jets, cfg.max_particles, batch_size=32, progress=False)
     assert emb.shape == (len(jets), model.config.embed_dims[-1]) and np.isfinite(emb).all()
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-
-
-def test_lora_trains_only_adapters_and_head_and_every_adapter_gets_gradient():
-    backbone = M.add_lora(build_model("tiny", input_dim=7), rank=2)
-    module = M.TransferModule(backbone, 2, "lora")
-    adapters = {n: p for n, p in backbone.named_parameters() if "lora_" in n}
-    # the attention projections and feed-forward linears of the particle AND class blocks
-    wrapped = {n.split(".lora_")[0] for n in adapters}
-    n_blocks = len(backbone.blocks) + len(backbone.cls_blocks)
-    assert len(wrapped) == 4 * n_blocks
-    assert any(w.startswith("cls_blocks") and w.endswith("attn.in_proj") for w in wrapped)
-    trainable = {n for n, p in module.named_parameters() if p.requires_grad}
-    assert trainable == {f"backbone.{n}" for n in adapters} | {n for n, _ in module.head.named_parameters(prefix="head")}
-    assert M.trainable_parameters(module) == sum(p.numel() for p in adapters.values()) + \
-        sum(p.numel() for p in module.head.parameters())
-    # LoRA's B starts at zero, so A gets no gradient on the first step: take one step first
-    opt = module.configure_optimizers()["optimizer"]
-    for step in range(2):
-        module.on_train_batch_start(None, step)
-        opt.zero_grad()
-        module.training_step(_toy_batch(), step).backward()
-        if step == 0:
-            opt.step()
-    dead = [n for n, p in adapters.items() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert not dead, dead
-
-
-def _batch(labels, mass, pid, dr=None, sample=None):
-    n = len(labels)
-    aux = {"aux_genpart_isResX": [[True, False, False]] * n,
-           "aux_genpart_isResDecayProd": [[False, True, True]] * n,
-           "aux_genpart_mass": [[m, 4.8, 4.8] for m in mass],
-           "aux_genpart_pid": [[p, 5, -5] for p in pid],
-           "aux_genpart_eta": [[0.0, 0.0, d or 0.0] for d in (dr or [0.0] * n)],
-           "aux_genpart_phi": [[0.0, 0.0, 0.0]] * n}
-    cols = {"jet_label": labels, **aux}
-    if sample is not None:
-        cols["sample"] = sample
-    return ak.Array(cols)
-
-
-def test_task_classes_from_labels_mass_windows_charge_and_dr():
-    idx = {n: i for i, n in enumerate(LABEL_NAMES)}
-    b = _batch([idx["X_bb"], idx["X_bb"], idx["X_qq"], idx["X_qq"], idx["QCD_light"], idx["X_bb"]],
-               [125, 90, 80, 90, 0, 300], [25, 25, 37, 25, 0, 25])
-    got = assign_classes(TASKS["tagging10"], b).tolist()
-    names = TASKS["tagging10"].class_names
-    assert [names[k] if k >= 0 else None for k in got] == ["H->bb", "Z->qq", "W->qq", "Z->qq",
-                                                           "QCD", None]
-    d = _batch([idx["X_bb"]] * 3, [125] * 3, [25] * 3, dr=[0.05, 0.45, 1.3])
-    assert assign_classes(TASKS["bb-dR"], d).tolist() == [0, 4, 9]
-    with pytest.raises(Exception, match="sample"):
-        assign_classes(TASKS["qg"], d)
-    # xbs: the unlabelled X(200) -> bs jets against every JetClass-II label (QCD, Res2P, Res34P)
-    x = _batch([-1, idx["QCD_light"], idx["X_bb"], idx["X_YY_bbbb"], -1], [200] * 5, [25] * 5,
-               sample=["xbs", "qcd", "res2p", "res34p", "tau"])
-    assert assign_classes(TASKS["xbs"], x).tolist() == [1, 0, 0, 0, -1]
-    clash = Task("clash", "", (ClassDef("a", labels=("X_bb",)), ClassDef("b", cuts=(Cut("m_X", 0, 500),))))
-    with pytest.raises(ConfigError, match="clash"):
-        assign_classes(clash, d)
-
-
-def test_every_task_label_pattern_names_a_jetclass2_label():
-    for t in TASKS.values():
-        for c in t.classes:
-            for p in c.labels:
-                assert _label_mask(np.arange(188), (p,)).any(), (t.name, c.name, p)
 
 
 def test_cli_lists_tasks_and_refuses_bad_options(capsys, tmp_path):
@@ -439,14 +314,6 @@ def qgtau_jets(sim_jets, tmp_path_factory):
                                  pa.array([name] * len(table), table.schema.field(col).type))
         pq.write_table(table, out / f"{name}_{sample}_{i}.parquet")
     return out
-
-
-def test_qgtau_classes_come_from_the_quark_gluon_and_tau_samples():
-    t = TASKS["qgtau"]
-    assert t.class_names == ["quark", "gluon", "tau_h"] and t.signal_class is None
-    assert "3:3:1" in t.description
-    b = _batch([0] * 5, [0] * 5, [0] * 5, sample=["quark", "gluon", "tau", "qcd", "gluon"])
-    assert assign_classes(t, b).tolist() == [0, 1, 2, -1, 1]
 
 
 def test_knn_reports_per_class_recall(backbone_run, qgtau_jets, tmp_path):
