@@ -28,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)
-    for p in _all_parsers(parser):
+    for _, p in walk_parsers(parser):
         p.formatter_class = HelpFormatter
-    for leaf in _leaf_parsers(parser):
+    for leaf in (p for _, p in walk_parsers(parser) if _is_leaf(p)):
         leaf.add_argument("--threads", type=int, default=None, metavar="N",
                           help="torch threads (default: the CPUs this process may use, by "
                                "affinity and cgroup quota, or $OMP_NUM_THREADS)")
@@ -56,21 +56,20 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} ({'; '.join(notes)})" if notes else text
 
 
-def _all_parsers(parser: argparse.ArgumentParser):
-    yield parser
+def walk_parsers(parser: argparse.ArgumentParser, name: str = "jetfm"):
+    """(command name, parser) for the root and every sub-command, depth first, each once."""
+    yield name, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for child in dict.fromkeys(action.choices.values()):
-                yield from _all_parsers(child)
+            seen = set()
+            for sub_name, child in action.choices.items():
+                if id(child) not in seen:      # an alias names the same parser again
+                    seen.add(id(child))
+                    yield from walk_parsers(child, f"{name} {sub_name}")
 
 
-def _leaf_parsers(parser: argparse.ArgumentParser):
-    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
-        yield parser
-    for action in subs:
-        for child in dict.fromkeys(action.choices.values()):
-            yield from _leaf_parsers(child)
+def _is_leaf(parser: argparse.ArgumentParser) -> bool:
+    return not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
 
 
 def main(argv=None) -> int:

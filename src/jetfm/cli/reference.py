@@ -6,20 +6,11 @@ A test compares the committed page with this output.
 """
 from __future__ import annotations
 
-import argparse
 import os
 
-from . import build_parser
+from . import build_parser, walk_parsers
 
 WIDTH = "100"   # argparse wraps help at $COLUMNS: fixed, so the page is the same everywhere
-
-
-def _subparsers(parser: argparse.ArgumentParser, prefix: str = "jetfm"):
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield f"{prefix} {name}", sub
-                yield from _subparsers(sub, f"{prefix} {name}")
 
 
 def cli_markdown() -> str:
@@ -30,7 +21,7 @@ def cli_markdown() -> str:
         parts = ["# Command-line reference\n",
                  "Generated from the parsers by `python -m jetfm.cli.reference > docs/cli.md`;"
                  " `jetfm COMMAND --help` prints the same.\n"]
-        for name, sub in _subparsers(parser):
+        for name, sub in list(walk_parsers(parser))[1:]:     # every command, not the root
             sub.prog = name
             parts += [f"## `{name}`\n", "```text", sub.format_help().rstrip(), "```\n"]
         return "\n".join(parts)
