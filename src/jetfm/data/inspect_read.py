@@ -18,7 +18,7 @@ import awkward as ak
 import pyarrow as pa
 
 from ..errors import DataError
-from .parquet import open_parquet, to_awkward
+from .parquet import open_parquet, read_batches
 from .paths import format_of
 
 
@@ -44,17 +44,14 @@ def _parquet(path: Path, columns: Sequence[str], batch_size: int) -> Iterator[tu
     row = 0
     with open_parquet(path) as pf:
         for i in range(pf.metadata.num_row_groups):
-            batches = pf.iter_batches(batch_size=batch_size, row_groups=[i], columns=None)
-            while True:
-                try:
-                    rb = next(batches)
-                except StopIteration:
-                    break
-                except (pa.ArrowException, OSError) as e:
-                    raise _corrupt(path, i, e) from e
-                if rb.num_rows:
-                    yield to_awkward(rb.select(list(columns)), path), row
-                    row += rb.num_rows
+            try:
+                for batch in read_batches(pf, path, batch_size, row_groups=[i], keep=columns):
+                    yield batch, row
+                    row += len(batch)
+            except DataError as e:       # a page that failed to read: name its column
+                if isinstance(e.__cause__, (pa.ArrowException, OSError)):
+                    raise _corrupt(path, i, e.__cause__) from e.__cause__
+                raise
 
 
 def _root(path: Path, columns: Sequence[str], batch_size: int) -> Iterator[tuple[ak.Array, int]]:

@@ -181,9 +181,11 @@ def iter_parquet(paths: PathsLike, columns: Sequence[str] | None = None,
 
 def read_batches(pf: pq.ParquetFile, path: PathLike, batch_size: int,
                  columns: Sequence[str] | None = None,
-                 row_groups: Sequence[int] | None = None) -> Iterator[ak.Array]:
+                 row_groups: Sequence[int] | None = None,
+                 keep: Sequence[str] | None = None) -> Iterator[ak.Array]:
     """Batches of an open file as `ak.Array`s; a failure mid-read (a checksum mismatch, a
-    truncated page) is a DataError naming the file."""
+    truncated page) is a DataError naming the file. `keep`: read (and so verify) `columns`
+    but convert only these (inspect reads every column, histograms a few)."""
     it = pf.iter_batches(batch_size=batch_size, row_groups=row_groups,
                          columns=None if columns is None else list(columns))
     while True:
@@ -194,7 +196,7 @@ def read_batches(pf: pq.ParquetFile, path: PathLike, batch_size: int,
         except (pa.ArrowException, OSError) as e:
             raise DataError(f"{path}: corrupt data while reading ({e})") from e
         if rb.num_rows:
-            yield to_awkward(rb, path)
+            yield to_awkward(rb if keep is None else rb.select(list(keep)), path)
 
 
 def check_finite(batch: ak.Array, columns: Sequence[str] | None = None,
