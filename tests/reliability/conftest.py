@@ -5,6 +5,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -81,3 +82,28 @@ def one_error_line(capsys, *needles: str) -> str:
     for needle in needles:
         assert needle in err[0], (needle, err[0])
     return err[0]
+
+
+def signalling_pretrain(sig: str, step: int) -> str:
+    """A `python -c` script: `jetfm ARGS`, sending itself signal `sig` (e.g. "SIGKILL",
+    "SIGTERM") at the end of optimizer step `step`."""
+    return textwrap.dedent(f"""
+        import os, signal, sys
+        import lightning as L
+        from jetfm.cli import main
+        from jetfm.pretrain import trainer as T
+        import jetfm.pretrain.run as R
+
+        class Signal(L.Callback):
+            def on_train_batch_end(self, trainer, *args):
+                if trainer.global_step == {step}:
+                    os.kill(os.getpid(), signal.{sig})
+
+        build = T.build_trainer
+        def with_signal(*a, **k):
+            t = build(*a, **k)
+            t.callbacks.append(Signal())
+            return t
+        R.build_trainer = with_signal
+        sys.exit(main(sys.argv[1:]))
+        """)

@@ -15,30 +15,9 @@ from jetfm.cli import main
 from jetfm.interrupt import EXIT_CODE
 from jetfm.pretrain.trainer import AtomicCheckpointIO
 
-from .conftest import one_error_line, pretrain_args
+from .conftest import one_error_line, pretrain_args, signalling_pretrain
 from .test_run_faults import _losses
 
-TERMINATOR = textwrap.dedent("""
-    import os, signal, sys
-    import lightning as L
-    from jetfm.cli import main
-    from jetfm.pretrain import trainer as T
-
-    AT = int(os.environ["TERM_AT_STEP"])
-    class Term(L.Callback):          # what a batch system's time limit sends
-        def on_train_batch_end(self, trainer, *args):
-            if trainer.global_step == AT:
-                os.kill(os.getpid(), signal.SIGTERM)
-
-    build = T.build_trainer
-    def with_term(*a, **k):
-        t = build(*a, **k)
-        t.callbacks.append(Term())
-        return t
-    import jetfm.pretrain.run as R
-    R.build_trainer = with_term
-    sys.exit(main(sys.argv[1:]))
-""")
 
 
 def _args(data, out, cfg, steps=10):
@@ -50,8 +29,9 @@ def _args(data, out, cfg, steps=10):
 def test_sigterm_saves_a_checkpoint_exits_nonzero_and_resumes(sim_jets, tmp_path, at_step):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("log_every_steps: 1\nshuffle_buffer: 64\nstrategy: supervised\n")
-    env = dict(os.environ, OMP_NUM_THREADS="1", TERM_AT_STEP=str(at_step))
-    proc = subprocess.run([sys.executable, "-c", TERMINATOR, *_args(sim_jets, tmp_path / "t", cfg)],
+    env = dict(os.environ, OMP_NUM_THREADS="1")     # what a batch system's time limit sends:
+    proc = subprocess.run([sys.executable, "-c", signalling_pretrain("SIGTERM", at_step),
+                           *_args(sim_jets, tmp_path / "t", cfg)],
                           env=env, capture_output=True, text=True)
     assert proc.returncode == EXIT_CODE, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]

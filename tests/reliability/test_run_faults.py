@@ -10,7 +10,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import torch
@@ -19,7 +18,7 @@ import yaml
 from jetfm.cli import main
 from jetfm.run_logs import csv_logs
 
-from .conftest import one_error_line, pretrain_args, read_only
+from .conftest import one_error_line, pretrain_args, read_only, signalling_pretrain
 
 
 # --- 6. evaluate reads the run's own files, from any working directory ---------------------------
@@ -67,26 +66,7 @@ def test_export_never_replaces_a_file_it_did_not_write(trained_run, tmp_path, ca
 
 # --- 8. resume after kill -9 continues on the uninterrupted path ---------------------------------
 
-KILLER = textwrap.dedent("""
-    import os, signal, sys
-    import lightning as L
-    from jetfm.cli import main
-    from jetfm.pretrain import trainer as T
-
-    class Kill(L.Callback):          # kill -9 after step 6 (the last checkpoint: step 4)
-        def on_train_batch_end(self, trainer, *args):
-            if trainer.global_step == 6:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    build = T.build_trainer
-    def with_kill(*a, **k):
-        t = build(*a, **k)
-        t.callbacks.append(Kill())
-        return t
-    import jetfm.pretrain.run as R
-    R.build_trainer = with_kill
-    sys.exit(main(sys.argv[1:]))
-""")
+KILLER = signalling_pretrain("SIGKILL", 6)     # kill -9 after step 6 (last checkpoint: step 4)
 
 
 def _losses(run) -> dict[int, float]:
