@@ -109,12 +109,18 @@ def read_text(path: str | os.PathLike, what: str) -> str:
     """A user's text file (config, card, counts) as UTF-8; a missing, unreadable, binary or
     non-UTF-8 file is one ConfigError line naming `what` and the file."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{what} {path}: not a UTF-8 text file (byte {exc.start}: "
-                          f"{exc.reason})") from None
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        if b"\0" in raw:       # valid UTF-8 can still be binary: no text file holds NUL
+            raise UnicodeDecodeError("utf-8", raw, raw.index(b"\0"), raw.index(b"\0") + 1,
+                                     "NUL byte")
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path}: not a UTF-8 text file (binary or another "
+                          f"encoding: not a text file jetfm reads; byte {exc.start}: "
+                          f"{exc.reason})") from None
 
 
 def load_yaml(path: str | os.PathLike, what: str):

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from ..errors import ConfigError, DataError
+from ..io import read_text
 from ..metrics.core import significance as simple_significance
 
 SQRT_S = 13000.0            # GeV
@@ -74,17 +75,7 @@ def read_counts(path) -> Spectrum:
     """A text file with one bin per line: low edge, high edge, count (commas or whitespace; '#'
     comments). Bins must be contiguous."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        if b"\0" in raw:
-            raise UnicodeError
-        text = raw.decode("utf-8")
-    except UnicodeError:
-        raise DataError(f"{path}: not a text file (binary or not UTF-8); --counts takes one "
-                        "bin per line: low edge, high edge, count") from None
+    text = read_text(path, "--counts")   # one bin per line: low edge, high edge, count
     rows = []
     for k, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].replace(",", " ").strip()
