@@ -31,9 +31,9 @@ def register(sub) -> None:
 def check_commands(plan, steps) -> None:
     """Every step's command line as `jetfm` would parse it, before anything runs: a misspelt
     option or a bad value is one line naming the plan key, not a failure hours later."""
-    from . import _all_parsers, build_parser
+    from . import build_parser, walk_parsers
     parser = build_parser()
-    for p in _all_parsers(parser):     # a plan spells options out: no --jets-per-fil
+    for _, p in walk_parsers(parser):     # a plan spells options out: no --jets-per-fil
         p.allow_abbrev = False
     for step in steps:
         captured = io.StringIO()
