@@ -5,10 +5,14 @@
 
 Reads any JetClass-II Parquet files (ours or published; family from the label) and prints, per
 family: tracks with |d0| > 10 mm and with |d0/σ| > 3, the charged-hadron share of constituents,
-photons below 1 GeV among photons, genjet pT / jet pT, m_SD/pT (median, q10–q90) and the
-fraction with m_SD/pT > 0.2 and pT < 700 GeV, the resonance boost pT_X/m_X and m_Y from
-`aux_genpart`, the QCD `aux_genpart` content, the charged X's pid; then the file layout
-(nullable fields, list item name, column order, row groups per file).
+photons below 1 GeV among photons, the jet response pT / pT_gen, the photon response, m_SD/pT
+(median, q10–q90) and the fraction with m_SD/pT > 0.2 and pT < 700 GeV, the resonance boost
+pT_X/m_X and m_Y from `aux_genpart`, the QCD `aux_genpart` content, the X's pids; then the file
+layout (nullable fields, list item name, column order, row groups per file).
+
+One sample's numbers; `jetfm compare REFERENCE SIMULATED` sets two samples side by side at
+the same kinematics, with uncertainties, and shares the per-jet numbers with this script
+(`jetfm.compare.jets` / `measures`: displaced tracks, response, truth content).
 """
 from __future__ import annotations
 
@@ -21,15 +25,17 @@ import awkward as ak
 import numpy as np
 import pyarrow.parquet as pq
 
+from jetfm.compare.jets import columns as compare_columns, reduce_batch
+from jetfm.compare.measures import displaced, pid_fractions, response
+from jetfm.data.parquet import iter_parquet
 from jetfm.data.paths import expand_paths
 from jetfm.labels import FAMILIES
 from jetfm.schema import JETCLASS2_COLUMNS
 
-COLUMNS = ["part_charge", "part_d0val", "part_d0err", "part_isChargedHadron", "part_isPhoton",
-           "part_energy", "jet_pt", "jet_sdmass", "genjet_pt", "jet_label", "aux_genpart_pt",
-           "aux_genpart_mass", "aux_genpart_pid", "aux_genpart_isResX", "aux_genpart_isResY",
-           "aux_genpart_isQcdParton", "part_deta", "part_dphi", "genpart_pid", "genpart_energy",
-           "genpart_jet_deta", "genpart_jet_dphi"]
+# compare's per-jet columns (no model features) and what only this script reads
+COLUMNS = list(dict.fromkeys(compare_columns(features=False) + [
+    "part_d0err", "jet_label", "aux_genpart_pt", "aux_genpart_mass", "part_deta", "part_dphi",
+    "genpart_pid", "genpart_energy", "genpart_jet_deta", "genpart_jet_dphi"]))
 
 
 def photon_response(a: ak.Array, max_dr: float = 0.05) -> np.ndarray:
@@ -47,7 +53,7 @@ def photon_response(a: ak.Array, max_dr: float = 0.05) -> np.ndarray:
     dr_best = ak.flatten(dr[best], axis=2)
     ratio = ak.flatten(r.e[best] / gp.e[best], axis=2)
     ok = ak.fill_none(dr_best < max_dr, False)
-    return ak.flatten(ratio[ok]).to_numpy()
+    return ak.drop_none(ak.flatten(ratio[ok])).to_numpy()   # argmin leaves an option type
 
 
 def _q(x, qs=(50, 10, 90)) -> str:
@@ -58,19 +64,20 @@ def _q(x, qs=(50, 10, 90)) -> str:
 
 
 def family_report(a: ak.Array, family: str) -> list[str]:
+    j = reduce_batch(a, features=False)      # the per-jet numbers `jetfm compare` measures
     charged = a.part_charge != 0
     d0 = np.abs(ak.flatten(a.part_d0val[charged]).to_numpy())
     sig = d0 / np.maximum(ak.flatten(a.part_d0err[charged]).to_numpy(), 1e-9)
     photons = ak.flatten(a.part_energy[a.part_isPhoton]).to_numpy()
     pt, msd = a.jet_pt.to_numpy(), a.jet_sdmass.to_numpy()
-    gen = a.genjet_pt.to_numpy()
     ratio = msd / pt
+    n = np.maximum(j.jet["n"], 1)
     lines = [f"[{family}] {len(a)} jets",
-             f"  tracks |d0| > 10 mm          {100 * np.mean(d0 > 10):.2f} %",
+             f"  tracks |d0| > 10 mm          {100 * (displaced(j)[0] or 0):.2f} %",
              f"  tracks |d0/sigma| > 3        {100 * np.mean(sig > 3):.1f} %",
-             f"  charged-hadron share         {ak.mean(ak.mean(a.part_isChargedHadron, axis=1)):.2f}",
+             f"  charged-hadron share         {np.mean(j.jet['n_charged_hadron'] / n):.2f}",
              f"  photons < 1 GeV / photons    {100 * np.mean(photons < 1):.1f} %",
-             f"  genjet pT / jet pT           {_q(gen[gen > 0] / pt[gen > 0])}",
+             f"  jet pT / genjet pT           {_q(response(j), (50, 16, 84))} (q16-q84)",
              f"  photon E reco / gen          {_q(photon_response(a))}",
              f"  m_SD / pT                    {_q(ratio)};  m_SD/pT > 0.2 and pT < 700: "
              f"{100 * np.mean((ratio > 0.2) & (pt < 700)):.0f} %"]
@@ -78,17 +85,16 @@ def family_report(a: ak.Array, family: str) -> list[str]:
         x = a.aux_genpart_isResX
         boost = ak.flatten(a.aux_genpart_pt[x] / a.aux_genpart_mass[x]).to_numpy()
         lines.append(f"  resonance pT_X / m_X         {_q(boost)}")
-        pids = sorted(set(np.abs(ak.flatten(a.aux_genpart_pid[x]).to_numpy()).tolist()))
-        lines.append(f"  X pids                       {pids}")
+        lines.append(f"  X pids                       {sorted(pid_fractions(j, 'isResX'))}")
     if family == "res34p":
         lines.append(f"  m_Y (GeV)                    "
                      f"{_q(ak.flatten(a.aux_genpart_mass[a.aux_genpart_isResY]).to_numpy())}")
     if family == "qcd":
-        q = a.aux_genpart_isQcdParton
-        pid = np.abs(ak.flatten(a.aux_genpart_pid[q]).to_numpy())
-        lines.append(f"  QCD aux_genpart per jet      {_q(ak.sum(q, axis=1).to_numpy())}; gluons "
-                     f"{100 * np.mean(pid == 21) if len(pid) else 0:.0f} %, quarks 1-5 "
-                     f"{100 * np.mean((pid >= 1) & (pid <= 5)) if len(pid) else 0:.0f} %")
+        shares = pid_fractions(j, "isQcdParton")
+        gluons = sum(v for p, v in shares.items() if abs(p) == 21)
+        quarks = sum(v for p, v in shares.items() if 1 <= abs(p) <= 5)
+        lines.append(f"  QCD aux_genpart per jet      {_q(j.jet['isQcdParton'])}; gluons "
+                     f"{100 * gluons:.0f} %, quarks 1-5 {100 * quarks:.0f} %")
     return lines
 
 
@@ -132,7 +138,8 @@ def main(argv=None) -> int:
     paths = expand_paths(data)
     if not paths:
         ap.error("give data or --generate N")
-    a = ak.to_packed(ak.concatenate([ak.from_parquet(p, columns=COLUMNS) for p in paths]))
+    # jetfm's reader: JetClass-II types, no option types (ak.from_parquet's are nullable)
+    a = ak.to_packed(ak.concatenate(list(iter_parquet(paths, columns=COLUMNS))))
     labels = a.jet_label.to_numpy()
     for family, idx in FAMILIES.items():
         sel = np.isin(labels, list(idx))

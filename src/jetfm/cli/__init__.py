@@ -14,11 +14,11 @@ from ..errors import JetfmError
 from ..interrupt import EXIT_CODE, Interrupted, sigterm_raises
 from ..threads import set_threads
 from .options import check_shared
-from . import (anomaly, evaluate, export, generate, inspect, pretrain, quickstart, report, resample,
-               study, transfer)
+from . import (anomaly, compare, evaluate, export, generate, inspect, ntuplize, pretrain,
+               quickstart, report, resample, study, transfer)
 
-COMMANDS = (generate, inspect, resample, pretrain, evaluate, export, transfer, anomaly, report,
-            study, quickstart)
+COMMANDS = (generate, ntuplize, inspect, compare, resample, pretrain, evaluate, export, transfer,
+            anomaly, report, study, quickstart)
 
 
 def build_parser() -> argparse.ArgumentParser:
