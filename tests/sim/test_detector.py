@@ -41,6 +41,14 @@ def run(gen, seed=1, **cfg):
     return simulate_detector(gen, np.random.default_rng(seed), default_detector().replace(**cfg))
 
 
+# the CMS track resolutions (a card that smears; the built-in card stores tracks unsmeared as
+# the JetClass-II chain does)
+CMS_SMEARING = dict(
+    hadron_pt_res=((0.5, 0.06, 1.3e-3), (1.5, 0.10, 1.7e-3), (2.5, 0.25, 3.1e-3)),
+    electron_pt_res=((0.5, 0.03, 1.3e-3), (1.5, 0.05, 1.7e-3), (2.5, 0.15, 3.1e-3)),
+    muon_pt_res=((0.5, 0.01, 1.0e-4), (1.5, 0.015, 1.5e-4), (2.5, 0.025, 3.5e-4)))
+
+
 def pt_of(out, mask=None):
     pt = np.hypot(out["px"], out["py"])
     return pt if mask is None else pt[mask]
@@ -61,7 +69,7 @@ def cell_centre(eta, deta):
     (-13, "isMuon", 2.0, 50.0, 0.025, 3.5e-4),
 ])
 def test_track_pt_resolution(pid, flag, eta, pt, a, b):
-    out = run(make_gen(pid, pt, eta))
+    out = run(make_gen(pid, pt, eta), **CMS_SMEARING)
     meas = pt_of(out, out[flag])
     sigma = np.sqrt(a ** 2 + (b * pt) ** 2)
     assert len(meas) > 0.8 * N
@@ -71,9 +79,23 @@ def test_track_pt_resolution(pid, flag, eta, pt, a, b):
     assert np.allclose(np.arcsinh(out["pz"][out[flag]] / meas), eta, atol=1e-9)
 
 
+@pytest.mark.parametrize("pid,flag", [(211, "isChargedHadron"), (11, "isElectron"),
+                                      (13, "isMuon")])
+def test_the_builtin_card_stores_tracks_unsmeared_as_the_jetclass2_chain(pid, flag):
+    """The JetClass-II card's TrackSmearing rebuilds tracks from the unsmeared momentum."""
+    pt = np.geomspace(1.0, 2000.0, N)
+    out = run(make_gen(pid, pt, 0.3))
+    meas = pt_of(out, out[flag])
+    assert len(meas) > 0.5 * N
+    # every track's pT is one of the generated pTs (a smeared one would fall between them)
+    gen = np.sort(pt)
+    nearest = gen[np.searchsorted(gen, meas).clip(0, N - 1)]
+    assert np.allclose(meas, nearest, rtol=1e-9, atol=0)
+
+
 def test_track_pt_smearing_is_lognormal_at_high_pt():
     pt, eta = 400.0, 0.25
-    out = run(make_gen(211, pt, eta))
+    out = run(make_gen(211, pt, eta), **CMS_SMEARING)
     meas = pt_of(out, out["isChargedHadron"])
     rel = np.sqrt(0.06 ** 2 + (1.3e-3 * pt) ** 2)               # 52 %
     assert meas.min() > 0
@@ -258,10 +280,10 @@ def test_track_rescaling_modes():
     hcal = np.sqrt(0.05 ** 2 + 1.5 ** 2 / e_true)               # 9 % at 400 GeV
     res = {}
     for mode in ("none", "calo", "combine"):
-        out = run(gen, track_rescaling=mode)
+        out = run(gen, track_rescaling=mode, **CMS_SMEARING)
         res[mode] = (pt_of(out, out["isChargedHadron"]) / 400.0,
                      np.bincount(out["event"], out["e"], N) / e_true)
-    # "none": tracks keep this card's 52 % resolution
+    # "none": tracks keep the CMS card's 52 % resolution
     assert np.std(res["none"][0]) > 0.45
     # "calo" (JetClass-II): the cell energy replaces the track or tops it up with a neutral,
     # so the charged + neutral sum is exactly the calorimeter measurement
@@ -350,15 +372,16 @@ def test_malformed_gen_raises():
 
 
 def test_default_pf_combination_tames_high_pt_track_tails():
-    """A 1 TeV pion: the raw track (130 % resolution) has multi-TeV tails; with the default
-    Delphes combination the HCAL measurement (≈7 % at 1 TeV) dominates."""
+    """A 1 TeV pion: a raw track smeared as the CMS card does (130 % resolution) has multi-TeV
+    tails; with the default Delphes combination the HCAL measurement (≈7 % at 1 TeV)
+    dominates."""
     n = 4000
     gen = {"event": np.arange(n, dtype=np.int64), "px": np.full(n, 1000.0), "py": np.zeros(n),
            "pz": np.zeros(n), "e": np.full(n, np.hypot(1000.0, 0.13957)),
            "pid": np.full(n, 211, dtype=np.int32), "charge": np.ones(n),
            "vx": np.zeros(n), "vy": np.zeros(n), "vz": np.zeros(n)}
     raw = simulate_detector(gen, np.random.default_rng(3),
-                            default_detector().replace(track_rescaling="none"))
+                            default_detector().replace(track_rescaling="none", **CMS_SMEARING))
     comb = simulate_detector(gen, np.random.default_rng(3), default_detector())
     def event_pt(out):
         return np.bincount(out["event"], np.hypot(out["px"], out["py"]), n)

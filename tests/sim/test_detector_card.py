@@ -33,7 +33,9 @@ def test_packaged_card_holds_the_delphes_cms_numbers():
     assert c == default_detector()
     assert c.b_field == 3.8 and c.tracker_eta_max == 2.5
     assert c.hadron_track_eff == ((1.5, (0.1, 1.0), (0.70, 0.95)), (2.5, (0.1, 1.0), (0.60, 0.85)))
-    assert c.hadron_pt_res[0] == (0.5, 0.06, 1.3e-3)
+    # JetClass-II's TrackSmearing stores tracks with their unsmeared momentum
+    assert all(row[1:] == (0.0, 0.0) for row in c.hadron_pt_res + c.electron_pt_res
+               + c.muon_pt_res)
     assert (c.ecal_deta, c.ecal_dphi_deg, c.hcal_deta, c.hcal_dphi_deg) == (0.0174, 1.0, 0.087, 5.0)
     assert (c.ecal_constant, c.ecal_stochastic, c.ecal_noise) == (0.008, 0.11, 0.40)
     assert (c.hcal_constant, c.hcal_stochastic, c.ecal_e_min, c.hcal_e_min) == (0.05, 1.5, 0.5, 1.0)
