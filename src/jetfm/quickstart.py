@@ -22,10 +22,11 @@ PLANS = {"fast": "quickstart-fast", "quick": "quickstart", "full": "quickstart-f
 
 def run_quickstart(out: str | Path, size: str = "quick", workers: int = 2, echo: bool = True,
                    main: Callable[[list[str]], int] | None = None,
-                   say: Callable[[str], None] = print) -> Path:
+                   say: Callable[[str], None] = print, cpus: int | None = None) -> Path:
     """Everything, into `out`; returns the report's path. `workers`: generator processes;
     `echo`: show each step's output; `main`: jetfm's command-line entry point (the steps run
-    in this process; without it each is a `jetfm` process)."""
+    in this process; without it each is a `jetfm` process); `cpus`: each step's --threads
+    (default: the CPUs this process may use)."""
     from .study import load_plan, run_study
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
@@ -33,6 +34,6 @@ def run_quickstart(out: str | Path, size: str = "quick", workers: int = 2, echo:
         raise ConfigError(f"quickstart size {size!r}: choose from {', '.join(PLANS)}")
     t0 = time.time()
     report = run_study(load_plan(PLANS[size]), out, jobs=1, echo=echo, workers=workers,
-                       main=main, say=say)
+                       main=main, say=say, cpus=cpus)
     say(f"\nquickstart: {time.time() - t0:.0f} s")
     return report

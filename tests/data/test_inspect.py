@@ -142,3 +142,15 @@ def test_inspect_without_a_sample_column_falls_back_to_the_label_family(tmp_path
     assert s["jets_per_sample"] == {k: v for k, v in expected.items() if v}
     assert sorted(s["samples_from_label_family"]) == sorted(k for k, v in expected.items() if v)
     assert "(label family: no sample column)" in capsys.readouterr().out
+
+
+def test_inspect_draws_its_plots_without_font_warnings(tmp_path, caplog):
+    # the PNGs are drawn inside the plot style: drawn outside it, the mathtext labels fell
+    # back to matplotlib's default fonts with a "findfont: ... 'cursive' not found" warning
+    from matplotlib import font_manager, mathtext
+    font_manager.FontManager._findfont_cached.cache_clear()   # warned once per process
+    mathtext.MathTextParser._parse_cached.cache_clear()
+    write_jetclass2_parquet(tmp_path / "in/a.parquet", 20, seed=1)
+    with caplog.at_level("WARNING", logger="matplotlib"):
+        inspect_files(tmp_path / "in", tmp_path / "out", verbose=False)
+    assert not [r.getMessage() for r in caplog.records if "findfont" in r.getMessage()]

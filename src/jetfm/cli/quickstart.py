@@ -28,8 +28,9 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..quickstart import run_quickstart
     from . import main
+    # every step gets --threads of its own, so ours must be passed on, not only applied here
     report = run_quickstart(args.out, size=args.size, workers=args.workers,
-                            echo=not args.no_progress, main=main)
+                            echo=not args.no_progress, main=main, cpus=args.threads)
     print(f"\nquickstart done; open the report: {report}\n"
           f"next: its Markdown summary is {report.with_suffix('.md')}; re-running the same "
           "command resumes; the guides in docs/ show each command on your own samples "

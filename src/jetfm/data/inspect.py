@@ -224,8 +224,13 @@ def _figure(acc: _Accumulator, key: str):
 
 
 def _plot(acc: _Accumulator, key: str, out: Path) -> None:
-    fig = _figure(acc, key)
-    _atomic_write(out, lambda p: fig.savefig(p, format="png", dpi=80, bbox_inches="tight"))
+    import matplotlib.style
+    import mplhep
+    # saved in the style it was made in: outside it the axis labels' mathtext is laid out
+    # with matplotlib's default fonts, and a findfont warning is printed on every run
+    with matplotlib.style.context(mplhep.style.CMS):
+        fig = _figure(acc, key)
+        _atomic_write(out, lambda p: fig.savefig(p, format="png", dpi=80, bbox_inches="tight"))
 
 
 def _summary(acc: _Accumulator, files: list[Path], read: list[Path],

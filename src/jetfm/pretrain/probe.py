@@ -16,6 +16,7 @@ A run whose mean std falls below `COLLAPSE_STD` logs `embed/collapsed = 1` and a
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import torch
@@ -49,7 +50,11 @@ def probe_accuracy(emb: np.ndarray, labels: np.ndarray, seed: int = 0) -> float 
     if len(np.unique(labels[fit])) < 2 or len(labels[test]) == 0:
         return None
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, random_state=seed))
-    clf.fit(emb[fit], labels[fit])
+    with warnings.catch_warnings():
+        # a few validation jets of up to 188 labels: sklearn then calls the labels "a
+        # regression problem", a warning per validation that tells the user nothing
+        warnings.filterwarnings("ignore", message="The number of unique classes is greater")
+        clf.fit(emb[fit], labels[fit])
     return float(clf.score(emb[test], labels[test]))
 
 

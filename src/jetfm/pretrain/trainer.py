@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -100,10 +101,14 @@ class StepProgressBar(TQDMProgressBar):
 
 def quiet_lightning() -> None:
     """Lightning's INFO lines (accelerator availability, tips) say nothing a jetfm user acts
-    on; its warnings still show. Lightning sets its logger to INFO when imported, so this
-    runs where a Trainer is built."""
+    on; its warnings still show (but one, below). Lightning sets its logger to INFO when
+    imported, so this runs where a Trainer is built."""
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Lightning <= 2.6 builds torch's deprecated LeafSpec (torch >= 2.10): a FutureWarning per
+    # run about Lightning's own code, nothing a jetfm user can act on
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
 
 
 def resolve_precision(cfg: TrainConfig) -> str:

@@ -62,6 +62,11 @@ def cwola_table(data: dict):
                                             "signal and the background in the signal region "
                                             "(below 1: the selection removes signal)."
                                             if truth else ""))
+    if any("–" in str(c) for row in rows for c in row[4:]):
+        note += (" '–': Z: no sideband fit of the selected spectrum (too few events, or it "
+                 "did not converge: fit_error in results.json says which)" +
+                 ("; SIC: no background event of the signal region was selected, or no "
+                  "injected event fell in it" if truth else "") + ".")
     return headers, rows, note
 
 
@@ -80,6 +85,9 @@ def iad_table(data: dict):
     lo, hi = _region(data.get("signal_region"), "signal_region")
     note = (f"Idealised AD in {lo:.0f}–{hi:.0f} GeV: median [16 %, 84 %] over runs of the "
             "maximum SIC = ε_S/√ε_B with ε_B > 1/(N_B·0.2²).")
+    if any(c == "–" for row in rows for c in row[1:]):
+        note += (" '–': no run had a point with ε_B above that floor (too few background "
+                 "events in the test set).")
     return headers, rows, note
 
 

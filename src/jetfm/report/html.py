@@ -22,7 +22,11 @@ EVAL_HEADERS = ["Result", "Strategy", "Jets", "Accuracy", "Macro AUC"]
 PRETRAIN_NOTE = ("probe/acc: the online linear probe on the run's own validation jets (see the "
                  "figure); '-': the run logged no such value (yet).")
 EVAL_NOTE = ("'-': not defined (a macro AUC needs jets of at least two classes) or not "
-             "recorded; 'inf' rejection: no background jet was left at the cut.")
+             "recorded.")
+DISC_NOTE = ("Rejection = 1/ε_B at ε_S = 30 % of each discriminant (its signal labels vs QCD), "
+             "measured on the evaluated QCD jets, so capped by their number: no finite value "
+             "above about that many can be measured. 'inf': no QCD jet was left at the cut; "
+             "'-': not in that evaluation.")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
@@ -242,6 +246,7 @@ def render_html(title, inputs, tasks, heads, figures, warnings=()) -> str:
         if rows:
             p.append("<h3>Discriminants: AUC / rejection at ε<sub>S</sub> = 30 %</h3>")
             p.append(_table(["Discriminant"] + [e.name for e in inputs.evaluate], rows))
+            p.append(f'<p class="note">{escape(DISC_NOTE)}</p>')
         p.append("</section>")
     if inputs.anomaly:
         p.append('<section id="anomaly"><h2>Anomaly detection</h2>')

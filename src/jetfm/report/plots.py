@@ -130,8 +130,9 @@ def roc_curves(task: str, series) -> bytes | None:
                 label += f" [{signals[s.label] or 'signal not recorded'}]"
             ax.plot(tpr[ok], 1.0 / fpr[ok], linestyle=ls, color=colors[s.strategy], label=label)
         grid = np.linspace(0.01, 1, 100)
-        # not "random": that is also the name of the random-features baseline
-        ax.plot(grid, 1 / grid, color="grey", linestyle=":", label="random guess")
+        # not "random": that is also the name of the random-features baseline; black, as
+        # tab10's 8th colour (a curve of the quickstart's scratch arm) is this grey
+        ax.plot(grid, 1 / grid, color="black", linewidth=1, linestyle=":", label="random guess")
         ax.set_yscale("log")
         ax.set_xlim(0, 1)
         ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
@@ -139,8 +140,13 @@ def roc_curves(task: str, series) -> bytes | None:
         lpc = curves[0][1]
         at = ("" if not same else ", all labels" if lpc == "all" else f", {lpc} labels/class")
         which = next(iter(signals.values())) if one_signal else None
-        ax.set_title(f"{task}{at}, first seed" + (f"\n{which}" if which else ""),
-                     fontsize="medium")
+        title = f"{task}{at}, first seed"
+        if which:
+            # a multi-class task's note on a line of its own, from the axes' left edge: as
+            # one centred line it ran off the figure and cut "signal: ..." away
+            head, sep, rest = which.partition(" (")
+            title += f"\n{head}" + (f"\n({rest}" if sep else "")
+        ax.set_title(title, fontsize="medium", loc="left")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(**_LEGEND)
     return png[0]

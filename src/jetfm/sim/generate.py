@@ -318,7 +318,8 @@ def format_summary(s: dict) -> str:
             ("distinct labels", s["labels_present"]),
             ("mean constituents", f"{s['mean_constituents']:.1f}"),
             ("time", f"{s['seconds']:.1f} s ({s['jets_per_second']:.1f} jets/s)")]
-    rows += [(f"jets in {fam}", n) for fam, n in s["jets_per_family"].items()]
+    # label families, not samples (W+ jets carry Res2P labels), and only those present
+    rows += [(f"jets with {fam} labels", n) for fam, n in s["jets_per_family"].items() if n]
     if s["unlabelled"]:
         rows.append(("jets unlabelled (-1)", s["unlabelled"]))
     rows += [(f"jets dropped: {why}", n) for why, n in s["dropped"].items()]
