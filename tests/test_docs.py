@@ -47,3 +47,6 @@ def test_help_shows_defaults_choices_and_required_options():
     assert "run directory (re-running resumes it) (required)" in flat
     assert "optimizer steps (default 1000)" in flat
     build_parser()      # builds without formatting errors (a stray % in a help text)
+    # a flag does not show its destination's default as its own
+    quick = page[page.index("## `jetfm quickstart`"):]
+    assert "default: quick" not in quick and "--fast" in quick

@@ -49,7 +49,9 @@ class HelpFormatter(argparse.HelpFormatter):
         if action.required:
             notes.append("required")
         elif ("default" not in text and action.default not in (None, False, argparse.SUPPRESS)
-              and not isinstance(action, argparse._HelpAction)):
+              # a flag's default is its destination's value without it (quickstart's --fast
+              # would read "default: quick"), not something the flag sets
+              and not isinstance(action, (argparse._HelpAction, argparse._StoreConstAction))):
             notes.append("default: %(default)s")
         if action.choices and "choices" not in text and action.metavar is not None:
             notes.append("choices: " + ", ".join(map(str, action.choices)))
