@@ -318,6 +318,8 @@ def format_summary(s: dict) -> str:
             ("distinct labels", s["labels_present"]),
             ("mean constituents", f"{s['mean_constituents']:.1f}"),
             ("time", f"{s['seconds']:.1f} s ({s['jets_per_second']:.1f} jets/s)")]
+    if not s["jets"]:       # a resumed run with every file done: nothing was counted
+        rows = [r for r in rows if r[0] not in ("distinct labels", "mean constituents")]
     # label families, not samples (W+ jets carry Res2P labels), and only those present
     rows += [(f"jets with {fam} labels", n) for fam, n in s["jets_per_family"].items() if n]
     if s["unlabelled"]:
