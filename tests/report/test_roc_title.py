@@ -17,7 +17,7 @@ from .test_report import BASE, write_transfer
 def test_a_multi_class_roc_title_stays_on_the_figure(tmp_path, monkeypatch):
     # tagging10's note ("... the other 8 classes left out") made one centred title line
     # wider than the figure: "signal: H->bb" was cut off the left edge of the PNG
-    real, drawn = plots._figure, []
+    real, drawn = plots.png_figure, []
 
     @contextlib.contextmanager
     def spy(**kw):
@@ -25,7 +25,7 @@ def test_a_multi_class_roc_title_stays_on_the_figure(tmp_path, monkeypatch):
             yield fig, ax, png
         drawn.extend((t, fig) for t in fig.findobj(Text) if "signal: Hbb" in t.get_text())
 
-    monkeypatch.setattr(plots, "_figure", spy)
+    monkeypatch.setattr(plots, "png_figure", spy)
     for strategy, mode in [("clip", "linear"), ("scratch", "scratch")]:
         res = write_transfer(tmp_path / "in" / strategy, strategy, mode, task="tagging10")
         data = json.loads(res.read_text())
@@ -41,7 +41,7 @@ def test_a_multi_class_roc_title_stays_on_the_figure(tmp_path, monkeypatch):
 def test_random_guess_looks_like_no_curve_of_the_quickstart(tmp_path, monkeypatch):
     # eight arms (six strategies, random features, scratch): scratch took tab10's grey, and
     # its dotted line was the random-guess line's twin
-    real, lines = plots._figure, []
+    real, lines = plots.png_figure, []
 
     @contextlib.contextmanager
     def spy(**kw):
@@ -50,7 +50,7 @@ def test_random_guess_looks_like_no_curve_of_the_quickstart(tmp_path, monkeypatc
         if any(line.get_label() == "random guess" for line in ax.get_lines()):
             lines.extend(ax.get_lines())
 
-    monkeypatch.setattr(plots, "_figure", spy)
+    monkeypatch.setattr(plots, "png_figure", spy)
     arms = [(s, "linear") for s in ("a", "b", "c", "d", "e", "f", "random")] + \
         [("scratch", "scratch")]
     for strategy, mode in arms:

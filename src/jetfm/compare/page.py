@@ -9,8 +9,8 @@ from html import escape
 
 import numpy as np
 
-from ..report.html import _CSS, _img, _table
-from ..report.plots import _figure
+from ..report.html import PAGE_CSS, figure_html, html_table
+from ..report.plots import png_figure
 from .jets import FLAGS, MATCH_VARS, TYPES, feature_names
 from .measures import multiplicity_columns, response
 
@@ -64,7 +64,7 @@ def _grid(panels, ncols: int, width: float = 4.2, height: float = 3.4) -> bytes 
     if not panels:
         return None
     nrows = -(-(len(panels) + 1) // ncols)
-    with _figure(figsize=(width * ncols, height * nrows), nrows=nrows, ncols=ncols,
+    with png_figure(figsize=(width * ncols, height * nrows), nrows=nrows, ncols=ncols,
                  squeeze=False) as (fig, axes, png):
         cells = axes.ravel()
         for ax, (xlabel, series, log) in zip(cells, panels):
@@ -127,7 +127,7 @@ def _inputs(result: dict) -> list[str]:
         rows.append([side, f"{len(files)} file(s): {files[0]}" + (" …" if len(files) > 1
                                                                    else ""),
                      str(r["jets_in_files"]), str(r["jets_read"])])
-    return [_table(["Side", "Files", "Jets in files", "Jets read (sampled)"], rows,
+    return [html_table(["Side", "Files", "Jets in files", "Jets read (sampled)"], rows,
                    text_cols=2)]
 
 
@@ -143,8 +143,8 @@ def _matching(result: dict, figs) -> list[str]:
             f"distinct simulated jets were picked (one was picked {m['max_reuse']} times).")
     diffs = [[v, _num(x, 3)] for v, x in m["median_abs_difference"].items()]
     return [f"<p>{escape(text)}</p>",
-            _table(["Matching variable", "median |reference − simulated|"], diffs),
-            _img(figs["kinematics"], "kinematics",
+            html_table(["Matching variable", "median |reference − simulated|"], diffs),
+            figure_html(figs["kinematics"], "kinematics",
                  "The matching variables of every jet read, and of the simulated jets picked "
                  "by the matching (which should follow the reference).")]
 
@@ -160,7 +160,7 @@ def _measures(result: dict) -> list[str]:
         rows.append([f"  {r['name']}", _pm(r["reference"]), _pm(r["simulated"]),
                      "-" if p is None else f"{p:+.1f}"])
         classes.append("loss" if p is not None and abs(p) >= 2 else "")
-    return [_table(["Quantity", "Reference", "Simulated", "Pull"], rows, row_classes=classes),
+    return [html_table(["Quantity", "Reference", "Simulated", "Pull"], rows, row_classes=classes),
             '<p class="note">value ± statistical uncertainty (mean: standard error; quantiles: '
             'bootstrap over jets; fractions: binomial). Pull = (simulated − reference) / '
             'combined uncertainty; rows with |pull| ≥ 2 are marked.</p>']
@@ -176,7 +176,7 @@ def _ks(result: dict) -> list[str]:
             f"give values below D95 = {_num(ks['d95_jets'], 3)} (from the jet counts: "
             f"particles of one jet are correlated) or {_num(ks['d95_particles'], 3)} (from "
             f"the particle counts) 95 % of the time.")
-    return [_table(["Feature", "KS statistic", "above D95 (jets)"], rows),
+    return [html_table(["Feature", "KS statistic", "above D95 (jets)"], rows),
             f'<p class="note">{escape(note)}</p>']
 
 
@@ -190,7 +190,7 @@ def _pids(result: dict) -> list[str]:
         rows = [[p, _num(t["reference"].get(p), 3), _num(t["simulated"].get(p), 3)]
                 for p in pids]
         out += [f"<h3>{escape(flag)}</h3>",
-                _table(["pid", "share (reference)", "share (simulated)"], rows)]
+                html_table(["pid", "share (reference)", "share (simulated)"], rows)]
     return out
 
 
@@ -199,19 +199,19 @@ def render_html(result: dict, samples: dict, title: str = "jetfm compare") -> st
     sections = [("inputs", "Inputs", _inputs(result)),
                 ("matching", "Kinematic matching", _matching(result, figs)),
                 ("measures", "Jet-level measures", _measures(result) + [
-                    _img(figs["response"], "response", "jet pT / GEN-jet pT (jets with a "
+                    figure_html(figs["response"], "response", "jet pT / GEN-jet pT (jets with a "
                                                        "GEN jet)."),
-                    _img(figs["shares"], "energy shares", "Energy share of each constituent "
+                    figure_html(figs["shares"], "energy shares", "Energy share of each constituent "
                                                           "type in the jet."),
-                    _img(figs["multiplicities"], "multiplicities", "Constituents per jet."),
-                    _img(figs["truth"], "truth", "aux_genpart particles per jet carrying each "
+                    figure_html(figs["multiplicities"], "multiplicities", "Constituents per jet."),
+                    figure_html(figs["truth"], "truth", "aux_genpart particles per jet carrying each "
                                                  "truth flag.")]),
                 ("ks", "Model input features", _ks(result) + [
-                    _img(figs["features"], "features", "The 17 input features of the default "
+                    figure_html(figs["features"], "features", "The 17 input features of the default "
                                                        "data config, per particle (log y).")]),
                 ("truth", "Truth conventions (aux_genpart pids)", _pids(result))]
     p = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+         f"<title>{escape(title)}</title><style>{PAGE_CSS}</style></head><body>",
          f"<h1>{escape(title)}</h1>",
          f'<p class="note">Generated {_dt.datetime.now().strftime("%Y-%m-%d %H:%M")} by '
          "<code>jetfm compare</code>; what each number means: docs/compare.md in jetfm.</p>",

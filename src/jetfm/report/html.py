@@ -11,7 +11,7 @@ from . import delta_note, fmt, scratch_reference, signal_background
 from .output import MARKER
 from .plots import probe_caption
 
-__all__ = ["render_html", "render_markdown", "transfer_rows", "pretrain_rows", "eval_rows"]
+__all__ = ["PAGE_CSS", "figure_html", "html_table", "render_html", "render_markdown", "transfer_rows", "pretrain_rows", "eval_rows"]
 
 TRANSFER_HEADERS = ["Run", "Strategy", "Mode", "Labels/class", "Seeds", "Accuracy", "AUC",
                     "Rejection @30%", "Δ accuracy vs baseline"]
@@ -28,7 +28,7 @@ DISC_NOTE = ("Rejection = 1/ε_B at ε_S = 30 % of each discriminant (its signal
              "above about that many can be measured. 'inf': no QCD jet was left at the cut; "
              "'-': not in that evaluation.")
 
-_CSS = """
+PAGE_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
 max-width:1100px;padding:0 1em;color:#222;line-height:1.4}
 h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}
@@ -152,7 +152,7 @@ def _discriminant_rows(results):
 
 # --- HTML ---
 
-def _table(headers, rows, text_cols: int = 1, row_classes=None) -> str:
+def html_table(headers, rows, text_cols: int = 1, row_classes=None) -> str:
     def cell(tag, i, v):
         cls = ' class="text"' if i < text_cols else ""
         return f"<{tag}{cls}>{escape(str(v))}</{tag}>"
@@ -166,7 +166,7 @@ def _table(headers, rows, text_cols: int = 1, row_classes=None) -> str:
     return "\n".join(out)
 
 
-def _img(png: bytes | None, alt: str, caption: str) -> str:
+def figure_html(png: bytes | None, alt: str, caption: str) -> str:
     if not png:
         return f'<p class="note">{escape(alt)}: nothing to draw.</p>'
     data = base64.b64encode(png).decode("ascii")
@@ -185,7 +185,7 @@ def _group_note(task: str, series) -> str | None:
 
 def render_html(title, inputs, tasks, heads, figures, warnings=()) -> str:
     p = [f"<!DOCTYPE html>\n{MARKER}\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+         f"<title>{escape(title)}</title><style>{PAGE_CSS}</style></head><body>",
          f"<h1>{escape(title)}</h1>",
          f'<p class="note">Generated {_dt.datetime.now().strftime("%Y-%m-%d %H:%M")} by '
          f"<code>jetfm report</code> from {len(inputs.transfer)} transfer result(s), "
@@ -211,7 +211,7 @@ def render_html(title, inputs, tasks, heads, figures, warnings=()) -> str:
         if task in by_task:
             p.append(f'<p class="headline">{escape(by_task[task]["text"])}</p>')
         rows = transfer_rows(series)
-        p.append(_table(TRANSFER_HEADERS, [r for r, _ in rows], text_cols=3,
+        p.append(html_table(TRANSFER_HEADERS, [r for r, _ in rows], text_cols=3,
                         row_classes=["scratch" if s else "" for _, s in rows]))
         p += [f'<p class="note">{escape(n)}</p>' for n in transfer_notes(series)]
         skipped = [f"{s.label} at {k.get('labels_per_class')}/class ({k.get('reason', '?')})"
@@ -220,41 +220,41 @@ def render_html(title, inputs, tasks, heads, figures, warnings=()) -> str:
         if skipped:
             p.append(f'<p class="note">Not run: {escape("; ".join(skipped))}.</p>')
         figs = figures["tasks"].get(task, {})
-        p.append(_img(figs.get("accuracy"), f"{task} accuracy vs labels",
+        p.append(figure_html(figs.get("accuracy"), f"{task} accuracy vs labels",
                       "Accuracy vs labelled jets per class; band: mean ± std over seeds."))
         signals = _signals(series)
         which = f" ({'; '.join(signals)})" if signals else ""
-        p.append(_img(figs.get("roc"), f"{task} ROC",
+        p.append(figure_html(figs.get("roc"), f"{task} ROC",
                       f"ROC{which} at the largest labels per class of each strategy/mode, "
                       "first seed."))
         p.append("</section>")
     if inputs.pretrain:
         p.append('<section id="pretrain"><h2>Pre-training</h2>')
-        p.append(_table(PRETRAIN_HEADERS, pretrain_rows(inputs.pretrain), text_cols=3))
-        p.append(_img(figures.get("loss"), "pre-training losses",
+        p.append(html_table(PRETRAIN_HEADERS, pretrain_rows(inputs.pretrain), text_cols=3))
+        p.append(figure_html(figures.get("loss"), "pre-training losses",
                       "train/loss (window-averaged) and val/loss per run."))
         p.append(f'<p class="note">{escape(PRETRAIN_NOTE)}</p>')
         if figures.get("probe"):
-            p.append(_img(figures["probe"], "online probe accuracy",
+            p.append(figure_html(figures["probe"], "online probe accuracy",
                           probe_caption(inputs.pretrain)))
         p.append("</section>")
     if inputs.evaluate:
         p.append('<section id="evaluate"><h2>Evaluation</h2>')
-        p.append(_table(EVAL_HEADERS, eval_rows(inputs.evaluate), text_cols=2))
+        p.append(html_table(EVAL_HEADERS, eval_rows(inputs.evaluate), text_cols=2))
         p.append(f'<p class="note">{escape(EVAL_NOTE)}</p>')
         rows = _discriminant_rows(inputs.evaluate)
         if rows:
             p.append("<h3>Discriminants: AUC / rejection at ε<sub>S</sub> = 30 %</h3>")
-            p.append(_table(["Discriminant"] + [e.name for e in inputs.evaluate], rows))
+            p.append(html_table(["Discriminant"] + [e.name for e in inputs.evaluate], rows))
             p.append(f'<p class="note">{escape(DISC_NOTE)}</p>')
         p.append("</section>")
     if inputs.anomaly:
         p.append('<section id="anomaly"><h2>Anomaly detection</h2>')
         for sec in figures.get("anomaly", []):
             p.append(f"<h3>{escape(sec['title'])}</h3>")
-            p.append(_table(sec["headers"], sec["rows"], text_cols=2))
+            p.append(html_table(sec["headers"], sec["rows"], text_cols=2))
             p.append(f'<p class="note">{escape(sec["note"])}</p>')
-            p += [_img(png, name, name) for name, png in sec["figures"]]
+            p += [figure_html(png, name, name) for name, png in sec["figures"]]
         p.append("</section>")
     p.append('<section id="inputs"><h2>Inputs</h2><ul>')
     paths = [r.path for r in inputs.transfer] + [r.path for r in inputs.pretrain] + \

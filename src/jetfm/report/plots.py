@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from . import signal_background
 from .collect import lpc_key
 
-__all__ = ["all_figures", "accuracy_vs_labels", "roc_curves", "loss_curves", "probe_curves",
+__all__ = ["png_figure", "all_figures", "accuracy_vs_labels", "roc_curves", "loss_curves", "probe_curves",
            "probe_caption"]
 
 _DPI = 80
@@ -30,7 +30,7 @@ _MAX_POINTS = 300   # training losses are averaged over windows of steps down to
 
 
 @contextlib.contextmanager
-def _figure(**kw):
+def png_figure(**kw):
     """Yield (fig, axes) in mplhep style; the PNG bytes are put in the list it also yields."""
     try:
         import mplhep as hep
@@ -75,7 +75,7 @@ def accuracy_vs_labels(task: str, series) -> bytes | None:
         return None
     pos, ticks, labels = _positions(lpcs)
     colors = _colors(s.strategy for s in series)
-    with _figure(figsize=(12, 6.5)) as (fig, ax, png):
+    with png_figure(figsize=(12, 6.5)) as (fig, ax, png):
         for s in series:
             xs, ms, sd = [], [], []
             for lpc in s.lpcs():
@@ -120,7 +120,7 @@ def roc_curves(task: str, series) -> bytes | None:
     # which class is signal: in the title when every curve has the same, else in each label
     signals = {s.label: signal_background(s.result) for s, _, _ in curves}
     one_signal = len(set(signals.values())) == 1
-    with _figure(figsize=(12, 6.5)) as (fig, ax, png):
+    with png_figure(figsize=(12, 6.5)) as (fig, ax, png):
         for s, lpc, run in curves:
             fpr, tpr = np.asarray(run["roc"]["fpr"]), np.asarray(run["roc"]["tpr"])
             ok = (fpr > 0) & (tpr > 0)
@@ -178,7 +178,7 @@ def loss_curves(runs) -> bytes | None:
         return None
     ncols = min(3, len(runs))
     nrows = math.ceil(len(runs) / ncols)
-    with _figure(nrows=nrows, ncols=ncols, squeeze=False,
+    with png_figure(nrows=nrows, ncols=ncols, squeeze=False,
                  figsize=(6 * ncols, 4.5 * nrows)) as (fig, axes, png):
         for ax, run in zip(axes.flat, runs):
             for key, style in (("train/loss", {"color": "C0"}),
@@ -243,7 +243,7 @@ def probe_curves(runs) -> bytes | None:
     sets = _validation_sets(runs)
     several = len({v for v in sets.values() if v is not None}) > 1
     colors = _colors(_run_label(r, runs) for r in runs)
-    with _figure() as (fig, ax, png):
+    with png_figure() as (fig, ax, png):
         for run in runs:
             x, y = zip(*run.curves["probe/acc"])
             label = _run_label(run, runs)
