@@ -158,3 +158,14 @@ def test_mlp_classifier_option():
     assert after["sic"] > 1.2
     with pytest.raises(ConfigError, match="--classifier 'svm'"):
         CwolaConfig(classifier="svm").validate()
+
+
+def test_a_signal_region_with_too_few_events_is_named():
+    """A scan that runs short in one signal region says which one, in GeV."""
+    cfg = CwolaConfig(folds=5, max_iter=5)
+    rng = np.random.default_rng(1)
+    centre = cfg.centre_of(3000.0)
+    lo, hi = cfg.edges[centre - 1], cfg.edges[centre + 2]
+    mjj = np.r_[rng.uniform(cfg.edges[0], lo, 400), rng.uniform(lo, hi, 2)]   # 2 SR events
+    with pytest.raises(DataError, match=rf"signal region {lo:.0f}-{hi:.0f} GeV .*too few"):
+        cwola_hunt(mjj, rng.normal(size=(len(mjj), 2)), centre, cfg)

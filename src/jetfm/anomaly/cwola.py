@@ -157,8 +157,14 @@ def cwola_hunt(mjj, x, centre: int, cfg: CwolaConfig, weight=None, truth=None,
     idx = np.flatnonzero(in_range)
     rng = np.random.default_rng(cfg.seed)
     fold = rng.integers(0, cfg.folds, len(idx))
-    scores = nested_kfold_scores(np.asarray(x)[idx], is_sr[idx], w[idx],
-                                 (is_sr | is_sb)[idx], fold, cfg, progress)
+    try:
+        scores = nested_kfold_scores(np.asarray(x)[idx], is_sr[idx], w[idx],
+                                     (is_sr | is_sb)[idx], fold, cfg, progress)
+    except DataError as e:      # say which signal region of a scan ran short
+        lo, hi = edges[sr_bins.argmax()], edges[len(sr_bins) - sr_bins[::-1].argmax()]
+        raise DataError(f"signal region {lo:.0f}-{hi:.0f} GeV (centre bin {centre}; "
+                        f"{int(is_sr.sum())} events in it, {int(is_sb.sum())} in the "
+                        f"sidebands): {e}") from None
     out = {"centre_bin": centre, "signal_region": [float(edges[sr_bins.argmax()]),
                                                    float(edges[len(sr_bins) - sr_bins[::-1].argmax()])],
            "n_events": int(len(idx)), "n_sr": int(is_sr.sum()), "n_sb": int(is_sb.sum()),
