@@ -7,6 +7,7 @@ JetClass-II Parquet files and ours are interchangeable. jetfm may add extra colu
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 F32, I32, BOOL = pa.float32(), pa.int32(), pa.bool_()
 
@@ -101,3 +102,22 @@ def value_type(t: pa.DataType) -> pa.DataType:
 
 def is_list_type(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+
+
+def parquet_writer(path, schema: pa.Schema) -> pq.ParquetWriter:
+    """The writer of every JetClass-II file jetfm makes: zstd, page checksums, list items
+    named `item` (the published layout)."""
+    return pq.ParquetWriter(path, schema, compression="zstd", write_page_checksum=True,
+                            use_compliant_nested_type=False)
+
+
+def flush_row_groups(writer: pq.ParquetWriter, pending: list[pa.Table], size: int,
+                     final: bool) -> list[pa.Table]:
+    """Write every full row group of `pending` (all of it if `final`); return the rest."""
+    rows = sum(t.num_rows for t in pending)
+    if rows < size and not final:
+        return pending
+    table = pa.concat_tables(pending)
+    full = rows if final else rows - rows % size
+    writer.write_table(table.slice(0, full), row_group_size=size)
+    return [table.slice(full)] if full < rows else []

@@ -31,6 +31,7 @@ from ..errors import ConfigError, DataError
 from ..io import atomic_path, load_yaml, remove_stale_temps, write_config
 from ..labels import FAMILIES, LABEL_NAMES
 from ..outdir import OutputFolder
+from ..schema import flush_row_groups, parquet_writer
 from ..sim.schedule import make_pool
 from .ntuple import JET_ABS_ETA_MAX, SCHEMA, NtupleOptions, jet_radius, ntuple_chunk
 from .reader import EVENTS_PER_STEP, TREE, DelphesInput, iter_events, open_input
@@ -155,11 +156,11 @@ def convert_file(inp: DelphesInput, out: Path, settings: dict, opts: NtupleOptio
                                           minlength=len(LABEL_NAMES))
                     pending.append(table.replace_schema_metadata(schema.metadata))
                     if sum(t.num_rows for t in pending) >= ROW_GROUP_JETS:
-                        writer = writer or _writer(tmp, schema)
-                        pending = _flush(writer, pending, final=False)
+                        writer = writer or parquet_writer(tmp, schema)
+                        pending = flush_row_groups(writer, pending, ROW_GROUP_JETS, final=False)
                 if pending:
-                    writer = writer or _writer(tmp, schema)
-                    _flush(writer, pending, final=True)
+                    writer = writer or parquet_writer(tmp, schema)
+                    flush_row_groups(writer, pending, ROW_GROUP_JETS, final=True)
             finally:
                 if writer is not None:
                     writer.close()
@@ -169,20 +170,6 @@ def convert_file(inp: DelphesInput, out: Path, settings: dict, opts: NtupleOptio
         pass
     return {"input": str(inp.path), "output": str(out), "jets": int(stats["jets written"]),
             "counts": dict(stats), "labels": labels, "sha256": key["input_sha256"]}
-
-
-def _writer(tmp: Path, schema: pa.Schema) -> pq.ParquetWriter:
-    # jetfm generate's writer settings: zstd, page checksums, list items named `item`
-    return pq.ParquetWriter(tmp, schema, compression="zstd", write_page_checksum=True,
-                            use_compliant_nested_type=False)
-
-
-def _flush(writer: pq.ParquetWriter, pending: list[pa.Table], final: bool) -> list[pa.Table]:
-    """Write every full row group of `pending` (all of it if `final`); return the rest."""
-    table = pa.concat_tables(pending)
-    full = table.num_rows if final else table.num_rows - table.num_rows % ROW_GROUP_JETS
-    writer.write_table(table.slice(0, full), row_group_size=ROW_GROUP_JETS)
-    return [table.slice(full)] if full < table.num_rows else []
 
 
 def ntuplize(cfg: NtuplizeConfig, progress: bool = True) -> dict:

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from .. import __version__
@@ -31,7 +30,7 @@ from ..errors import ConfigError
 from ..io import (FolderLock, atomic_path, make_output_folder, remove_empty_folders,
                   remove_stale_temps, write_config)
 from ..labels import FAMILIES
-from ..schema import sample_schema
+from ..schema import flush_row_groups, parquet_writer, sample_schema
 from .chunk import ChunkTask
 from .folder_record import META_KEY, check_existing, check_folder_record
 from .detector_card import BUILTIN_CARDS, DetectorConfig, load_card
@@ -256,8 +255,7 @@ def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, ke
     written, pending = 0, []
     schema = schema.with_metadata({META_KEY: key.encode()})
     with atomic_path(path) as tmp:
-        with pq.ParquetWriter(tmp, schema, compression="zstd", write_page_checksum=True,
-                              use_compliant_nested_type=False) as writer:
+        with parquet_writer(tmp, schema) as writer:
             chunk = events = 0
             while written < target:
                 result = scheduler.result(pos, chunk, written)
@@ -276,20 +274,10 @@ def _write_file(scheduler: ChunkScheduler, pos: int, target: int, path: Path, ke
                 written += table.num_rows
                 _count(stats, table)
                 bar.update(table.num_rows)
-                pending = _flush(writer, pending, row_group_jets, final=written >= target)
+                pending = flush_row_groups(writer, pending, row_group_jets,
+                                           final=written >= target)
     stats["jets"] += written
     stats["files_written"].append(str(path))
-
-
-def _flush(writer: pq.ParquetWriter, pending: list[pa.Table], size: int, final: bool):
-    """Write every full row group of `pending` (all of it if `final`); return the rest."""
-    rows = sum(t.num_rows for t in pending)
-    if rows < size and not final:
-        return pending
-    table = pa.concat_tables(pending)
-    full = rows if final else rows - rows % size
-    writer.write_table(table.slice(0, full), row_group_size=size)
-    return [table.slice(full)] if full < rows else []
 
 
 def _count(stats: dict, table: pa.Table) -> None:
