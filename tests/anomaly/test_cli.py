@@ -57,7 +57,15 @@ def test_cwola_cli_every_input_kind(events, tmp_path, capsys):
     page = (tmp_path / "r.html").read_text()
     assert "Anomaly detection" in page and "CWoLa hunting" in page and "embedding:sup" in page
     assert page.count("data:image/png;base64") == 3
-    assert "Z / SIC (ε=0.2)" in (tmp_path / "r.md").read_text()
+    md = (tmp_path / "r.md").read_text()
+    assert "Z / SIC · sculpting (ε=0.2)" in md and "Look-elsewhere: 2 tests" in md
+    # every selection says how much it sculpts the background; every input its trials
+    for r in res["inputs"].values():
+        assert r["look_elsewhere"]["tests"] == 2 and r["look_elsewhere"]["centres"] == 1
+        for s in r["hunts"][0]["selections"]:
+            assert s["sculpted"] == (s["sculpting"] is not None and s["sculpting"] > 1.2)
+    assert res["inputs"]["highlevel"]["hunts"][0]["selections"][0]["sculpting"] == 1.0
+    assert "look-elsewhere: 2 tests" in printed
 
 
 def test_cwola_refuses_weighted_events_and_leaves_nothing(events, tmp_path, capsys):
@@ -100,6 +108,10 @@ def test_iad_and_autoencoder_cli(events, tmp_path, capsys):
     rows = res["inputs"]["highlevel"]["injections"]
     assert [r["injected"] for r in rows] == [0, 20] and len(rows[1]["runs"]) == 2
     assert (out / "max_sic.png").is_file() and (out / "sic_highlevel.png").is_file()
+    assert res["sidebands"] == [[900 * 900 / 3500, 900], [3500, 3500 * 3500 / 900]]
+    assert res["inputs"]["highlevel"]["n_background_sideband"] > 0
+    assert set(rows[1]["sculpting"]) == {"0.1", "0.01", "0.001"}
+    assert "sculpting at eps_B 0.1/0.01/0.001" in capsys.readouterr().out
     out = tmp_path / "ae"
     assert main(["anomaly", "autoencoder", "--background", str(events / "qcd"), "--signal",
                  f"wprime={events / 'wp'}", "--inputs", "highlevel",

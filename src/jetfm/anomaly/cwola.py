@@ -12,6 +12,9 @@ enhances it, and the bump hunt on the selected spectrum finds it.
 - SR and SB events are weighted so both count equally.
 - In each test fold the top ε of its events in the fit range are selected (threshold per fold,
   ties broken at random); the selected spectrum goes to the bump hunt (`bumpfit`).
+- Every selection reports its sculpting, the background's efficiency in the signal region over
+  that in the sidebands (`sculpting`; background = every event not injected as signal), and is
+  flagged (`sculpted`) above 1.2.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from ..errors import ConfigError, DataError
 from . import classifiers as C
 from .bumpfit import SQRT_S, BumpResult, Spectrum, bump_hunt, check_sqrt_s, log_bins
 from .inputs import require_unweighted
+from .sculpting import is_sculpted, sculpting_ratio
 
 EFFICIENCIES = (1.0, 0.1, 0.01, 0.002, 0.001)
 
@@ -170,10 +174,14 @@ def cwola_hunt(mjj, x, centre: int, cfg: CwolaConfig, weight=None, truth=None,
            "n_events": int(len(idx)), "n_sr": int(is_sr.sum()), "n_sb": int(is_sb.sum()),
            "selections": []}
     sel_rng = np.random.default_rng(cfg.seed + 1)
+    background = (np.ones(len(idx), bool) if truth is None else
+                  ~np.asarray(truth, bool)[idx])
     for eff in cfg.efficiencies:
         keep = select_top(scores, fold, eff, sel_rng)
         counts = np.bincount(bins[idx][keep], minlength=len(edges) - 1).astype(float)
-        row = {"efficiency": eff, "counts": counts.tolist()}
+        ratio, error = sculpting_ratio(keep, background, is_sr[idx], is_sb[idx])
+        row = {"efficiency": eff, "counts": counts.tolist(), "sculpting": ratio,
+               "sculpting_error": error, "sculpted": is_sculpted(ratio)}
         try:
             res = bump_hunt(Spectrum(edges, counts), sr_bins, cfg.sqrt_s)
             row.update(res.as_dict())

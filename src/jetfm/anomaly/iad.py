@@ -10,6 +10,11 @@ Per injection N_S and run r (seeded):
   class weights; its mean score is evaluated on the test set;
 - SIC = ε_S/√ε_B on the test set; max SIC only where ε_B > 1/(N_B,test · 0.2²).
 Curves are the median and the 16–84 % band over runs, on a common ε_S grid.
+
+Sculpting (given sideband background events, which no model trains on): at each background
+efficiency ε_B of `SCULPTING_EFFS` (threshold on the test background), ε_B over the fraction of
+sideband background above the same threshold; median over runs, flagged above 1.2. An ε_B that
+keeps fewer than `MIN_SELECTED` test-background events is not measured (too noisy).
 """
 from __future__ import annotations
 
@@ -22,8 +27,11 @@ from tqdm import tqdm
 from ..errors import ConfigError, DataError
 from ..metrics.core import auc, max_sic, roc, sic_curve
 from . import classifiers as C
+from .sculpting import is_sculpted
 
 EFF_S_GRID = np.round(np.linspace(0.01, 1.0, 100), 4)
+SCULPTING_EFFS = (0.1, 0.01, 0.001)
+MIN_SELECTED = 25
 
 
 @dataclass
@@ -57,10 +65,28 @@ def _sic_on_grid(eff_s, eff_b) -> np.ndarray:
     return np.interp(EFF_S_GRID, eff_s[ok], sic[ok], left=np.nan, right=np.nan)
 
 
-def idealised_ad(x_bkg, x_sig, cfg: IadConfig, progress: bool = True) -> dict:
-    """IAD on signal-region events: `x_bkg` (background) and `x_sig` (signal) inputs."""
+def sculpting_at(b_scores, sb_scores) -> dict:
+    """{ε_B: ε_B / sideband efficiency at the same threshold, or None} (module docstring)."""
+    out = {}
+    b_sorted = np.sort(np.asarray(b_scores))[::-1]
+    sb_scores = np.asarray(sb_scores)
+    for eps in SCULPTING_EFFS:
+        k = int(np.ceil(eps * len(b_sorted)))
+        ratio = None
+        if k >= MIN_SELECTED and len(sb_scores):
+            eff_sb = float((sb_scores >= b_sorted[k - 1]).mean())
+            ratio = k / len(b_sorted) / eff_sb if eff_sb > 0 else None
+        out[f"{eps:g}"] = ratio
+    return out
+
+
+def idealised_ad(x_bkg, x_sig, cfg: IadConfig, progress: bool = True,
+                 x_sideband=None) -> dict:
+    """IAD on signal-region events: `x_bkg` (background) and `x_sig` (signal) inputs;
+    `x_sideband`: background events of the m_JJ sidebands, for the sculpting."""
     cfg.validate()
     x_bkg, x_sig = np.asarray(x_bkg), np.asarray(x_sig)
+    x_sb = None if x_sideband is None or len(x_sideband) == 0 else np.asarray(x_sideband)
     rng = np.random.default_rng(cfg.seed)
     b_perm, s_perm = rng.permutation(len(x_bkg)), rng.permutation(len(x_sig))
     nb_test = int(round(cfg.test_fraction * len(x_bkg)))
@@ -89,15 +115,18 @@ def idealised_ad(x_bkg, x_sig, cfg: IadConfig, progress: bool = True) -> dict:
             x = np.concatenate([x_bkg[data_b], x_sig[inj], x_bkg[template]])
             y = np.concatenate([np.ones(len(data_b) + n_inj), np.zeros(len(template))])
             w = C.balanced_weights(y)
-            scores = np.mean([C.predict(C.fit(C.make_classifier(cfg.classifier, 7919 * r + m,
-                                                                cfg.max_iter, early_stopping=True),
-                                              x, y, w), x_test)
-                              for m in range(cfg.models)], axis=0)
+            models = [C.fit(C.make_classifier(cfg.classifier, 7919 * r + m, cfg.max_iter,
+                                              early_stopping=True), x, y, w)
+                      for m in range(cfg.models)]
+            scores = np.mean([C.predict(clf, x_test) for clf in models], axis=0)
             s_sc, b_sc = scores[n_b:], scores[:n_b]
             eff_s, eff_b, _ = roc(s_sc, b_sc)
             best, es, eb = max_sic(eff_s, eff_b, n_b, cfg.rel_unc, return_point=True)
+            sculpt = None if x_sb is None else sculpting_at(
+                b_sc, np.mean([C.predict(clf, x_sb) for clf in models], axis=0))
             runs.append({"max_sic": _num(best), "eff_s": _num(es), "eff_b": _num(eb),
-                         "auc": float(auc(s_sc, b_sc)), "sic": _sic_on_grid(eff_s, eff_b)})
+                         "auc": float(auc(s_sc, b_sc)), "sculpting": sculpt,
+                         "sic": _sic_on_grid(eff_s, eff_b)})
             bar.update()
         sic = np.array([r["sic"] for r in runs])
         with warnings.catch_warnings():       # all-NaN grid points stay NaN
@@ -112,14 +141,27 @@ def idealised_ad(x_bkg, x_sig, cfg: IadConfig, progress: bool = True) -> dict:
             "max_sic_lo": _num(np.nanpercentile(ms, 16)) if np.isfinite(ms).any() else None,
             "max_sic_hi": _num(np.nanpercentile(ms, 84)) if np.isfinite(ms).any() else None,
             "auc_median": float(np.median([r["auc"] for r in runs])),
+            **_median_sculpting(runs),
             "runs": [{k: v for k, v in r.items() if k != "sic"} for r in runs],
             "sic_curve": {k: [_num(v) for v in a] for k, a in band.items()},
         })
     bar.close()
     return {"eff_s_grid": EFF_S_GRID.tolist(), "n_background_test": n_b,
+            "n_background_sideband": 0 if x_sb is None else int(len(x_sb)),
             "n_signal_test": int(ns_test), "n_background_data": int(len(b_pool) // 2),
             "n_background_template": int(len(b_pool) - len(b_pool) // 2),
             "injections": results}
+
+
+def _median_sculpting(runs) -> dict:
+    """The median over runs of each ε_B's sculpting (None where no run measured it)."""
+    if runs[0]["sculpting"] is None:
+        return {"sculpting": None, "sculpted": False}
+    med = {}
+    for eps in runs[0]["sculpting"]:
+        v = [r["sculpting"][eps] for r in runs if r["sculpting"][eps] is not None]
+        med[eps] = float(np.median(v)) if v else None
+    return {"sculpting": med, "sculpted": any(is_sculpted(v) for v in med.values())}
 
 
 def _num(v):

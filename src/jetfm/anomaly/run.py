@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..io import write_config, write_json
 from ..outdir import OutputFolder
 from . import plots
 from .autoencoder import AutoencoderConfig, autoencoder_search
 from .cwola import CwolaConfig, best_hunt, cwola_hunt, max_z
 from .iad import IadConfig, idealised_ad
+from .sculpting import look_elsewhere
 from .inputs import (INPUT_KINDS, Events, check_max_jets, load_backbone, load_events, load_jets,
                      reduce_dimensions, require_unweighted)
 
@@ -213,7 +214,11 @@ def run_cwola(data, inputs, out, cfg: CwolaConfig, signal=None, inject: int = 0,
             res["inputs"][label] = {
                 "features": ev.names if len(ev.names) <= 20 else f"{len(ev.names)} features",
                 "hunts": hunts,
-                "max_z": {str(e): max_z(hunts, e) for e in cfg.efficiencies}}
+                "max_z": {str(e): max_z(hunts, e) for e in cfg.efficiencies},
+                "look_elsewhere": look_elsewhere(len(centres), len(cfg.efficiencies),
+                                                 max_z(hunts)),
+                "sculpted_selections": sum(s["sculpted"] for h in hunts
+                                           for s in h["selections"])}
         res["seconds"] = round(time.time() - t0, 1)
         res["config"] = config
 
@@ -243,23 +248,27 @@ def run_iad(background, signal, inputs, out, cfg: IadConfig, signal_region: tupl
     config = {**_config_record(cfg), "background": _absolute(background),
               "signal": _absolute(signal), "inputs": list(inputs), "pca": pca,
               "signal_region": [lo, hi], "out": str(Path(out).absolute())}
+    sidebands = sideband_windows(lo, hi)
     with OutputFolder(out, "anomaly iad", _identity(config, specs)) as folder:
         t0 = time.time()
         # weights checked on the high-level inputs, before any backbone runs
-        high = (load_events(background, "highlevel", None, progress, (lo, hi)),
+        high = (_background_regions(background, "highlevel", None, progress, lo, hi),
                 load_events(signal, "highlevel", None, progress, (lo, hi)))
-        require_unweighted(high[0].weight, "--background " + ", ".join(map(str, background)))
+        require_unweighted(high[0][0].weight, "--background " + ", ".join(map(str, background)))
         require_unweighted(high[1].weight, "--signal " + ", ".join(map(str, signal)),
                            signal=True)
-        res = {"kind": "jetfm.anomaly.iad", "signal_region": [lo, hi], "inputs": {}}
+        res = {"kind": "jetfm.anomaly.iad", "signal_region": [lo, hi],
+               "sidebands": [list(w) for w in sidebands], "inputs": {}}
         for spec, label in zip(specs, labels):
             backbone = spec.load()
-            bkg, sig = high if spec.kind == "highlevel" else (
-                load_events(background, spec.kind, backbone, progress, (lo, hi)),
+            (bkg, sb), sig = high if spec.kind == "highlevel" else (
+                _background_regions(background, spec.kind, backbone, progress, lo, hi),
                 load_events(signal, spec.kind, backbone, progress, (lo, hi)))
-            both = _pca(Events.concat([bkg, sig]), pca, fit_on=np.arange(len(bkg)))
-            r = idealised_ad(both.x[:len(bkg)], both.x[len(bkg):], cfg, progress)
-            r["features"] = both.names if len(both.names) <= 20 else f"{len(both.names)} features"
+            n_b, n_s = len(bkg), len(sig)
+            every = _pca(Events.concat([bkg, sig, sb]), pca, fit_on=np.arange(n_b))
+            r = idealised_ad(every.x[:n_b], every.x[n_b:n_b + n_s], cfg, progress,
+                             x_sideband=every.x[n_b + n_s:])
+            r["features"] = every.names if len(every.names) <= 20 else f"{len(every.names)} features"
             res["inputs"][label] = r
         res["seconds"] = round(time.time() - t0, 1)
         res["config"] = config
@@ -273,6 +282,22 @@ def run_iad(background, signal, inputs, out, cfg: IadConfig, signal_region: tupl
             res["inputs"], path, title=f"IAD, SR {lo:g}-{hi:g} GeV")))
         _finish(folder.path, res, config, figures)
     return res
+
+
+def sideband_windows(lo: float, hi: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """IAD's sidebands: a window of the signal region's width in ln m_JJ on each side."""
+    return (lo * lo / hi, lo), (hi, hi * hi / lo)
+
+
+def _background_regions(files, kind, backbone, progress, lo, hi) -> tuple[Events, Events]:
+    """(signal-region, sideband) background events, read in one pass."""
+    (wide_lo, _), (_, wide_hi) = sideband_windows(lo, hi)
+    every = load_events(files, kind, backbone, progress, (wide_lo, wide_hi))
+    in_sr = (every.mjj >= lo) & (every.mjj < hi)
+    if not in_sr.any():
+        raise DataError(f"{', '.join(map(str, files))}: no dijet event with m_JJ in "
+                        f"{lo:g}-{hi:g} GeV")
+    return every.take(np.flatnonzero(in_sr)), every.take(np.flatnonzero(~in_sr))
 
 
 def run_autoencoder(background, signals: dict[str, list], inputs, out, cfg: AutoencoderConfig,

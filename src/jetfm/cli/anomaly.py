@@ -125,6 +125,7 @@ def run_cwola(args) -> int:
     from ..anomaly.bumpfit import log_bins
     from ..anomaly.cwola import CwolaConfig
     from ..anomaly.run import run_cwola as run
+    from ..anomaly.sculpting import SCULPTING_FLAG, describe_look_elsewhere
     lo, hi, n = args.bins
     if n != int(n):
         raise ConfigError(f"--bins: N must be an integer, got {n}")
@@ -136,23 +137,42 @@ def run_cwola(args) -> int:
         raise ConfigError("--inject must be >= 0")
     res = run(args.data, args.inputs, args.out, cfg, signal=args.signal, inject=args.inject,
               centres_gev=args.centre, pca=args.pca, progress=not args.no_progress)
-    print(f"{res['n_data_events']} data events, {args.inject} injected signal events")
+    print(f"{res['n_data_events']} data events, {args.inject} injected signal events; "
+          f"per selection: Z and the sculpting (background efficiency SR / sidebands, "
+          f"1 = none; '!' above {SCULPTING_FLAG:g})")
     for label, r in res["inputs"].items():
         for h in r["hunts"]:
             lo_, hi_ = h["signal_region"]
-            zs = ", ".join(f"eps={s['efficiency']:g}: " + ("-" if s["z"] is None else
-                                                          f"Z={s['z']:.2f}")
+            zs = ", ".join(f"eps={s['efficiency']:g}: " + _z_and_sculpting(s)
                            for s in h["selections"])
             print(f"{label:28s} SR {lo_:.0f}-{hi_:.0f} GeV (S={h['signal_events_in_sr']}, "
                   f"B={h['background_events_in_sr']}): {zs}")
+        flagged = r["sculpted_selections"]
+        print(f"{label:28s} look-elsewhere: {describe_look_elsewhere(r['look_elsewhere'])}" +
+              (f"; {flagged} selection(s) sculpt the background (> {SCULPTING_FLAG:g})"
+               if flagged else ""))
     print(f"results in {args.out}/results.json")
     return 0
+
+
+def _z_and_sculpting(s: dict) -> str:
+    z = "Z -" if s["z"] is None else f"Z={s['z']:.2f}"
+    if s.get("sculpting") is None:
+        return f"{z} (sculpting -)"
+    return f"{z} ({s['sculpting']:.2f}{'!' if s['sculpted'] else ''})"
+
+
+def _sculpting_cells(values: dict) -> str:
+    from ..anomaly.sculpting import is_sculpted
+    return "/".join("-" if v is None else f"{v:.2f}{'!' if is_sculpted(v) else ''}"
+                    for v in values.values())
 
 
 def run_iad(args) -> int:
     from ..anomaly.cwola import CwolaConfig
     from ..anomaly.iad import IadConfig
     from ..anomaly.run import run_iad as run
+    from ..anomaly.sculpting import SCULPTING_FLAG
     cfg = IadConfig(injections=tuple(args.inject), runs=args.runs, models=args.models,
                     classifier=args.classifier, max_iter=args.max_iter, seed=args.seed)
     region = args.signal_region
@@ -167,7 +187,13 @@ def run_iad(args) -> int:
                                                       f"{x['max_sic_median']:.2f}")
                         for x in r["injections"])
         print(f"{label:28s} max SIC (median of {args.runs}) {row}")
-    print(f"results in {args.out}/results.json")
+        if r["injections"][0]["sculpting"] is not None:
+            cells = ", ".join(f"N_S={x['injected']}: " + _sculpting_cells(x["sculpting"])
+                              for x in r["injections"])
+            print(f"{'':28s} sculpting at eps_B {'/'.join(r['injections'][0]['sculpting'])}: "
+                  f"{cells}")
+    print(f"results in {args.out}/results.json ('!': sculpting above {SCULPTING_FLAG:g}, "
+          f"background efficiency SR / sidebands)")
     return 0
 
 
