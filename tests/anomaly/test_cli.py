@@ -35,11 +35,14 @@ def test_cwola_cli_every_input_kind(events, tmp_path, capsys):
             "--inject", "40", "--bins", "700", "3500", "8", "--centre", "1700",
             "--folds", "3", "--efficiencies", "1", "0.2", "--max-iter", "10",
             "--inputs", "highlevel", f"embedding:{events / 'sup'}",
-            f"discriminants:{events / 'sup'}", "--pca", "4", "--out", str(out), "--no-progress"]
+            f"discriminants:{events / 'sup'}", f"scores:{events / 'sup'}", "--pca", "4",
+            "--out", str(out), "--no-progress"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     res = json.loads((out / "results.json").read_text())
-    assert set(res["inputs"]) == {"highlevel", "embedding:sup", "discriminants:sup"}
+    assert set(res["inputs"]) == {"highlevel", "embedding:sup", "discriminants:sup",
+                                  "scores:sup"}
+    assert res["inputs"]["scores:sup"]["features"] == ["pc0", "pc1", "pc2", "pc3"]
     assert res["inputs"]["highlevel"]["features"][:2] == ["pc0", "pc1"]      # 10 -> 4
     assert res["inputs"]["embedding:sup"]["features"] == ["pc0", "pc1", "pc2", "pc3"]
     assert len(res["inputs"]["discriminants:sup"]["features"]) == 4
@@ -52,11 +55,11 @@ def test_cwola_cli_every_input_kind(events, tmp_path, capsys):
     assert "Z=" in printed
     cfg = yaml.safe_load((out / "anomaly_config.yaml").read_text())
     assert cfg["inject"] == 40 and cfg["data"][0].startswith("/")
-    assert len(list(out.glob("spectra_*.png"))) == 3
+    assert len(list(out.glob("spectra_*.png"))) == 4
     assert main(["report", str(out), "--out", str(tmp_path / "r.html")]) == 0
     page = (tmp_path / "r.html").read_text()
     assert "Anomaly detection" in page and "CWoLa hunting" in page and "embedding:sup" in page
-    assert page.count("data:image/png;base64") == 3
+    assert page.count("data:image/png;base64") == 4
     md = (tmp_path / "r.md").read_text()
     assert "Z / SIC · sculpting (ε=0.2)" in md and "Look-elsewhere: 2 tests" in md
     # every selection says how much it sculpts the background; every input its trials
@@ -115,8 +118,10 @@ def test_iad_and_autoencoder_cli(events, tmp_path, capsys):
     out = tmp_path / "ae"
     assert main(["anomaly", "autoencoder", "--background", str(events / "qcd"), "--signal",
                  f"wprime={events / 'wp'}", "--inputs", "highlevel",
-                 f"embedding:{events / 'sup'}", "--out", str(out), "--no-progress"]) == 0
+                 f"embedding:{events / 'sup'}", f"scores:{events / 'sup'}", "--out", str(out),
+                 "--no-progress"]) == 0
     res = json.loads((out / "results.json").read_text())
+    assert res["inputs"]["scores:sup"]["features"] == "188 features"   # every class
     m = res["inputs"]["embedding:sup"]["models"]["wprime"]
     assert 0 <= m["auc_autoencoder"] <= 1 and 0 <= m["auc_supervised"] <= 1
     # W′ jets (W, φ → WW) are far from QCD in m_J and τ21: the supervised AUC is high

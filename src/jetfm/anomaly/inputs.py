@@ -1,11 +1,13 @@
 """Per-jet and per-event inputs of the anomaly searches.
 
-Three kinds, the same for CWoLa, idealised AD and the autoencoder:
+Four kinds, the same for CWoLa, idealised AD and the autoencoder:
 - `highlevel`: m_J (soft-drop), τ21, τ32, τ43, n_particles;
 - `embedding`: the frozen backbone's 128-d class-token embedding (any strategy's run);
 - `discriminants`: Sophon-style D = Σ_A g / (Σ_A g + Σ_QCD g) from a classifier run's class
   scores, for the triboson-like signals of a W′ → WWW search (docs/design.md): Res2P,
-  Res34P 3- and 4-prong, each vs QCD.
+  Res34P 3- and 4-prong, each vs QCD;
+- `scores`: every class probability of a classifier run (188 for JetClass-II), the Sophon
+  papers' "full scores" input.
 
 Dijet events (`jetfm generate --sample dijet-qcd|wprime`) are rows of jets with `event_id`,
 `jet_index` and `event_mjj`; an event's input is its two jets' inputs, heavier (m_SD) first.
@@ -31,7 +33,7 @@ from ..metrics.discriminants import builtin_discriminants
 from .. import pretrained
 from ..pretrained import PretrainedRun
 
-INPUT_KINDS = ("highlevel", "embedding", "discriminants")
+INPUT_KINDS = ("highlevel", "embedding", "discriminants", "scores")
 HIGH_LEVEL = ("m_J", "tau21", "tau32", "tau43", "n_particles")
 DISCRIMINANTS = ("Res2P_vs_QCD", "Res34P_3q_vs_QCD", "Res34P_4q_vs_QCD")
 JET_COLUMNS = ["jet_sdmass", "jet_tau1", "jet_tau2", "jet_tau3", "jet_tau4", "jet_nparticles",
@@ -125,7 +127,9 @@ def load_jets(files, kind: str, backbone: PretrainedRun | None = None, extra_col
             names = [f"emb{i}" for i in range(x.shape[1])]
         else:
             probs, _ = cached_embeddings(backbone, flat, key, progress, output="probs")
-            x, names = class_discriminants(probs, list(data_cfg.labels.names))
+            labels = list(data_cfg.labels.names)
+            x, names = (class_discriminants(probs, labels) if kind == "discriminants" else
+                        (probs, [f"p_{name}" for name in labels]))
     x = np.asarray(x, np.float32)
     bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
     if len(bad):

@@ -8,7 +8,7 @@ made. Files are written atomically; a failure while writing them removes what th
 so a results.json is never left without its figures.
 
 Input sets are given as strings, parsed (never evaluated): `highlevel`, `embedding:RUN_DIR`,
-`discriminants:RUN_DIR`. Several sets in one run are compared side by side on the same events,
+`discriminants:RUN_DIR`, `scores:RUN_DIR`. Several sets in one run are compared side by side on the same events,
 the same injected signal and the same folds. Each gets its own label (`embedding:sup`; two runs
 of one name are told apart by their parent folders: `embedding:runs/sup`, `embedding:old/sup`).
 """

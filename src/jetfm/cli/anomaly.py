@@ -7,7 +7,8 @@ from .options import add_max_jets, add_out, add_progress
 
 _INPUTS_HELP = ("input sets to compare: highlevel (m_J, tau21, tau32, tau43, n_particles), "
                 "embedding:RUN_DIR (frozen backbone), discriminants:RUN_DIR (Sophon-style "
-                "scores of a supervised/clip run); default highlevel")
+                "discriminants of a supervised/clip run's class scores), scores:RUN_DIR "
+                "(all its class probabilities); default highlevel")
 
 
 def register(sub) -> None:
