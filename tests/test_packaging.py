@@ -58,7 +58,8 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_lists_the_package_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    plans = ("quickstart-fast", "quickstart", "quickstart-full", "transfer-study", "ssl-study")
+    plans = ("quickstart-fast", "quickstart", "quickstart-full", "transfer-study", "ssl-study",
+             "sophon-search")
     for data in ("jetfm/jetclass2_labels.txt", "jetfm/sim/cards/cms.yaml",
                  "jetfm/data/configs/jetclass2.yaml", *(f"jetfm/plans/{p}.yaml" for p in plans)):
         assert data in names, data
