@@ -48,3 +48,19 @@ def test_ssl_study_runs_its_plan_and_its_tables_read_every_job(tmp_path, capsys)
     results = text[text.index("### tagging10: linear probe"):]
     assert "–" not in results and "| scratch | 0.500 ± 0.010 |" in results
     assert "| qg | resim-lora1 | 0.500 ± 0.010 | 0.600 |" in results
+
+
+def test_detector_response_runs_on_the_reference_file(sim_jets, capsys):
+    """bench/detector_response.py on the JetClass-II chain's example file: every table is
+    printed, and a broken input is one line naming it."""
+    import detector_response
+    ref = Path(__file__).parent / "fixtures" / "delphes" / "events_delphes_higgs2p_example.root"
+    assert detector_response.main([str(ref), str(sim_jets / "res2p"), "--replicas", "1",
+                                   "--max-events", "3"]) == 0
+    out = capsys.readouterr().out
+    for source in ("delphes", "jetfm@ref", "jetfm pT>1TeV"):
+        assert source in out
+    assert "fate of the GEN-jet particles" in out
+    assert detector_response.main([str(sim_jets / "res2p" / "res2p_00000.parquet"),
+                                   str(sim_jets / "res2p")]) == 2
+    assert "not a Delphes file" in capsys.readouterr().err
