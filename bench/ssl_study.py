@@ -25,12 +25,21 @@ REPRESENTATIONS = {s: tuple(dict.fromkeys(("cls", "mean", st.representation)))
                    for s, st in REGISTRY.items()}
 
 
+# jobs the plan runs again on a larger pool (tagging10 at 1000/class) or at more label counts
+# (the LoRA sweep): their rows join the job's own
+MORE = ("1k", "sweep")
+
+
 def _summary(out: Path, task: str, name: str) -> dict:
-    """{labels_per_class: summary row} of one transfer job ({} if it has not run)."""
-    path = out / "transfer" / task / name / "results.json"
-    if not path.exists():
-        return {}
-    return {str(r["labels_per_class"]): r for r in json.loads(path.read_text())["summary"]}
+    """{labels_per_class: summary row} of one transfer job and its MORE companions ({} if
+    none has run)."""
+    rows = {}
+    for job in (name, *(f"{name}-{m}" for m in MORE)):
+        path = out / "transfer" / task / job / "results.json"
+        if path.exists():
+            rows.update({str(r["labels_per_class"]): r
+                         for r in json.loads(path.read_text())["summary"]})
+    return rows
 
 
 def _arm(name: str) -> str:
@@ -104,16 +113,17 @@ def tables(out: Path) -> str:
             cells = [f"{rec[c]['mean']:.3f}" if rec.get(c, {}).get("mean") is not None
                      else "–" for c in ("quark", "gluon", "tau_h")]
             lines.append(f"| {s} | {n} | {_acc(r)} | " + " | ".join(cells) + " |")
-    lines += ["", "### LoRA rank 1 on the resim backbone vs fully supervised (scratch)", "",
-              "| task | arm | 100/class acc | 100/class AUC | 1000/class acc | 1000/class AUC |",
-              "|---|---|---|---|---|---|"]
+    sweep = ("10", "30", "100", "300", "1000")
+    lines += ["", "### LoRA rank 1 on the resim backbone vs fully supervised (scratch): "
+              "accuracy (AUC) per labels/class", "",
+              "| task | arm | " + " | ".join(sweep) + " |", "|---|---|" + "---|" * len(sweep)]
     for task in ("qg", "tau"):
         for name in ("resim-lora-rank1", "scratch-scratch"):
             row = _summary(out, task, name)
-            auc = lambda n: (f"{row[n]['auc_mean']:.3f}" if row.get(n) and   # noqa: E731
-                             row[n].get("auc_mean") is not None else "–")
-            lines.append(f"| {task} | {_arm(name)} | {_acc(row.get('100'))} | {auc('100')} | "
-                         f"{_acc(row.get('1000'))} | {auc('1000')} |")
+            cells = [_acc(row.get(n)) + (f" ({row[n]['auc_mean']:.3f})" if row.get(n) and
+                                         row[n].get("auc_mean") is not None else "")
+                     for n in sweep]
+            lines.append(f"| {task} | {_arm(name)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
