@@ -12,9 +12,9 @@ Per injection N_S and run r (seeded):
 Curves are the median and the 16–84 % band over runs, on a common ε_S grid.
 
 Sculpting (given sideband background events, which no model trains on): at each background
-efficiency ε_B of `SCULPTING_EFFS` (threshold on the test background), ε_B over the fraction of
+efficiency ε_B of `sculpting.SCULPTING_EFFS` (threshold on the test background), ε_B over the fraction of
 sideband background above the same threshold; median over runs, flagged above 1.2. An ε_B that
-keeps fewer than `MIN_SELECTED` test-background events is not measured (too noisy).
+keeps fewer than `sculpting.MIN_SELECTED` test-background events is not measured (too noisy).
 """
 from __future__ import annotations
 
@@ -27,11 +27,9 @@ from tqdm import tqdm
 from ..errors import ConfigError, DataError
 from ..metrics.core import auc, max_sic, roc, sic_curve
 from . import classifiers as C
-from .sculpting import is_sculpted
+from .sculpting import is_sculpted, sculpting_at
 
 EFF_S_GRID = np.round(np.linspace(0.01, 1.0, 100), 4)
-SCULPTING_EFFS = (0.1, 0.01, 0.001)
-MIN_SELECTED = 25
 
 
 @dataclass
@@ -63,21 +61,6 @@ def _sic_on_grid(eff_s, eff_b) -> np.ndarray:
     if ok.sum() < 2:
         return np.full(len(EFF_S_GRID), np.nan)
     return np.interp(EFF_S_GRID, eff_s[ok], sic[ok], left=np.nan, right=np.nan)
-
-
-def sculpting_at(b_scores, sb_scores) -> dict:
-    """{ε_B: ε_B / sideband efficiency at the same threshold, or None} (module docstring)."""
-    out = {}
-    b_sorted = np.sort(np.asarray(b_scores))[::-1]
-    sb_scores = np.asarray(sb_scores)
-    for eps in SCULPTING_EFFS:
-        k = int(np.ceil(eps * len(b_sorted)))
-        ratio = None
-        if k >= MIN_SELECTED and len(sb_scores):
-            eff_sb = float((sb_scores >= b_sorted[k - 1]).mean())
-            ratio = k / len(b_sorted) / eff_sb if eff_sb > 0 else None
-        out[f"{eps:g}"] = ratio
-    return out
 
 
 def idealised_ad(x_bkg, x_sig, cfg: IadConfig, progress: bool = True,

@@ -18,6 +18,8 @@ import numpy as np
 from scipy.stats import norm
 
 SCULPTING_FLAG = 1.2
+SCULPTING_EFFS = (0.1, 0.01, 0.001)   # IAD: background efficiencies measured
+MIN_SELECTED = 25                    # IAD: fewer selected test-background events: not measured
 
 
 def sculpting_ratio(keep, background, in_sr, in_sb) -> tuple[float | None, float | None]:
@@ -35,6 +37,21 @@ def sculpting_ratio(keep, background, in_sr, in_sb) -> tuple[float | None, float
     # relative errors of two independent binomial efficiencies, added in quadrature
     rel2 = (1 - e_sb) / (n_sb * e_sb) + ((1 - e_sr) / (n_sr * e_sr) if e_sr > 0 else 0.0)
     return float(ratio), float(ratio * np.sqrt(rel2))
+
+
+def sculpting_at(b_scores, sb_scores) -> dict:
+    """{ε_B: ε_B / sideband efficiency at the same threshold, or None} (IAD: thresholds on the test background)."""
+    out = {}
+    b_sorted = np.sort(np.asarray(b_scores))[::-1]
+    sb_scores = np.asarray(sb_scores)
+    for eps in SCULPTING_EFFS:
+        k = int(np.ceil(eps * len(b_sorted)))
+        ratio = None
+        if k >= MIN_SELECTED and len(sb_scores):
+            eff_sb = float((sb_scores >= b_sorted[k - 1]).mean())
+            ratio = k / len(b_sorted) / eff_sb if eff_sb > 0 else None
+        out[f"{eps:g}"] = ratio
+    return out
 
 
 def is_sculpted(ratio: float | None) -> bool:
@@ -73,5 +90,5 @@ def describe_look_elsewhere(le: dict) -> str:
     return text
 
 
-__all__ = ["SCULPTING_FLAG", "sculpting_ratio", "is_sculpted", "look_elsewhere",
+__all__ = ["SCULPTING_FLAG", "SCULPTING_EFFS", "sculpting_ratio", "sculpting_at", "is_sculpted", "look_elsewhere",
            "describe_look_elsewhere"]
