@@ -78,19 +78,23 @@ def tables(out: Path) -> str:
         rnd = {r: _summary(out, task, f"random-linear-{r}") for r in ("cls", "mean")}
         lines += ["", f"### {task}: linear probe (accuracy, mean ± std over 3 seeds)", "",
                   "| strategy | representation | 10/class | 100/class | 1000/class | "
-                  "Δ vs best random at 100 |", "|---|---|---|---|---|---|"]
-        best = max((rnd[r].get("100", {}).get("accuracy_mean") or 0) for r in rnd)
+                  "Δ vs best random at 100 | at 1000 |", "|---|---|---|---|---|---|---|"]
+        best = {n: max((rnd[r].get(n, {}).get("accuracy_mean") or 0) for r in rnd)
+                for n in ("100", "1000")}
         for r in ("cls", "mean"):
             row = rnd[r]
             lines.append(f"| random | {r} | " + " | ".join(_acc(row.get(n)) for n in
-                                                          ("10", "100", "1000")) + " | |")
+                                                          ("10", "100", "1000")) + " | | |")
         for s, reps in REPRESENTATIONS.items():
             for r in reps:
                 row = _summary(out, task, f"{s}-linear-{r}")
-                a = (row.get("100") or {}).get("accuracy_mean")
-                gain = f"{a - best:+.3f}" if a is not None and best else "–"
+                gains = []
+                for n in ("100", "1000"):
+                    a = (row.get(n) or {}).get("accuracy_mean")
+                    gains.append(f"{a - best[n]:+.3f}" if a is not None and best[n] else "–")
                 lines.append(f"| {s} | {r} | " + " | ".join(_acc(row.get(n)) for n in
-                                                            ("10", "100", "1000")) + f" | {gain} |")
+                                                            ("10", "100", "1000"))
+                             + " | " + " | ".join(gains) + " |")
     lines += ["", "### tagging10: fine-tune (LP-FT) vs scratch, same schedule", "",
               "| backbone | 100/class | 1000/class |", "|---|---|---|"]
     for name in [*(f"{s}-finetune" for s in STRATEGIES), "scratch-scratch"]:
@@ -100,6 +104,11 @@ def tables(out: Path) -> str:
               "| backbone | 100/class |", "|---|---|"]
     for name in [*(f"{s}-finetune" for s in SSL), "scratch-scratch"]:
         lines.append(f"| {_arm(name)} | {_acc(_summary(out, 'qgtau', name).get('100'))} |")
+    lines += ["", "### tagging10: kNN accuracy (mean ± std over 3 seeds)", "",
+              "| backbone | 100/class | 1000/class |", "|---|---|---|"]
+    for s in [*SSL, "random"]:
+        row = _summary(out, "tagging10", f"{s}-knn")
+        lines.append(f"| {s} | {_acc(row.get('100'))} | {_acc(row.get('1000'))} |")
     lines += ["", "### qgtau: kNN per-class recall (mean over 3 seeds; the paper: gluon 0.71, "
               "tau_h 0.97)", "", "| backbone | labels/class | accuracy | quark | gluon | tau_h |",
               "|---|---|---|---|---|---|"]

@@ -57,7 +57,7 @@ def test_ssl_study_runs_its_plan_and_its_tables_read_every_job(tmp_path, capsys)
         return results[start:results.index("###", start + 3)]
     # qgtau has no 1000/class column to fill (its τ_h pool is smaller); everything else is read
     for title in ("### tagging10: linear probe", "### tagging10: fine-tune",
-                  "### qgtau: fine-tune", "### qgtau: kNN"):
+                  "### tagging10: kNN", "### qgtau: fine-tune", "### qgtau: kNN"):
         assert "–" not in section(title), title
     assert "–" not in results[results.index("### LoRA"):]
     assert "| qg | resim-lora1 | " + " | ".join(["0.500 ± 0.010 (0.600)"] * 5) + " |" in results
