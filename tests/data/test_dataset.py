@@ -193,12 +193,79 @@ def test_reweighting_flattens_skewed_toy():
 
 
 def test_reweighter_fit_from_files_gives_weights(shards):
-    cfg = load_data_config("jetclass2")  # reweighting on, Sophon's 30 groups
+    d = load_data_config("jetclass2").to_dict()  # reweighting on, Sophon's 30 groups
+    d["reweight"]["mode"] = "loss"
+    cfg = load_data_config(d)
     rw = fit_reweighter(shards, cfg, max_jets=60)
     assert len(rw.group_names) == 30 and rw.table.shape == (30, 14, 48)
+    assert rw.mode == "loss" and 0 < rw.stats["ess"] <= 1 and rw.stats["jets"] >= 60
     batches = list(JetDataset(shards, cfg, batch_size=32, reweighter=rw))
     w = torch.cat([b["weight"] for b in batches])
     assert w.dtype == torch.float32 and len(w) == sum(SIZES) and (w >= 0).all() and w.sum() > 0
+
+
+def _groups(shards, rw) -> dict[int, int]:
+    """Reweighting group of each jet, by event id."""
+    groups = {}
+    for b in JetDataset(shards, load_data_config("jetclass2"), batch_size=1000,
+                        extra_columns=("event_id",)):
+        groups.update(zip(b["event_id"].tolist(), rw.group_of_label[b["label"].numpy()]))
+    return groups
+
+
+def _drawn(shards, rw, table_of_group):
+    """Event ids of one epoch drawn by `rw` with its table set per group."""
+    rw.table = np.stack([np.full(rw.table.shape[1:], table_of_group(g), np.float32)
+                         for g in range(len(rw.group_names))])
+    ds = JetDataset(shards, load_data_config("jetclass2"), batch_size=16, shuffle=True,
+                    seed=3, buffer_size=40, reweighter=rw, extra_columns=("event_id",))
+    batches = list(ds)
+    assert batches and not any("weight" in b for b in batches)  # sampled: unweighted loss
+    return np.concatenate([b["event_id"].numpy() for b in batches])
+
+
+def test_reweighting_samples_jets_by_weight_as_weaver(shards):
+    rw = fit_reweighter(shards, load_data_config("jetclass2"), max_jets=60)
+    assert rw.mode == "sample"                                   # the default
+    groups = _groups(shards, rw)
+    first = groups[0]
+    # weight 0 for one group, 1 for the rest: that group never drawn, the rest exactly once
+    ids = _drawn(shards, rw, lambda g: 0.0 if g == first else 1.0)
+    assert rw.n_repeats == 1
+    expected = sorted(i for i, g in groups.items() if g != first)
+    assert 0 < len(expected) < len(groups) and sorted(ids.tolist()) == expected
+    # weight 4 for that group, 1 for the rest: up-sampled 4x (each copy kept), the rest
+    # offered 4x and kept with probability 1/4 each
+    ids = _drawn(shards, rw, lambda g: 4.0 if g == first else 1.0)
+    assert rw.n_repeats == 4
+    counts = {i: int((ids == i).sum()) for i in groups}
+    heavy = [c for i, c in counts.items() if groups[i] == first]
+    light = np.array([c for i, c in counts.items() if groups[i] != first])
+    assert heavy and set(heavy) == {4}
+    assert light.max() <= 4 and 0.6 < light.mean() < 1.4
+
+
+def test_sampling_flattens_skewed_toy_and_caps_repeats():
+    d = load_data_config("jetclass").to_dict()
+    d["reweight"] = {"enabled": True, "groups": "label", "threshold": 0,
+                     "bins": {"jet_pt": [200, 250, 300, 400, 500, 700],
+                              "jet_sdmass": [20, 60, 100, 140, 180]}}
+    rng = np.random.default_rng(1)
+    rw = compute_reweighter(*toy(200_000, rng), load_data_config(d))
+    pt, m, lab = toy(200_000, rng)
+    idx = rw.sample(rw.weights(pt, m, lab), rng)
+    assert rw.n_repeats == min(10, int(rw.table.max()))
+    assert np.bincount(idx).max() <= rw.n_repeats
+    edges = load_data_config(d).reweight.bins
+    totals = []
+    for k in (0, 1):
+        sel = idx[lab[idx] == k]
+        h, _, _ = np.histogram2d(pt[sel], m[sel], edges)
+        assert h.std() / h.mean() < 0.15                     # the drawn jets are flat
+        totals.append(len(sel))
+    assert totals[0] == pytest.approx(totals[1], rel=0.1)   # and the groups balanced
+    with pytest.raises(ConfigError, match="reweight.mode"):
+        load_data_config({**d, "reweight": {**d["reweight"], "mode": "both"}})
 
 
 def test_root_input_through_the_same_dataset(tmp_path):

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, DataError
 from .config import DataConfig
-from .features import FlatJets, apply_selection, compute_flat
+from .features import FlatJets, LockstepJets, apply_selection, compute_flat
 from .genparts import GEN_COLUMNS, GenRecoJets, gen_flat
 from .pairs import EVENT_COLUMN, has_event_column, pair_by_group
 from .files import (Unit, check_footer, check_label_space, iter_unit, list_units,
@@ -193,6 +193,14 @@ class JetDataset(IterableDataset):
                 if len(flat):
                     yield flat
 
+    def _sample(self, flat, draw: np.random.Generator):
+        """Jets drawn by their reweighting weight (weaver's accept-reject with up-sampling);
+        the weight leaves the batch, so the loss is unweighted."""
+        first = flat.a if isinstance(flat, LockstepJets) else flat
+        flat = flat.take(self.reweighter.sample(first.jets["weight"], draw))
+        (flat.a if isinstance(flat, LockstepJets) else flat).jets.pop("weight")
+        return flat
+
     def _to_torch(self, flat: FlatJets) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(v) for k, v in flat.pad(self.cfg.max_particles).items()}
 
@@ -204,7 +212,11 @@ class JetDataset(IterableDataset):
         # Unshuffled: emit as soon as a batch is full; shuffled: fill the buffer, emit a
         # random half of it, keep the rest to mix with what comes next.
         threshold = self.buffer_size if self.shuffle else bs
+        # its own stream, so that sampling leaves the shuffle of unweighted runs unchanged
+        draw = np.random.default_rng([self.seed, self.epoch, rank, worker, 1])
         for flat in self._chunks(units):
+            if self.reweighter is not None and self.reweighter.mode == "sample":
+                flat = self._sample(flat, draw)
             buf.append(flat)
             n_buf += len(flat)
             if n_buf < threshold:

@@ -43,11 +43,13 @@ class ReweightSpec:
     threshold: float = 10.0        # percentile of populated bins below which no up-weighting
     max_jets: int = 2_000_000      # cap on jets read to fill the histograms
     discard_under_overflow: bool = True
+    mode: str = "sample"           # sample jets by weight (weaver) or weight the loss
+    max_resample: int = 10         # weaver's cap on up-sampling when sampling
 
     @classmethod
     def from_dict(cls, d: Any) -> "ReweightSpec":
         keys = {"enabled", "method", "vars", "bins", "groups", "class_weights", "threshold",
-                "max_jets", "discard_under_overflow"}
+                "max_jets", "discard_under_overflow", "mode", "max_resample"}
         check_keys(d, keys, "reweight")
         if d.get("method", "flat") != "flat":
             raise ConfigError(f"reweight.method: unknown method {d['method']!r}; only 'flat'")
@@ -75,9 +77,17 @@ class ReweightSpec:
         max_jets = d.get("max_jets", cls.max_jets)
         if not isinstance(max_jets, int) or max_jets < 1:
             raise ConfigError(f"reweight.max_jets: expected a positive integer, got {max_jets!r}")
+        mode = d.get("mode", cls.mode)
+        if mode not in ("sample", "loss"):
+            raise ConfigError(f"reweight.mode: expected 'sample' or 'loss', got {mode!r}")
+        max_resample = d.get("max_resample", cls.max_resample)
+        if not isinstance(max_resample, int) or isinstance(max_resample, bool) \
+                or max_resample < 1:
+            raise ConfigError("reweight.max_resample: expected a positive integer, got "
+                              f"{max_resample!r}")
         return cls(bool(d.get("enabled", False)), "flat", vars_, edges, groups, cw,
                    number(d.get("threshold", cls.threshold), "reweight.threshold"), max_jets,
-                   bool(d.get("discard_under_overflow", True)))
+                   bool(d.get("discard_under_overflow", True)), mode, max_resample)
 
     def to_dict(self) -> dict:
         groups = self.groups if isinstance(self.groups, str) else \
@@ -85,4 +95,5 @@ class ReweightSpec:
         return {"enabled": self.enabled, "method": self.method, "vars": list(self.vars),
                 "bins": {v: list(e) for v, e in zip(self.vars, self.bins)}, "groups": groups,
                 "class_weights": dict(self.class_weights), "threshold": self.threshold,
-                "max_jets": self.max_jets, "discard_under_overflow": self.discard_under_overflow}
+                "max_jets": self.max_jets, "discard_under_overflow": self.discard_under_overflow,
+                "mode": self.mode, "max_resample": self.max_resample}

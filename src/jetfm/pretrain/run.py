@@ -19,6 +19,7 @@ from ..data.genparts import GEN_COLUMNS
 from ..data.pairs import check_pairs
 from ..data.dataset import (JetDataset, check_files, fit_reweighter, list_units,
                             make_dataloader, split_files)
+from ..data.reweight import describe as describe_reweighter
 from ..errors import ConfigError, DataError
 from ..interrupt import Interrupted, deferred
 from ..io import FolderLock, make_output_folder, remove_empty_folders, write_config
@@ -214,6 +215,7 @@ def _fit(cfg: TrainConfig, strategy, run: RunDir, data_cfg, model_cfg, splits,
         reweighter = fit_reweighter(train, data_cfg)
         run_config["reweighter"] = reweighter.to_dict()
         write_config(run.config_path, run_config)
+        print(describe_reweighter(reweighter), file=sys.stderr)
     train_ds = JetDataset(train, data_cfg, cfg.batch_size, shuffle=True, seed=cfg.seed,
                           buffer_size=cfg.shuffle_buffer or None, reweighter=reweighter,
                           drop_last=True, pair_by=strategy.pair_by,

@@ -1,7 +1,8 @@
 """Sophon: supervised pre-training on the 188 JetClass-II labels (cross-entropy).
 
-Optional per-jet weights (flat in (pT, m_SD) per label group, `data.reweight`) enter the loss
-as a weighted mean, which is what sampling with those weights would give in expectation.
+Reweighting (flat in (pT, m_SD) per label group, `data.reweight`) normally samples the jets
+(weaver's way) and the loss is a plain mean; with `reweight.mode: loss` the batch carries
+per-jet weights and the loss is their weighted mean (the same expectation, noisier).
 """
 from __future__ import annotations
 
