@@ -192,3 +192,24 @@ def test_ddp_with_torchrun_on_cpu(sim_jets, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("run ") == 1, "one summary for the job, not one per rank"
     assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 4
+
+
+def test_validation_mixes_the_val_files_and_is_the_same_jets_each_time(tmp_path):
+    """Capped at val_batches, validation read in file order saw only the first file (one
+    sample: a full-range JetClass-II run validated on QCD jets alone)."""
+    from jetfm.data.config import load_data_config
+    from jetfm.pretrain.config import load_train_config
+    from jetfm.pretrain.run import validation_loader
+    from jetfm.pretrain.registry import REGISTRY
+    from tests.data.fixtures import write_jetclass2_parquet
+    files = [write_jetclass2_parquet(tmp_path / f"v{i}.parquet", n_jets=300, seed=i,
+                                     labels=[lab] * 300) and tmp_path / f"v{i}.parquet"
+             for i, lab in enumerate((0, 20, 100))]
+    d = load_data_config("jetclass2").to_dict()
+    d["selection"] = []
+    cfg = load_train_config(data=["x"], batch_size=32, val_batches=3)
+    loader = validation_loader(files, load_data_config(d), cfg, REGISTRY["supervised"])
+    first = [b["label"] for _, b in zip(range(cfg.val_batches), loader)]
+    assert len(set(torch.cat(first).tolist())) == 3          # every file, not only the first
+    again = [b["label"] for _, b in zip(range(cfg.val_batches), loader)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))

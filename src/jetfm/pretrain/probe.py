@@ -2,7 +2,8 @@
 
 On the validation jets (first view), with the exported backbone in eval mode:
 - `probe/acc`: a logistic-regression probe (scikit-learn) fitted on the embeddings of half the
-  jets and scored on the other half, against the data config's labels;
+  jets and scored on the other half (split within each class), against the data config's
+  labels;
 - `embed/std_mean`, `embed/std_min`: per-dimension standard deviation of the embeddings;
 - `embed/eff_rank`: effective rank, exp(entropy of the normalised singular values);
 - `embed/uniformity`: log E exp(−2‖u − v‖²) of the normalised embeddings (Wang & Isola).
@@ -42,11 +43,14 @@ def embedding_diagnostics(emb: np.ndarray) -> dict[str, float]:
 
 
 def probe_accuracy(emb: np.ndarray, labels: np.ndarray, seed: int = 0) -> float | None:
-    """Fit on even-indexed jets, score on odd ones; None if either half has < 2 classes."""
+    """Fit on half the jets, score on the other half, split alternately within each class
+    (stratified, so a few validation jets still give both halves every class seen twice);
+    None if the fitting half has < 2 classes."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    fit, test = slice(0, None, 2), slice(1, None, 2)
+    order = np.argsort(labels, kind="stable")
+    fit, test = order[0::2], order[1::2]
     if len(np.unique(labels[fit])) < 2 or len(labels[test]) == 0:
         return None
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, random_state=seed))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from torch.utils.data import DataLoader
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ..data.config import load_data_config
@@ -197,6 +198,23 @@ def _check_accelerator(cfg: TrainConfig) -> None:
                           "machine (use --accelerator cpu or auto)")
 
 
+def validation_loader(val, data_cfg, cfg: TrainConfig, strategy,
+                      reweighter=None) -> DataLoader:
+    """The validation batches: the same jets at every validation, mixed from many files and
+    drawn as the training jets are (weaver validates with its training sampler). Read in
+    file order, the first `val_batches` batches would all come from the first file, i.e.
+    often one sample; a fixed seed keeps the mix the same each time."""
+    # Too few val files/row groups to give every DDP rank its own: each rank reads them
+    # all (the logged mean is then exact, just computed redundantly).
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    whole = {"rank": 0, "world_size": 1} if len(list_units(val)) < world else {}
+    # the default shuffle buffer (>= 32768 jets) holds a read chunk of each of 8 files
+    return make_dataloader(val, data_cfg, cfg.batch_size, shuffle=True,
+                           num_workers=cfg.num_workers, seed=cfg.seed, interleave=8,
+                           reweighter=reweighter, pair_by=strategy.pair_by,
+                           gen_particles=strategy.gen_particles, **whole)
+
+
 def _fit(cfg: TrainConfig, strategy, run: RunDir, data_cfg, model_cfg, splits,
          resume: Path | None, progress: bool) -> dict:
     train, val, test = splits
@@ -224,16 +242,7 @@ def _fit(cfg: TrainConfig, strategy, run: RunDir, data_cfg, model_cfg, splits,
     # whose shards differ by a row group never run dry at different times (which would hang).
     # Its position is checkpointed, so a resumed run continues with the next batch.
     train_dl = StreamLoader(train_ds, cfg.num_workers, cfg.seed)
-    val_dl = None
-    if val:
-        # Too few val files/row groups to give every DDP rank its own: each rank reads them
-        # all (the logged mean is then exact, just computed redundantly).
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        whole = {"rank": 0, "world_size": 1} if len(list_units(val)) < world else {}
-        val_dl = make_dataloader(val, data_cfg, cfg.batch_size, shuffle=False,
-                                 num_workers=cfg.num_workers, seed=cfg.seed,
-                                 pair_by=strategy.pair_by,
-                                 gen_particles=strategy.gen_particles, **whole)
+    val_dl = validation_loader(val, data_cfg, cfg, strategy, reweighter) if val else None
 
     backbone = ParticleTransformer(model_cfg)
     module = strategy.module(backbone, cfg.optimizer, cfg.max_steps,
