@@ -15,10 +15,11 @@ How the weights are used (`mode`):
   sample (default, weaver's `_get_reweight_indices`): each jet is repeated `n_repeats` times
          and each copy kept with probability w / max(w); training is unweighted. The mean
          acceptance is 1 / max(w), so n_repeats = min(max_resample, floor(max(w))) keeps
-         about as many jets as were read (weaver: at most 10 repeats).
-  loss:  every jet kept, w enters the loss as a weighted mean (the same expectation; on
-         full-range JetClass-II the effective sample size of w was 8.5 %, which made the
-         loss too noisy to train a `small` model).
+         about as many jets as were read, or n_repeats / max(w) of them when the cap bites
+         (weaver: at most 10 repeats; full-range JetClass-II: max(w) = 33, so 0.3x).
+  loss:  every jet kept, w enters the loss as a weighted mean (the same expectation, but on
+         full-range JetClass-II the effective sample size of w is 11 % of the jets, so a
+         batch's loss rests on its few heavy jets).
 
 Jets outside the bin range get weight 0 when `discard_under_overflow` (weaver's default;
 jetclass2's selection matches the bin range so none occur), else the edge bin's weight.
