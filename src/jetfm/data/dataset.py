@@ -197,9 +197,7 @@ class JetDataset(IterableDataset):
         """Jets drawn by their reweighting weight (weaver's accept-reject with up-sampling);
         the weight leaves the batch, so the loss is unweighted."""
         first = flat.a if isinstance(flat, LockstepJets) else flat
-        flat = flat.take(self.reweighter.sample(first.jets["weight"], draw))
-        (flat.a if isinstance(flat, LockstepJets) else flat).jets.pop("weight")
-        return flat
+        return flat.take(self.reweighter.sample(first.jets.pop("weight"), draw))
 
     def _to_torch(self, flat: FlatJets) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(v) for k, v in flat.pad(self.cfg.max_particles).items()}
