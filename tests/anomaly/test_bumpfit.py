@@ -120,3 +120,30 @@ def test_signal_region_edges_snap_to_the_nearest_bin_edge_or_are_refused():
         region_mask(edges, 2800.0, 3188.5)
     with pytest.raises(ConfigError, match="outside the spectrum"):
         region_mask(edges, 1500.0, 2450.0)
+
+
+def test_a_few_dozen_events_are_not_called_a_discovery():
+    """CWoLa at ε = 0.2 % keeps ~66 events of a 33k-event scan. A least-squares fit of the
+    densities (σ = √(N+1)) pulls the steep function towards the empty high-mass bins,
+    predicts ≈ 0 in a signal region holding a few events, and calls them 5σ: on these toys
+    it gave Z > 3 in 4.7 % of the tests (0.13 % nominal). The Poisson likelihood fit: ~0.7 %,
+    and a prediction biased by at most ~15 % where a few events are expected."""
+    edges, mu, _ = expected_counts(66.0)
+    rng = np.random.default_rng(11)
+    zs, pulls = [], []       # Z, predicted / true background in the signal region
+    for _ in range(150):
+        counts = rng.poisson(mu).astype(float)
+        for centre in range(4, 12):
+            sr = np.zeros(len(mu), bool)
+            sr[centre - 1:centre + 2] = True
+            try:
+                res = bump_hunt(Spectrum(edges, counts), sr)
+            except DataError:            # fewer than 20 events outside the signal region
+                continue
+            zs.append(res.z)
+            pulls.append(res.predicted / mu[sr].sum())
+    zs, ratio = np.array(zs), np.array(pulls)
+    assert len(zs) > 1000
+    assert np.mean(zs > 3) < 0.02, np.mean(zs > 3)
+    assert np.mean(zs > 2) < 0.07, np.mean(zs > 2)
+    assert 0.8 < np.median(ratio) < 1.2, np.median(ratio)          # predicted / true b
