@@ -7,8 +7,8 @@
   approximation. Why not least squares: a CWoLa selection at ε ≤ 1 % leaves tens of events,
   and a χ² fit with σ = √(N+1) pulls the steep function towards its empty high-mass bins,
   predicts ≈ 0 in a signal region holding a few events, and calls them 5σ (on toys of 66
-  background events, P(Z > 3) was 5.8 % instead of 0.13 %; bench/bumpfit_calibration.py). The least-squares fit of the
-  densities is only the likelihood fit's starting point.
+  background events, P(Z > 3) was 5.8 % instead of 0.13 %: bench/bumpfit_calibration.py).
+  The least-squares fit of the densities is only the likelihood fit's starting point.
 - The signal region is summed into one counting bin. The predicted background b̂ has the fit's
   uncertainty σ_b (covariance propagated), included as a Gaussian-constrained nuisance θ:
   L(s, θ) = Pois(n | s + θ) · Gauss(b̂ | θ, σ_b). q0 = −2 ln λ(0) with s ≥ 0 (q0 = 0 for a
@@ -354,8 +354,8 @@ def region_mask(edges: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 def format_bump(res: BumpResult) -> str:
     f = res.fit
-    lines = [f"fit: f(x) = p1 (1-x)^p2 x^-p3, x = m_JJ/{f.sqrt_s:g} GeV, "
-             f"{int(f.fit_mask.sum())} bins, chi2/ndof = {f.chi2:.2f}/{f.ndof}"]
+    lines = [f"fit (binned Poisson likelihood): f(x) = p1 (1-x)^p2 x^-p3, "
+             f"x = m_JJ/{f.sqrt_s:g} GeV, {int(f.fit_mask.sum())} bins, Pearson chi2/ndof = {f.chi2:.2f}/{f.ndof}"]
     for name, v, e in zip(("p1", "p2", "p3"), f.params, f.errors):
         lines.append(f"  {name} = {v:.6g} +- {e:.3g}")
     sr = res.signal_region
