@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.optimize import curve_fit, minimize
 
 from ..errors import ConfigError, DataError
 from ..io import read_text
@@ -216,8 +216,6 @@ def fit_background(spec: Spectrum, mask_region: np.ndarray | None = None,
 def _poisson_fit(theta0, lo, hi, widths, counts) -> tuple[np.ndarray, np.ndarray]:
     """Maximum of the binned Poisson likelihood of `counts` in bins [lo, hi] (in x) from
     `theta0`, and its covariance (inverse Fisher information, Σ_i ∇μ_i ∇μ_iᵀ / μ_i)."""
-    from scipy.optimize import minimize
-
     def mu_and_jac(theta):
         x = 0.5 * (hi - lo)[:, None] * _GL_NODES[None, :] + 0.5 * (hi + lo)[:, None]
         term = 0.5 * np.exp(_log_density(x, *theta)) * _GL_WEIGHTS[None, :] * widths[:, None]
