@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     ap.add_argument("--p3", type=float, default=3.62)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.toys < 1 or min(args.events) < 20:
+        ap.error("--toys must be >= 1 and every --events >= 20 (the fit needs 20 events)")
     print("| events | tests | no fit | P(Z > 2) (2.3 %) | P(Z > 3) (0.13 %) | max Z |")
     print("|---|---|---|---|---|---|")
     for n in args.events:

@@ -132,6 +132,11 @@ def main(argv=None) -> int:
     ap.add_argument("--null", action="store_true",
                     help="only sum up the background-only scan's results.json")
     args = ap.parse_args(argv)
+    null = args.study / "anomaly" / "cwola-null" / "results.json"
+    needed = null if args.null else args.study / "data" / "dijet"
+    if not needed.exists():
+        ap.error(f"--study {args.study}: no {needed.relative_to(args.study)}; run "
+                 f"`jetfm study sophon-search --out {args.study}` first")
     if args.null:
         null_summary(args.study)
         return 0

@@ -217,7 +217,7 @@ def _poisson_fit(theta0, lo, hi, widths, counts) -> tuple[np.ndarray, np.ndarray
     """Maximum of the binned Poisson likelihood of `counts` in bins [lo, hi] (in x) from
     `theta0`, and its covariance (inverse Fisher information, Σ_i ∇μ_i ∇μ_iᵀ / μ_i)."""
     def mu_and_jac(theta):
-        x = 0.5 * (hi - lo)[:, None] * _GL_NODES[None, :] + 0.5 * (hi + lo)[:, None]
+        x = _gl_points(lo, hi)
         term = 0.5 * np.exp(_log_density(x, *theta)) * _GL_WEIGHTS[None, :] * widths[:, None]
         jac = np.stack([term.sum(1), (term * np.log1p(-x)).sum(1),
                         -(term * np.log(x)).sum(1)], axis=1)
@@ -250,9 +250,14 @@ def _check_diverged(theta, force: bool = False) -> None:
                         "the binning and --sqrt-s)")
 
 
+def _gl_points(lo, hi) -> np.ndarray:
+    """(bins, 5) Gauss–Legendre points of each bin [lo, hi]."""
+    return 0.5 * (hi - lo)[:, None] * _GL_NODES[None, :] + 0.5 * (hi + lo)[:, None]
+
+
 def _bin_avg(lo, hi, log_p1, p2, p3):
     """The density averaged over each bin [lo, hi] in x (5-point Gauss–Legendre)."""
-    x = 0.5 * (hi - lo)[:, None] * _GL_NODES[None, :] + 0.5 * (hi + lo)[:, None]
+    x = _gl_points(lo, hi)
     return 0.5 * (np.exp(_log_density(x, log_p1, p2, p3)) * _GL_WEIGHTS[None, :]).sum(axis=1)
 
 
@@ -353,7 +358,8 @@ def region_mask(edges: np.ndarray, lo: float, hi: float) -> np.ndarray:
 def format_bump(res: BumpResult) -> str:
     f = res.fit
     lines = [f"fit (binned Poisson likelihood): f(x) = p1 (1-x)^p2 x^-p3, "
-             f"x = m_JJ/{f.sqrt_s:g} GeV, {int(f.fit_mask.sum())} bins, Pearson chi2/ndof = {f.chi2:.2f}/{f.ndof}"]
+             f"x = m_JJ/{f.sqrt_s:g} GeV, {int(f.fit_mask.sum())} bins, "
+             f"Pearson chi2/ndof = {f.chi2:.2f}/{f.ndof}"]
     for name, v, e in zip(("p1", "p2", "p3"), f.params, f.errors):
         lines.append(f"  {name} = {v:.6g} +- {e:.3g}")
     sr = res.signal_region
